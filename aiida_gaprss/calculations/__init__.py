@@ -1,0 +1,1 @@
+"""CalcJobs, one per program."""

@@ -1,0 +1,1 @@
+"""Data node types: datasets of structures and fitted GAP potentials."""

@@ -1,0 +1,214 @@
+"""``GapPotential`` (``gaprss.potential``): a fitted GAP — ``gap.xml`` with every sparseX companion file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+from aiida import orm
+
+__all__ = ('GapPotential', 'parse_gap_xml')
+
+LOGGER = logging.getLogger(__name__)
+
+_KEY_VALUE = re.compile(r'(\w+)=(\{[^}]*\}|"[^"]*"|\S+)')
+
+
+def _descriptor_summary(text: str) -> dict:
+    """Summarise one ``<descriptor>`` string of gap.xml: its type and the hyper-parameters that matter."""
+    words = text.split()
+    summary: dict = {'type': words[0] if words else 'unknown', 'string': ' '.join(words)}
+    for key, value in _KEY_VALUE.findall(text):
+        value = value.strip('{}"').strip()
+        if key in ('cutoff', 'delta', 'atom_sigma', 'zeta', 'theta_uniform', 'cutoff_transition_width'):
+            summary[key] = float(value)
+        elif key in ('n_sparse', 'n_max', 'l_max', 'order'):
+            summary[key] = int(value)
+        elif key in ('Z', 'Z1', 'Z2', 'species_Z'):
+            summary.setdefault('Z', set()).update(int(z) for z in value.split())
+    summary['Z'] = sorted(summary.get('Z', ()))
+    return summary
+
+
+def parse_gap_xml(path: str | os.PathLike) -> dict:
+    """Read what a GapPotential records from a gap.xml file.
+
+    Returns
+    -------
+    dict
+        ``label``, ``sparse_files`` (with their md5 sums and sparse-point counts), ``descriptors`` (summaries),
+        ``elements`` (symbols of the species in the descriptors), ``e0`` (non-zero isolated-atom energies by
+        symbol) and ``command_line`` (as recorded by gap_fit, if present).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a GAP potential.
+    """
+    from ase.data import chemical_symbols
+
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exception:
+        raise ValueError(f'field `gap.xml`: not valid XML: {exception}') from exception
+    params = root.find('GAP_params')
+    if params is None:
+        raise ValueError('field `gap.xml`: no <GAP_params> element: not a GAP potential file')
+
+    sparse = []
+    for coordinates in params.iter('gpCoordinates'):
+        filename = coordinates.get('sparseX_filename')
+        if filename:
+            sparse.append(
+                {
+                    'filename': filename,
+                    'md5': coordinates.get('sparseX_md5sum'),
+                    'n_sparse': int(coordinates.get('n_sparseX', 0)),
+                }
+            )
+    descriptors = [_descriptor_summary(node.text or '') for node in params.iter('descriptor')]
+    numbers = sorted({z for descriptor in descriptors for z in descriptor['Z']})
+    e0 = {}
+    for node in params.iter('e0'):
+        value = float(node.get('value', 0.0))
+        if value != 0.0:
+            e0[chemical_symbols[int(node.get('Z'))]] = value
+    command = next(root.iter('command_line'), None)
+    return {
+        'label': params.get('label'),
+        'sparse_files': sparse,
+        'descriptors': descriptors,
+        'elements': [chemical_symbols[z] for z in numbers],
+        'e0': e0,
+        'command_line': (command.text or '').strip() if command is not None else '',
+    }
+
+
+class GapPotential(orm.Data):
+    """A fitted Gaussian Approximation Potential: gap.xml plus every sparseX companion, as one node.
+
+    Attributes: ``xml_name``, ``filenames``, ``elements``, ``descriptors`` (type and hyper-parameters of each),
+    ``n_sparse`` (per descriptor), ``e0``, ``label``, ``command_line`` (the exact gap_fit command) and ``sha256``
+    (over all files, in name order). Its training set is its input by provenance, never a path.
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, command_line: str | None = None, xml_name: str = 'gap.xml', **kw):
+        """Build the node from a folder holding ``xml_name`` and the sparseX files it refers to.
+
+        Raises
+        ------
+        ValueError
+            If the XML file is missing or invalid, or refers to a sparseX file that is not in the folder.
+        """
+        super().__init__(**kw)
+        folder = pathlib.Path(folder)
+        xml_path = folder / xml_name
+        if not xml_path.is_file():
+            raise ValueError(f'field `folder`: `{xml_path}` does not exist')
+        info = parse_gap_xml(xml_path)
+        filenames = [xml_name]
+        for sparse in info['sparse_files']:
+            sparse_path = folder / sparse['filename']
+            if not sparse_path.is_file():
+                raise ValueError(
+                    f'field `folder`: gap.xml refers to sparseX file `{sparse["filename"]}`, which is missing from '
+                    f'`{folder}`'
+                )
+            if sparse['md5']:
+                digest = hashlib.md5(sparse_path.read_bytes(), usedforsecurity=False).hexdigest()
+                if digest != sparse['md5']:
+                    raise ValueError(f'field `folder`: sparseX file `{sparse["filename"]}` does not match its md5 sum')
+            filenames.append(sparse['filename'])
+
+        sha = hashlib.sha256()
+        for name in sorted(filenames):
+            content = (folder / name).read_bytes()
+            sha.update(name.encode())
+            sha.update(content)
+            self.base.repository.put_object_from_bytes(content, name)
+
+        self.base.attributes.set_many(
+            {
+                'xml_name': xml_name,
+                'filenames': sorted(filenames),
+                'label': info['label'],
+                'elements': info['elements'],
+                'descriptors': info['descriptors'],
+                'n_sparse': [sparse['n_sparse'] for sparse in info['sparse_files']],
+                'e0': info['e0'],
+                'command_line': command_line if command_line is not None else info['command_line'],
+                'sha256': sha.hexdigest(),
+            }
+        )
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike, **kwargs) -> GapPotential:
+        """Return a new (unstored) potential from a folder with gap.xml and its sparseX files."""
+        return cls(folder, **kwargs)
+
+    @property
+    def xml_name(self) -> str:
+        """Name of the potential's XML file."""
+        return self.base.attributes.get('xml_name')
+
+    @property
+    def elements(self) -> list[str]:
+        """Chemical symbols the potential describes."""
+        return list(self.base.attributes.get('elements'))
+
+    @property
+    def descriptors(self) -> list[dict]:
+        """Summary of each descriptor (type, cut-off, δ, sparse points, ...)."""
+        return list(self.base.attributes.get('descriptors'))
+
+    @property
+    def command_line(self) -> str:
+        """The exact gap_fit command line that produced the potential."""
+        return self.base.attributes.get('command_line')
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 over every file of the potential."""
+        return self.base.attributes.get('sha256')
+
+    @property
+    def filenames(self) -> list[str]:
+        """Names of the stored files."""
+        return list(self.base.attributes.get('filenames'))
+
+    def write_folder(self, folder: str | os.PathLike) -> pathlib.Path:
+        """Write every file of the potential into ``folder`` and return the path of the XML file."""
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.filenames:
+            with self.base.repository.open(name, mode='rb') as source, open(folder / name, 'wb') as target:
+                shutil.copyfileobj(source, target)
+        return folder / self.xml_name
+
+    @contextlib.contextmanager
+    def as_folder(self) -> Iterator[pathlib.Path]:
+        """Context manager giving a temporary folder holding the potential's files."""
+        with tempfile.TemporaryDirectory(prefix='gaprss-gap-') as folder:
+            self.write_folder(folder)
+            yield pathlib.Path(folder)
+
+    def get_calculator(self, **kwargs):
+        """Return a quippy ``Potential`` (an ASE calculator) for this GAP.
+
+        The files are materialised in a temporary folder that lives as long as the calculator.
+        """
+        from quippy.potential import Potential
+
+        folder = tempfile.TemporaryDirectory(prefix='gaprss-gap-')
+        xml = self.write_folder(folder.name)
+        calculator = Potential(param_filename=str(xml), **kwargs)
+        calculator._gaprss_folder = folder  # keeps the files alive with the calculator
+        return calculator

@@ -1,0 +1,1 @@
+"""The science of GAP-RSS: pure numpy / ase / quippy, no AiiDA imports."""

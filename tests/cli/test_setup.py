@@ -1,0 +1,36 @@
+"""``gaprss setup`` creates the embedded default once; running it again changes nothing."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(tmp_path, *args):
+    env = {**os.environ, 'AIIDA_PATH': str(tmp_path)}
+    command = [sys.executable, '-m', 'aiida_gaprss.cli', 'setup', *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=300)
+
+
+@pytest.mark.daemon
+def test_setup_is_idempotent(tmp_path):
+    first = _run(tmp_path, '--profile', 'embedded', '--no-pseudos')
+    try:
+        assert 'created  profile embedded' in first.stdout
+        assert 'created  code gap_fit@localhost' in first.stdout
+        assert 'created  code gaprss-python@localhost' in first.stdout
+        assert 'created  daemon' in first.stdout
+        second = _run(tmp_path, '--profile', 'embedded', '--no-pseudos')
+        assert 'nothing to do' in second.stdout
+        assert 'created' not in second.stdout
+        listing = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), 'verdi'), '-p', 'embedded', 'code', 'list', '-r'],
+            env={**os.environ, 'AIIDA_PATH': str(tmp_path)}, capture_output=True, text=True, check=True,
+        )
+        assert listing.stdout.count('gap_fit@localhost') == 1
+    finally:
+        subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), 'verdi'), '-p', 'embedded', 'daemon', 'stop'],
+            env={**os.environ, 'AIIDA_PATH': str(tmp_path)}, capture_output=True, text=True, check=False,
+        )

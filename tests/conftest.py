@@ -1,0 +1,113 @@
+"""Shared fixtures: an isolated AiiDA profile (SQLite + ZeroMQ broker), codes for the real programs, builders."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import sys
+
+import pytest
+
+pytest_plugins = ['aiida.tools.pytest_fixtures']
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
+
+
+@pytest.fixture(scope='session', autouse=True)
+def aiida_profile(aiida_config, aiida_profile_factory):
+    """A temporary profile like ``verdi presto``'s: SQLite storage and the built-in ZeroMQ broker, so the daemon runs."""
+    with aiida_profile_factory(aiida_config, broker_backend='core.zeromq') as profile:
+        yield profile
+
+
+@pytest.fixture(scope='session')
+def filepath_fixtures() -> pathlib.Path:
+    """Folder of stored real outputs used by the parser tests."""
+    return FIXTURES
+
+
+def _bin(name: str) -> str:
+    """Absolute path of an executable, preferring the one installed beside the running Python."""
+    candidate = pathlib.Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f'executable `{name}` not found')
+    return os.path.realpath(found)
+
+
+@pytest.fixture
+def fixture_code(aiida_code_installed):
+    """Return an installed code for a given entry point, pointing at the real executable.
+
+    ``fixture_code('gaprss.gap_fit')`` gives a code for ``gap_fit``; ``fixture_code('python')`` the job Python.
+    """
+    executables = {
+        'gaprss.gap_fit': 'gap_fit',
+        'python': 'python',
+        'quantumespresso.pw': 'pw.x',
+    }
+
+    def factory(entry_point: str):
+        name = executables.get(entry_point, entry_point)
+        executable = sys.executable if name == 'python' else _bin(name)
+        plugin = None if entry_point == 'python' else entry_point
+        return aiida_code_installed(
+            default_calc_job_plugin=plugin,
+            filepath_executable=executable,
+            label=f'{name}-test',
+        )
+
+    return factory
+
+
+def labelled_si_cells(n: int = 20, seed: int = 0, calculator=None):
+    """Return ``n`` strained, rattled 8-atom Si cells labelled by a real calculator (Lennard-Jones by default)."""
+    import numpy as np
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        atoms = bulk('Si', 'diamond', 5.43, cubic=True)
+        atoms.rattle(0.1, seed=seed + i)
+        atoms.set_cell(atoms.cell * rng.uniform(0.95, 1.05), scale_atoms=True)
+        atoms.calc = calculator or LennardJones(sigma=2.1, epsilon=1.0, rc=5.0)
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+        virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
+        atoms.calc = None
+        atoms.info.update(energy=float(energy), virial=virial, config_type='bulk')
+        atoms.arrays['forces'] = forces
+        frames.append(atoms)
+    return frames
+
+
+@pytest.fixture(scope='session')
+def small_gap_folder(tmp_path_factory) -> pathlib.Path:
+    """A folder with a real, tiny GAP (2b + SOAP) fitted by the real ``gap_fit`` to Lennard-Jones-labelled Si cells."""
+    import subprocess
+
+    from aiida_gaprss.data.extxyz import write_frames
+
+    folder = tmp_path_factory.mktemp('small_gap')
+    with open(folder / 'train.xyz', 'w', encoding='utf-8') as handle:
+        write_frames(handle, labelled_si_cells(20))
+    command = [
+        _bin('gap_fit'),
+        'at_file=train.xyz',
+        'gap={distance_2b cutoff=5.0 covariance_type=ard_se delta=1.0 theta_uniform=1.0 n_sparse=20 '
+        'sparse_method=uniform : soap l_max=4 n_max=4 atom_sigma=0.5 cutoff=4.0 cutoff_transition_width=0.5 '
+        'delta=0.2 zeta=4 covariance_type=dot_product n_sparse=30 sparse_method=cur_points}',
+        'default_sigma={0.002 0.1 0.1 0.0}',
+        'e0={Si:0.0}',
+        'gp_file=gap.xml',
+        'rnd_seed=1',
+    ]
+    subprocess.run(command, cwd=folder, check=True, capture_output=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    (folder / 'train.xyz').unlink()
+    for index in folder.glob('*.idx'):
+        index.unlink()
+    return folder
