@@ -1,0 +1,54 @@
+"""``RelaxBatch`` (``gaprss.relax_batch``): relax random cells with a GapPotential, every frame returned."""
+
+from __future__ import annotations
+
+import math
+
+from aiida_gaprss.calculations.structure_job import StructureJob
+
+__all__ = ('RelaxBatch', 'validate_relax_parameters')
+
+KEYS = {'seed', 'fmax', 'steps', 'processes', 'pressure', 'iteration', 'trajectory_offset'}
+
+
+def validate_relax_parameters(parameters: dict) -> None:
+    """Raise ``ValueError`` naming the field for bad relaxation parameters."""
+    unknown = sorted(set(parameters) - KEYS)
+    if unknown:
+        raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {sorted(KEYS)}')
+    for key, minimum, required in (('seed', 0, True), ('steps', 1, False), ('processes', 1, False),
+                                   ('iteration', 0, False), ('trajectory_offset', 0, False)):  # fmt: skip
+        if key not in parameters:
+            if required:
+                raise ValueError(f'field `parameters.{key}`: required')
+            continue
+        value = parameters[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f'field `parameters.{key}`: expected an integer >= {minimum}, got {value!r}')
+    fmax = parameters.get('fmax', 0.01)
+    if isinstance(fmax, bool) or not isinstance(fmax, (int, float)) or not math.isfinite(fmax) or fmax <= 0:
+        raise ValueError(f'field `parameters.fmax`: expected a positive force (eV/Å), got {fmax!r}')
+    pressure = parameters.get('pressure', {})
+    if not isinstance(pressure, dict) or set(pressure) - {'p0', 'beta'}:
+        raise ValueError("field `parameters.pressure`: expected a dict with keys 'p0' (GPa) and 'beta'")
+    for key, value in pressure.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f'field `parameters.pressure.{key}`: expected a positive number, got {value!r}')
+
+
+class RelaxBatch(StructureJob):
+    """Relax a StructureSet with a GapPotential at sampled pressures (``aiida_gaprss.jobs.relax_batch``)."""
+
+    TASK = 'relax_batch'
+    NEEDS_POTENTIAL = True
+
+    @classmethod
+    def define(cls, spec):
+        """Inputs ``structures``, ``potential``, ``parameters``; outputs every frame and a ``report``."""
+        super().define(spec)
+        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.structure_job'
+
+    @classmethod
+    def validate_parameters(cls, parameters: dict) -> None:
+        """See :func:`validate_relax_parameters`."""
+        validate_relax_parameters(parameters)

@@ -1,0 +1,56 @@
+"""``SelectStructures`` (``gaprss.select_structures``): pick structures for the reference code from candidates."""
+
+from __future__ import annotations
+
+import math
+
+from aiida_gaprss.calculations.structure_job import StructureJob
+
+__all__ = ('METHODS', 'SelectStructures', 'validate_selection_parameters')
+
+METHODS = ('kernel_cur', 'descriptor_cur', 'random', 'flat_histogram_cur')
+KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes'}
+SOAP_KEYS = {'n_max', 'l_max', 'sigma', 'r_cut', 'species', 'backend'}
+
+
+def validate_selection_parameters(parameters: dict) -> None:
+    """Raise ``ValueError`` naming the field for bad selection parameters."""
+    unknown = sorted(set(parameters) - KEYS)
+    if unknown:
+        raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {sorted(KEYS)}')
+    method = parameters.get('method')
+    if method not in METHODS:
+        raise ValueError(f'field `parameters.method`: expected one of {METHODS}, got {method!r}')
+    for key, minimum in (('n', 1), ('n_flat', 1), ('seed', 0), ('zeta', 1), ('processes', 1)):
+        if key not in parameters and key in ('n',):
+            raise ValueError(f'field `parameters.{key}`: required')
+        value = parameters.get(key, minimum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f'field `parameters.{key}`: expected an integer >= {minimum}, got {value!r}')
+    if method == 'flat_histogram_cur':
+        kT = parameters.get('kT')
+        if isinstance(kT, bool) or not isinstance(kT, (int, float)) or not math.isfinite(kT) or kT <= 0:
+            raise ValueError(f'field `parameters.kT`: expected a positive energy (eV), got {kT!r}')
+    soap = parameters.get('soap', {})
+    if not isinstance(soap, dict):
+        raise ValueError('field `parameters.soap`: expected a dict')
+    unknown = sorted(set(soap) - SOAP_KEYS)
+    if unknown:
+        raise ValueError(f'field `parameters.soap.{unknown[0]}`: unknown key; known: {sorted(SOAP_KEYS)}')
+
+
+class SelectStructures(StructureJob):
+    """Select structures by kernel CUR, descriptor CUR, at random, or flat histogram + kernel CUR."""
+
+    TASK = 'select_structures'
+
+    @classmethod
+    def define(cls, spec):
+        """Inputs ``structures`` (candidates) and ``parameters``; outputs the selection and its ``report``."""
+        super().define(spec)
+        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.structure_job'
+
+    @classmethod
+    def validate_parameters(cls, parameters: dict) -> None:
+        """See :func:`validate_selection_parameters`."""
+        validate_selection_parameters(parameters)

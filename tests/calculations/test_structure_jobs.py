@@ -1,0 +1,129 @@
+"""The pool-generation, selection and relaxation-batch CalcJobs, run for real with the job Python."""
+
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from aiida.plugins import CalculationFactory
+
+from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.data.structure_set import StructureSet
+
+GeneratePool = CalculationFactory('gaprss.generate_pool')
+SelectStructures = CalculationFactory('gaprss.select_structures')
+RelaxBatch = CalculationFactory('gaprss.relax_batch')
+
+SMALL_SOAP = {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.0}
+
+
+@pytest.fixture
+def pool(fixture_code):
+    """A real pool: 8 random Si cells (initial split) plus 2 dimers."""
+    parameters = {'element': 'Si', 'n': 8, 'seed': 3, 'mode': 'initial', 'dimers': 2, 'iteration': 0,
+                  'natoms': [4, 8]}  # fmt: skip
+    _, node = run_get_node(GeneratePool, code=fixture_code('python'), parameters=orm.Dict(parameters))
+    assert node.is_finished_ok, node.exit_message
+    return node.outputs.structures
+
+
+def test_generate_pool(pool):
+    frames = pool.get_atoms()
+    assert len(frames) == 10
+    assert pool.config_types == {'rss_random': 8, 'dimer': 2}
+    assert [atoms.info['origin'] for atoms in frames] == [f'pool:0:{i}' for i in range(10)]
+    assert all(4 <= len(atoms) <= 8 for atoms in frames[:8])
+    assert all(len(atoms) == 2 for atoms in frames[8:])
+    assert pool.labels == []
+
+
+def test_generate_pool_is_reproducible(fixture_code, pool):
+    parameters = {'element': 'Si', 'n': 8, 'seed': 3, 'mode': 'initial', 'dimers': 2, 'iteration': 0,
+                  'natoms': [4, 8]}  # fmt: skip
+    _, node = run_get_node(GeneratePool, code=fixture_code('python'), parameters=orm.Dict(parameters))
+    assert node.outputs.structures.sha256 == pool.sha256
+
+
+@pytest.mark.parametrize(
+    'parameters, message',
+    [
+        ({'element': 'Xx', 'n': 3, 'seed': 0}, 'parameters.element'),
+        ({'element': 'Si', 'n': 0, 'seed': 0}, 'parameters.n'),
+        ({'element': 'Si', 'n': 3, 'seed': 0, 'mode': 'huge'}, 'parameters.mode'),
+        ({'element': 'Si', 'n': 3, 'seed': 0, 'natoms': [9, 3]}, 'parameters.natoms'),
+        ({'element': 'Si', 'n': 3, 'seed': 0, 'radius': -1.0}, 'parameters.radius'),
+        ({'element': 'Si', 'n': 3, 'seed': 0, 'rm -rf': 1}, 'parameters.rm -rf'),
+    ],
+)
+def test_generate_pool_refuses_bad_parameters(fixture_code, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        run_get_node(GeneratePool, code=fixture_code('python'), parameters=orm.Dict(parameters))
+
+
+@pytest.mark.parametrize('method', ['kernel_cur', 'descriptor_cur', 'random'])
+def test_select_from_pool(fixture_code, pool, method):
+    parameters = {'method': method, 'n': 4, 'seed': 1, 'soap': SMALL_SOAP}
+    _, node = run_get_node(
+        SelectStructures, code=fixture_code('python'), structures=pool, parameters=orm.Dict(parameters)
+    )
+    assert node.is_finished_ok, node.exit_message
+    report = node.outputs.report.get_dict()
+    assert len(report['indices']) == 4 == len(node.outputs.structures)
+    assert report['num_candidates'] == 10
+    origins = [atoms.info['origin'] for atoms in node.outputs.structures.get_atoms()]
+    assert origins == [f'pool:0:{i}' for i in report['indices']]
+
+
+def test_select_refuses_bad_parameters(fixture_code, pool):
+    with pytest.raises(ValueError, match='parameters.method'):
+        run_get_node(SelectStructures, code=fixture_code('python'), structures=pool,
+                     parameters=orm.Dict({'method': 'best', 'n': 2}))  # fmt: skip
+    with pytest.raises(ValueError, match='parameters.kT'):
+        run_get_node(SelectStructures, code=fixture_code('python'), structures=pool,
+                     parameters=orm.Dict({'method': 'flat_histogram_cur', 'n': 2, 'kT': -1}))  # fmt: skip
+
+
+def test_relax_then_flat_histogram(fixture_code, small_gap_folder):
+    from tests.conftest import labelled_si_cells
+
+    cells = labelled_si_cells(3, seed=5)
+    for i, atoms in enumerate(cells):
+        atoms.info['origin'] = f'pool:1:{i}'
+    structures = StructureSet.from_atoms(cells)
+    potential = GapPotential.from_folder(small_gap_folder)
+    parameters = {'seed': 2, 'fmax': 0.05, 'steps': 15, 'iteration': 1, 'trajectory_offset': 100}
+    _, node = run_get_node(RelaxBatch, code=fixture_code('python'), structures=structures, potential=potential,
+                           parameters=orm.Dict(parameters))  # fmt: skip
+    assert node.is_finished_ok, node.exit_message
+    frames = node.outputs.structures.get_atoms()
+    report = node.outputs.report.get_dict()
+    assert report['num_cells'] == 3 and report['num_frames'] == len(frames)
+    assert sorted({atoms.info['trajectory_id'] for atoms in frames}) == [100, 101, 102]
+    assert all(atoms.info['iteration'] == 1 for atoms in frames)
+    assert all(atoms.info['origin'].startswith('pool:1:') for atoms in frames)
+    pressures = {atoms.info['trajectory_id']: atoms.info['pressure'] for atoms in frames}
+    assert all(p >= 0 for p in pressures.values()) and len(set(pressures.values())) == 3
+    for atoms in frames:
+        pv = atoms.info['pressure'] * 0.006241509074460764 * atoms.get_volume()  # GPa·Å³ -> eV
+        assert atoms.info['enthalpy'] == pytest.approx(atoms.info['energy'] + pv, abs=1e-6)
+    assert sum(report['status_counts'].values()) == 3
+
+    selection = {'method': 'flat_histogram_cur', 'n': 2, 'n_flat': 5, 'kT': 0.3, 'seed': 0, 'soap': SMALL_SOAP}
+    _, chosen = run_get_node(SelectStructures, code=fixture_code('python'), structures=node.outputs.structures,
+                             parameters=orm.Dict(selection))  # fmt: skip
+    assert chosen.is_finished_ok, chosen.exit_message
+    indices = chosen.outputs.report['indices']
+    assert len(indices) == 2 and len(set(indices)) == 2
+    picked = chosen.outputs.structures.get_atoms()
+    assert all(np.isfinite(atoms.info['enthalpy']) for atoms in picked)
+
+
+def test_relax_refuses_bad_parameters(fixture_code, small_gap_folder):
+    from tests.conftest import labelled_si_cells
+
+    structures = StructureSet.from_atoms(labelled_si_cells(1))
+    potential = GapPotential.from_folder(small_gap_folder)
+    for parameters, message in (({'fmax': 0.1}, 'parameters.seed'), ({'seed': 1, 'fmax': -1}, 'parameters.fmax'),
+                                ({'seed': 1, 'pressure': {'p0': 0}}, 'parameters.pressure.p0')):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            run_get_node(RelaxBatch, code=fixture_code('python'), structures=structures, potential=potential,
+                         parameters=orm.Dict(parameters))  # fmt: skip
