@@ -9,7 +9,7 @@ from aiida_gaprss.calculations.structure_job import StructureJob
 __all__ = ('METHODS', 'SelectStructures', 'validate_selection_parameters')
 
 METHODS = ('kernel_cur', 'descriptor_cur', 'random', 'flat_histogram_cur')
-KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes'}
+KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes', 'always_include'}
 SOAP_KEYS = {'n_max', 'l_max', 'sigma', 'r_cut', 'species', 'backend'}
 
 
@@ -31,6 +31,9 @@ def validate_selection_parameters(parameters: dict) -> None:
         kT = parameters.get('kT')
         if isinstance(kT, bool) or not isinstance(kT, (int, float)) or not math.isfinite(kT) or kT <= 0:
             raise ValueError(f'field `parameters.kT`: expected a positive energy (eV), got {kT!r}')
+    always = parameters.get('always_include', [])
+    if not isinstance(always, list) or not all(isinstance(item, str) for item in always):
+        raise ValueError('field `parameters.always_include`: expected a list of config_type names')
     soap = parameters.get('soap', {})
     if not isinstance(soap, dict):
         raise ValueError('field `parameters.soap`: expected a dict')

@@ -28,7 +28,20 @@ LOGGER = logging.getLogger(__name__)
 
 
 def select_indices(frames: list, parameters: dict) -> np.ndarray:
-    """Return the sorted indices of ``frames`` chosen by ``parameters['method']``."""
+    """Return the sorted indices of ``frames`` chosen by ``parameters['method']``.
+
+    Structures whose ``config_type`` is in ``parameters['always_include']`` (e.g. the dimers of the first iteration)
+    are kept without competing; ``n`` more are chosen among the others.
+    """
+    always = set(parameters.get('always_include', ()))
+    kept = [i for i, atoms in enumerate(frames) if atoms.info.get('config_type') in always]
+    if kept:
+        others = [i for i in range(len(frames)) if i not in set(kept)]
+        if not others:
+            return np.asarray(kept)
+        rest = {key: value for key, value in parameters.items() if key != 'always_include'}
+        picked = select_indices([frames[i] for i in others], rest)
+        return np.sort(np.concatenate([kept, np.asarray(others)[picked]]).astype(int))
     method = parameters['method']
     n = min(int(parameters['n']), len(frames))
     seed = int(parameters.get('seed', 0))

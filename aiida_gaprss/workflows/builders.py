@@ -1,0 +1,159 @@
+"""``get_builder_from_protocol`` of the GAP-RSS loop: one call from (element, engine, protocol, codes) to a builder.
+
+The protocol (``aiida_gaprss/protocols/gaprss.yaml``) gives the budget, the selection sizes, the iteration
+parameters, the Table-1 fit overrides and the reference protocol of each engine; ``overrides`` deep-merges on top.
+Every value is validated before the builder is returned, so bad input fails here, with the field named, and
+nothing is submitted.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+
+from aiida import orm
+
+from aiida_gaprss.protocols import load_gaprss_protocol
+from aiida_gaprss.rss.elements import validate_element
+from aiida_gaprss.rss.gap_parameters import deep_merge, table1_parameters
+
+__all__ = ('ENGINES', 'get_gaprss_builder')
+
+LOGGER = logging.getLogger(__name__)
+
+#: Reference engines the loop can use.
+ENGINES = ('qe', 'vasp', 'ase')
+
+#: Keys ``overrides`` may hold.
+OVERRIDE_KEYS = ('budget', 'max_iterations', 'num_select_initial', 'num_select', 'parameters', 'fit', 'reference',
+                 'convergence_tolerance', 'max_concurrent', 'gap_fit_options')  # fmt: skip
+
+
+def _positive(value, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'field `{field}`: expected a positive integer, got {value!r}')
+    return value
+
+
+def get_gaprss_builder(
+    process_class,
+    element: str,
+    *,
+    codes: Mapping[str, orm.AbstractCode],
+    engine: str = 'qe',
+    protocol: str | None = None,
+    overrides: Mapping | None = None,
+    gap_fit_threads: int = 2,
+):
+    """Return a builder of ``process_class`` (the GapRssWorkChain) filled from a protocol.
+
+    Parameters
+    ----------
+    element
+        Chemical symbol (any element; B, C, Si and Ti have the paper's radii).
+    codes
+        ``python`` (the job Python) and ``gap_fit`` always; ``pw`` for engine 'qe', ``vasp`` for engine 'vasp'.
+    engine
+        'qe', 'vasp' or 'ase'. For 'ase' the calculator comes from ``overrides['reference']['ase']['calculator']``
+        (default for Si: Stillinger-Weber).
+    protocol
+        'fast', 'moderate' or 'precise' (default: the file's default).
+    overrides
+        Deep-merged into the protocol: ``budget``, ``max_iterations``, ``num_select_initial``, ``num_select``,
+        ``parameters``, ``fit`` (Table-1 overrides), ``reference`` (per engine: protocol name or inputs),
+        ``convergence_tolerance``, ``max_concurrent`` (reference calculations at once), ``gap_fit_options``.
+
+    Raises
+    ------
+    ValueError
+        Naming the field, for an unknown element, engine, protocol, override, a missing code or a bad number.
+    """
+    try:
+        element = validate_element(element)
+    except ValueError as exception:
+        raise ValueError(f'field `element`: {exception}') from exception
+    if engine not in ENGINES:
+        raise ValueError(f'field `engine`: expected one of {ENGINES}, got {engine!r}')
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(OVERRIDE_KEYS))
+    if unknown:
+        raise ValueError(f'field `overrides.{unknown[0]}`: unknown key; known: {list(OVERRIDE_KEYS)}')
+    settings = deep_merge(load_gaprss_protocol(protocol), overrides)
+    needed = {'python', 'gap_fit', {'qe': 'pw', 'vasp': 'vasp', 'ase': 'python'}[engine]}
+    missing = sorted(name for name in needed if name not in codes)
+    if missing:
+        raise ValueError(f'field `codes.{missing[0]}`: a code is needed for engine {engine!r}')
+
+    builder = process_class.get_builder()
+    builder.element = orm.Str(element)
+    builder.code = codes['python']
+    for key in ('budget', 'max_iterations', 'num_select_initial', 'num_select'):
+        setattr(builder, key, orm.Int(_positive(settings[key], key)))
+    if settings.get('convergence_tolerance') is not None:
+        builder.convergence_tolerance = orm.Float(float(settings['convergence_tolerance']))
+    builder.parameters = orm.Dict(settings['parameters'])
+
+    builder.fit.parameters = orm.Dict(table1_parameters(element, overrides=settings.get('fit') or {}))
+    gap_fit = builder.fit.gap_fit.gap_fit
+    gap_fit.code = codes['gap_fit']
+    gap_fit.evaluation_code = codes['python']
+    options = {'num_threads': int(gap_fit_threads), **copy.deepcopy(settings.get('gap_fit_options') or {})}
+    for key, value in options.items():
+        try:
+            setattr(gap_fit.metadata.options, key, value)
+        except (AttributeError, ValueError) as exception:
+            raise ValueError(f'field `overrides.gap_fit_options.{key}`: {exception}') from exception
+
+    reference = builder.reference
+    reference.engine = orm.Str(engine)
+    if 'max_concurrent' in settings:
+        reference.max_concurrent = orm.Int(_positive(settings['max_concurrent'], 'max_concurrent'))
+    choice = settings['reference'].get(engine)
+    if engine == 'qe':
+        reference.qe.code = codes['pw']
+        if isinstance(choice, str):
+            reference.qe.protocol = orm.Str(choice)
+        elif isinstance(choice, Mapping):
+            _fill(reference.qe, choice, 'reference.qe')
+    elif engine == 'vasp':
+        reference.vasp.code = codes['vasp']
+        choice = {'protocol': choice} if isinstance(choice, str) else dict(choice or {})
+        for key in ('potential_family', 'potential_mapping'):
+            if key not in choice:
+                raise ValueError(f'field `overrides.reference.vasp.{key}`: needed for engine vasp')
+        _fill(reference.vasp, choice, 'reference.vasp')
+    else:
+        choice = dict(choice or {})
+        if 'calculator' not in choice and 'potential' not in choice:
+            if element != 'Si':
+                raise ValueError(
+                    f'field `overrides.reference.ase.calculator`: no default ASE reference for {element}; give one'
+                )
+            choice['calculator'] = {'type': 'sw_si'}
+        reference.ase.code = codes['python']
+        _fill(reference.ase, choice, 'reference.ase')
+    return builder
+
+
+def _fill(namespace, values: Mapping, field: str) -> None:
+    """Set plain values as AiiDA nodes on a builder namespace (str → Str, dict → Dict, int → Int, float → Float)."""
+    for key, value in values.items():
+        if isinstance(value, orm.Data):
+            node = value
+        elif isinstance(value, bool):
+            node = orm.Bool(value)
+        elif isinstance(value, str):
+            node = orm.Str(value)
+        elif isinstance(value, int):
+            node = orm.Int(value)
+        elif isinstance(value, float):
+            node = orm.Float(value)
+        elif isinstance(value, Mapping):
+            node = orm.Dict(dict(value))
+        else:
+            raise ValueError(f'field `{field}.{key}`: cannot use a {type(value).__name__}')
+        try:
+            setattr(namespace, key, node)
+        except (AttributeError, ValueError, TypeError) as exception:
+            raise ValueError(f'field `{field}.{key}`: {exception}') from exception

@@ -1,0 +1,149 @@
+"""The GAP-RSS loop on the fast protocol with a real cheap reference (Stillinger-Weber through the ASE engine)."""
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from aiida.plugins import WorkflowFactory
+
+GapRssWorkChain = WorkflowFactory('gaprss.rss')
+
+#: The fast protocol made smaller still, so two iterations take a minute or two.
+TINY = {
+    'budget': 30,
+    'num_select_initial': 10,
+    'num_select': 8,
+    'parameters': {
+        'pool': {'n': 60, 'n_relax': 10, 'natoms': [2, 6], 'dimers': 3},
+        'relax': {'steps': 30, 'fmax': 0.1},
+        'selection': {'n_flat': 24, 'soap': {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.5}},
+    },
+    'fit': {
+        'descriptors': {
+            'distance_2b': {'n_sparse': 10},
+            'angle_3b': {'n_sparse': 20},
+            'soap': {'n_sparse': 40, 'n_max': 4, 'l_max': 4},
+        }
+    },  # fmt: skip
+}
+
+
+@pytest.fixture
+def codes(fixture_code):
+    return {'python': fixture_code('python'), 'gap_fit': fixture_code('gaprss.gap_fit')}
+
+
+def tiny_builder(codes, **overrides):
+    from aiida_gaprss.rss.gap_parameters import deep_merge
+
+    return GapRssWorkChain.get_builder_from_protocol(
+        'Si', codes=codes, engine='ase', protocol='fast', overrides=deep_merge(TINY, overrides)
+    )
+
+
+@pytest.mark.parametrize(
+    'kwargs, message',
+    [
+        ({'protocol': 'ultra'}, 'field `protocol`: unknown protocol'),
+        ({'engine': 'gaussian'}, 'field `engine`'),
+        ({'overrides': {'budget': -5}}, 'field `budget`'),
+        ({'overrides': {'budget': 'many'}}, 'field `budget`'),
+        ({'overrides': {'num_select': 0}}, 'field `num_select`'),
+        ({'overrides': {'colour': 'red'}}, 'field `overrides.colour`'),
+        ({'element': 'Qq'}, 'field `element`'),
+        ({'engine': 'qe'}, 'field `codes.pw`'),
+        ({'element': 'C', 'engine': 'ase'}, 'field `overrides.reference.ase.calculator`'),
+    ],
+)
+def test_bad_input_refused_before_submission(codes, kwargs, message):
+    arguments = {'element': 'Si', 'codes': codes, 'engine': 'ase', 'protocol': 'fast', **kwargs}
+    element = arguments.pop('element')
+    with pytest.raises(ValueError, match=message):
+        GapRssWorkChain.get_builder_from_protocol(element, **arguments)
+
+
+def test_bad_parameters_refused_by_the_spec(codes):
+    builder = tiny_builder(codes)
+    builder.parameters = orm.Dict({**builder.parameters.get_dict(), 'relax': {'fmax': -1.0}})
+    with pytest.raises(ValueError, match='parameters.fmax'):
+        run_get_node(builder)
+
+
+@pytest.fixture(scope='module')
+def finished_run():
+    """Holder of the run made through the daemon by the first test, reused by the continuation test."""
+    return {}
+
+
+@pytest.mark.daemon
+def test_two_iterations_through_the_daemon(codes, submit_and_await, finished_run):
+    builder = tiny_builder(codes, budget=21)  # 10 + 3 dimers in iteration 0, 8 in iteration 1
+    node = submit_and_await(builder, timeout=1200)
+    assert node.is_finished_ok, node.exit_message
+    iterations = _iterations(node)
+    assert [label for label, _ in iterations] == ['iteration_00', 'iteration_01']
+    first, second = (child for _, child in iterations)
+    assert len(first.outputs.selected) == 13  # CUR picks plus the dimers, which are always kept
+    assert first.outputs.selected.config_types.get('dimer') == 3
+    assert len(first.outputs.database) == 13 - len(first.outputs.exclusions['excluded'])
+    assert len(second.outputs.database) == len(first.outputs.database) + len(second.outputs.labelled)
+    # each fit used the merged database of its iteration
+    for _, child in iterations:
+        fit = [link.node for link in child.base.links.get_outgoing().all() if link.link_label == 'fit'][0]
+        assert fit.inputs.training_set.uuid == child.outputs.database.uuid
+    # the second iteration relaxed with the first potential and selected among its frames by enthalpy
+    relaxations = [link.node for link in second.base.links.get_outgoing().all() if link.link_label.startswith('relax_')]
+    assert relaxations and all(r.inputs.potential.uuid == first.outputs.potential.uuid for r in relaxations)
+    assert all('enthalpy' in atoms.info for atoms in second.outputs.selected.iter_atoms())
+    curve = node.outputs.learning_curve['iterations']
+    assert [row['reference_evaluations'] for row in curve] == [13, 21]
+    assert [row['database_size'] for row in curve] == [len(first.outputs.database), len(second.outputs.database)]
+    assert curve[1]['prediction_count'] == len(second.outputs.labelled)
+    assert node.outputs.database.uuid == second.outputs.database.uuid
+    assert node.outputs.potential.uuid == second.outputs.potential.uuid
+    assert set(node.outputs.potentials) == {'iteration_00', 'iteration_01'}
+    # every output is reachable from the final potential by provenance
+    ancestors = _ancestors(node.outputs.potential)
+    for needed in (second.outputs.database, first.outputs.database, first.outputs.pool, second.outputs.trajectories):
+        assert needed.pk in ancestors
+    finished_run['node'] = node
+
+
+def test_continue_a_run_without_relabelling(codes, finished_run):
+    from aiida_gaprss.workflows.rss import restart_inputs
+
+    if 'node' not in finished_run:
+        pytest.skip('needs the run of test_two_iterations_through_the_daemon')
+    previous = finished_run['node']
+    restart = restart_inputs(previous)
+    assert restart['iteration'].value == 2
+    assert restart['reference_evaluations'].value == 21
+    assert restart['database'].uuid == previous.outputs.database.uuid
+    builder = tiny_builder(codes, budget=29)
+    builder.restart = restart
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    iterations = _iterations(node)
+    assert [label for label, _ in iterations] == ['iteration_02']
+    child = iterations[0][1]
+    references = [link.node for link in child.base.links.get_outgoing().all() if link.link_label == 'reference']
+    # the only reference calculations of the continued run label the new selection
+    assert sum(len(ref.inputs.structures) for ref in references) == len(child.outputs.selected) == 8
+    old = previous.outputs.database.get_atoms()
+    new = node.outputs.database.get_atoms()
+    assert len(new) == len(old) + len(child.outputs.labelled)
+    assert all(a.info['energy'] == b.info['energy'] for a, b in zip(old, new[: len(old)], strict=True))
+    assert node.outputs.learning_curve['iterations'][-1]['iteration'] == 2
+    assert child.inputs.potential.uuid == previous.outputs.potential.uuid
+
+
+def _iterations(node):
+    links = node.base.links.get_outgoing().all()
+    return sorted((link.link_label, link.node) for link in links if link.link_label.startswith('iteration_'))
+
+
+def _ancestors(node) -> set[int]:
+    from aiida.orm import Node, QueryBuilder
+
+    query = QueryBuilder().append(Node, filters={'id': node.pk}, tag='target')
+    query.append(Node, with_descendants='target', project='id')
+    return set(query.all(flat=True))
