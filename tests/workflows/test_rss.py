@@ -147,3 +147,54 @@ def _ancestors(node) -> set[int]:
     query = QueryBuilder().append(Node, filters={'id': node.pk}, tag='target')
     query.append(Node, with_descendants='target', project='id')
     return set(query.all(flat=True))
+
+
+def test_cli_against_the_finished_run(finished_run, tmp_path):
+    from click.testing import CliRunner
+
+    from aiida_gaprss.cli import cmd_root
+
+    if 'node' not in finished_run:
+        pytest.skip('needs the run of test_two_iterations_through_the_daemon')
+    node = finished_run['node']
+    runner = CliRunner()
+
+    result = runner.invoke(cmd_root, ['status', str(node.pk)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert 'reference evaluations: 21 of 21' in result.output
+    assert 'iteration_00' in result.output and 'iteration_01' in result.output
+
+    result = runner.invoke(cmd_root, ['lineage', str(node.outputs.potential.pk), '--json'], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    import json
+
+    info = json.loads(result.output)
+    assert info['database']['sha256'] == node.outputs.database.sha256
+    assert info['training_set']['num_structures'] == len(node.outputs.database)
+    assert info['run']['pk'] == node.pk
+    assert info['iteration']['label'] == 'iteration_01'
+    assert info['reference']['engine'] == 'ase'
+    assert info['reference']['ase']['calculator'] == {'type': 'sw_si'}
+    assert info['codes']['gap_fit']['executable'].endswith('gap_fit')
+    assert info['versions']['plugin']
+
+    result = runner.invoke(cmd_root, ['lineage', str(node.pk)], catch_exceptions=False)
+    assert 'training set: StructureSet' in result.output and node.outputs.database.sha256 in result.output
+    assert result.exit_code == 0, result.output
+
+    archive = tmp_path / 'run.aiida'
+    result = runner.invoke(cmd_root, ['export', str(node.pk), '-o', str(archive)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert archive.stat().st_size > 10_000
+
+
+def test_cli_run_refuses_bad_input():
+    from click.testing import CliRunner
+
+    from aiida_gaprss.cli import cmd_root
+
+    runner = CliRunner()
+    result = runner.invoke(cmd_root, ['run', 'Si', '--engine', 'ase', '--python-code', 'nope@nowhere'])
+    assert result.exit_code != 0 and '--python-code' in result.output
+    result = runner.invoke(cmd_root, ['run', 'Si', '--engine', 'ase', '--overrides', '{bad json'])
+    assert result.exit_code != 0 and '--overrides' in result.output

@@ -1,0 +1,90 @@
+"""``gaprss lineage`` and ``gaprss export``: where a potential came from, and an archive that reproduces it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import cmd_root
+from .utils import load_profile_option
+
+
+@cmd_root.command('lineage')
+@click.argument('pk', type=int)
+@click.option('--json', 'as_json', is_flag=True, help='Print JSON.')
+@load_profile_option
+def cmd_lineage(pk, as_json):
+    """Where the potential PK (or the final potential of the run PK) came from."""
+    from aiida import orm
+
+    from aiida_gaprss.data.gap_potential import GapPotential
+    from aiida_gaprss.provenance import lineage
+
+    node = orm.load_node(pk)
+    if isinstance(node, orm.WorkflowNode) and 'potential' in node.outputs:
+        node = node.outputs.potential
+    if not isinstance(node, GapPotential):
+        raise click.BadParameter(f'node {pk} is a {type(node).__name__}, not a GapPotential or a run with one')
+    info = lineage(node)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    potential = info['potential']
+    click.echo(f'GapPotential<{potential["pk"]}> {potential["uuid"]}  sha256 {potential["sha256"]}')
+    click.echo(f'  elements: {", ".join(potential["elements"] or [])}')
+    if info.get('run'):
+        run = info['run']
+        iteration = info.get('iteration', {})
+        click.echo(f'  run: GapRssWorkChain<{run["pk"]}> ({run["element"]}, {run["state"]}), {iteration.get("label")}')
+    fit = info.get('fit')
+    if fit:
+        click.echo(
+            f'  fitted by: {fit["process"]}<{fit["pk"]}> with {fit["code"]["label"]} ({fit["code"].get("executable")})'
+        )
+    training = info.get('training_set')
+    if training:
+        click.echo(f'  training set: StructureSet<{training["pk"]}> {training["num_structures"]} structures, '
+                   f'{training["num_atoms"]} atoms, sha256 {training["sha256"]}')  # fmt: skip
+        click.echo(f'    labels {training["labels"]}, config types {training["config_types"]}')
+    database = info.get('database')
+    if database:
+        click.echo(f'  database: StructureSet<{database["pk"]}> {database["num_structures"]} structures, '
+                   f'sha256 {database["sha256"]} (the training set is it with per-structure sigmas)')  # fmt: skip
+    reference = info.get('reference')
+    if reference:
+        click.echo(f'  reference engine: {reference.get("engine")}')
+        for key, value in sorted(reference.items()):
+            if key != 'engine':
+                click.echo(f'    {key}: {json.dumps(value, default=str)}')
+    for name, code in (info.get('codes') or {}).items():
+        click.echo(f'  code {name}: {code["label"]} -> {code.get("executable")}')
+    if info.get('versions'):
+        click.echo(f'  versions: {json.dumps(info["versions"])}')
+    click.echo(f'  command line: {potential["command_line"]}')
+
+
+@cmd_root.command('export')
+@click.argument('pk', type=int)
+@click.option(
+    '-o', '--output', type=click.Path(dir_okay=False), default=None, help='Archive file (default gaprss-PK.aiida).'
+)
+@click.option('-f', '--force', is_flag=True, help='Overwrite an existing file.')
+@load_profile_option
+def cmd_export(pk, output, force):
+    """Write an AiiDA archive of the run (or potential) PK with everything needed to reproduce it.
+
+    The archive holds the node, all its inputs back to the first random cell (structures, codes, parameters,
+    reference calculations) and the workflow steps, as `verdi archive create` with the default traversal rules.
+    """
+    import pathlib
+
+    from aiida import orm
+    from aiida.tools.archive import create_archive
+
+    node = orm.load_node(pk)
+    path = pathlib.Path(output or f'gaprss-{pk}.aiida')
+    if path.exists() and not force:
+        raise click.BadParameter(f'{path} exists; use --force to overwrite', param_hint='--output')
+    create_archive([node], filename=path, overwrite=force)
+    click.echo(f'wrote {path} ({path.stat().st_size / 1e6:.1f} MB); import it with `verdi archive import {path}`')

@@ -1,0 +1,119 @@
+"""``gaprss run`` and ``gaprss status``: start a GAP-RSS run through the daemon and follow it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import cmd_root
+from .utils import echo_table, load_profile_option, resolve_code
+
+
+@cmd_root.command('run')
+@click.argument('element')
+@click.option('--engine', type=click.Choice(['qe', 'vasp', 'ase']), default='qe', show_default=True)
+@click.option('--protocol', default='fast', show_default=True, help='fast, moderate or precise.')
+@click.option('--budget', type=int, default=None, help="Reference evaluations (default: the protocol's).")
+@click.option('--max-iterations', type=int, default=None, help="Iterations at most (default: the protocol's).")
+@click.option('--seed', type=int, default=None, help="Random seed of the run (default: the protocol's).")
+@click.option('--python-code', default='gaprss-python@localhost', show_default=True, help='Code of the job Python.')
+@click.option('--gap-fit-code', default='gap_fit@localhost', show_default=True, help='Code of gap_fit.')
+@click.option('--pw-code', default='pw@localhost', show_default=True, help='Code of pw.x (engine qe).')
+@click.option('--vasp-code', default=None, help='Code of VASP (engine vasp).')
+@click.option('--potential-family', default=None, help='POTCAR family (engine vasp).')
+@click.option('--potential-mapping', default=None, help='JSON element -> POTCAR, e.g. \'{"Si": "Si"}\' (engine vasp).')
+@click.option('--overrides', default=None, help='JSON overrides of the protocol (see get_builder_from_protocol).')
+@click.option('--continue', 'continue_pk', type=int, default=None, help='Continue the run with this pk.')
+@click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
+@load_profile_option
+def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code, gap_fit_code, pw_code, vasp_code,
+            potential_family, potential_mapping, overrides, continue_pk, wait):  # fmt: skip
+    """Submit a GAP-RSS run for ELEMENT to the daemon and print its pk."""
+    from aiida import orm
+    from aiida.engine import submit
+
+    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.workflows.rss import GapRssWorkChain, restart_inputs
+
+    try:
+        extra = json.loads(overrides) if overrides else {}
+    except json.JSONDecodeError as exception:
+        raise click.BadParameter(f'not valid JSON: {exception}', param_hint='--overrides') from exception
+    if budget is not None:
+        extra['budget'] = budget
+    if max_iterations is not None:
+        extra['max_iterations'] = max_iterations
+    if seed is not None:
+        extra = deep_merge(extra, {'parameters': {'seed': seed}})
+    codes = {
+        'python': resolve_code(python_code, '--python-code'),
+        'gap_fit': resolve_code(gap_fit_code, '--gap-fit-code'),
+    }
+    if engine == 'qe':
+        codes['pw'] = resolve_code(pw_code, '--pw-code')
+    if engine == 'vasp':
+        if not vasp_code:
+            raise click.BadParameter('engine vasp needs a VASP code', param_hint='--vasp-code')
+        codes['vasp'] = resolve_code(vasp_code, '--vasp-code')
+        vasp = {'potential_family': potential_family, 'potential_mapping': json.loads(potential_mapping or 'null')}
+        extra = deep_merge(extra, {'reference': {'vasp': {k: v for k, v in vasp.items() if v}}})
+    try:
+        builder = GapRssWorkChain.get_builder_from_protocol(
+            element, codes=codes, engine=engine, protocol=protocol, overrides=extra
+        )
+    except ValueError as exception:
+        raise click.UsageError(str(exception)) from exception
+    if continue_pk is not None:
+        previous = orm.load_node(continue_pk)
+        builder.restart = restart_inputs(previous)
+        if not builder.restart:
+            raise click.UsageError(f'run {continue_pk} finished no reference calculation: nothing to continue from')
+    try:
+        node = submit(builder)
+    except ValueError as exception:
+        raise click.UsageError(str(exception)) from exception
+    click.echo(f'Submitted GapRssWorkChain<{node.pk}> ({element}, engine {engine}, protocol {protocol})')
+    click.echo(f'follow it with: gaprss status {node.pk}')
+    if wait:
+        import time
+
+        while not node.is_terminated:
+            time.sleep(5)
+        _print_status(node)
+
+
+def _print_status(node) -> None:
+    from aiida_gaprss.provenance import run_status
+
+    status = run_status(node)
+    click.echo(
+        f'GapRssWorkChain<{status["pk"]}>: {status["state"]}'
+        + (f' [{status["exit_status"]}] {status["exit_message"] or ""}' if status['exit_status'] is not None else '')
+    )
+    click.echo(f'reference evaluations: {status["reference_evaluations"]} of {status["budget"]}')
+    rows = []
+    for row in status['iterations']:
+        energy = row.get('energy_rmse')
+        forces = row.get('forces_rmse')
+        state = row['state'] if row['exit_status'] in (None, 0) else f'{row["state"]} [{row["exit_status"]}]'
+        rows.append([
+            row['label'], row['pk'], state,
+            row['reference_evaluations'], row.get('database_size', ''),
+            f'{energy * 1000:.1f}' if energy is not None else '', f'{forces:.3f}' if forces is not None else '',
+            row.get('last_message', ''),
+        ])  # fmt: skip
+    echo_table(rows, ['iteration', 'pk', 'state', 'evaluations', 'database', 'E rmse meV/at', 'F rmse eV/Å', 'now'])
+
+
+@cmd_root.command('status')
+@click.argument('pk', type=int)
+@load_profile_option
+def cmd_status(pk):
+    """Progress of the GAP-RSS run PK: iterations, budget used, current errors."""
+    from aiida import orm
+
+    node = orm.load_node(pk)
+    if node.process_label != 'GapRssWorkChain':
+        raise click.BadParameter(f'node {pk} is a {node.process_label or type(node).__name__}, not a GAP-RSS run')
+    _print_status(node)

@@ -1,0 +1,47 @@
+"""Helpers shared by the ``gaprss`` commands that need an AiiDA profile."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+__all__ = ('echo_table', 'load_profile_option', 'resolve_code')
+
+
+def load_profile_option(function):
+    """Add ``-p/--profile`` to a command and load that profile (or the default one) before it runs."""
+
+    @click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
+    @functools.wraps(function)
+    def wrapper(*args, profile=None, **kwargs):
+        from aiida import load_profile
+        from aiida.common.exceptions import ProfileConfigurationError
+
+        try:
+            load_profile(profile, allow_switch=True)
+        except ProfileConfigurationError as exception:
+            raise click.UsageError(f'{exception} (run `gaprss setup` first)') from exception
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def resolve_code(label: str, option: str):
+    """Load a code by label (``label@computer``), or stop with a usage error naming the option."""
+    from aiida import orm
+    from aiida.common.exceptions import MultipleObjectsError, NotExistent
+
+    try:
+        return orm.load_code(label)
+    except (NotExistent, MultipleObjectsError, ValueError) as exception:
+        raise click.BadParameter(
+            f'no unique code `{label}` ({exception}); see `verdi code list`', param_hint=option
+        ) from exception
+
+
+def echo_table(rows, headers) -> None:
+    """Print a plain table."""
+    from tabulate import tabulate
+
+    click.echo(tabulate(rows, headers=headers))
