@@ -170,20 +170,37 @@ def ensure_daemon(report: SetupReport, workers: int = 1) -> None:
     report.record('daemon', True)
 
 
-def setup(profile: str | None = None, *, daemon: bool = True, pseudos: bool = True, threads: int = 2) -> SetupReport:
-    """Run the whole embedded set-up and return what it found and created."""
+def setup(
+    profile: str | None = None,
+    *,
+    daemon: bool = True,
+    pseudos: bool = True,
+    threads: int = 2,
+    scheduler: str | None = None,
+) -> SetupReport:
+    """Run the whole embedded set-up and return what it found and created.
+
+    ``scheduler='slurm'`` also creates the ``core.slurm`` computer ``localhost-slurm`` and its codes
+    (:func:`aiida_gaprss.computers.setup_slurm`); ``None`` (the default) does only the embedded set-up.
+    """
+    if scheduler not in (None, 'slurm'):
+        raise ValueError(f'field `scheduler`: expected `slurm` or nothing, got {scheduler!r}')
     report = SetupReport()
     ensure_profile(profile, report)
     computer = ensure_localhost(report)
     codes = ensure_codes(computer, report, threads=threads)
+    if scheduler == 'slurm':
+        from .computers import setup_slurm
+
+        setup_slurm(report, threads=threads)
     if pseudos and 'pw' in codes:
-        try:
-            from .pseudos import install_pseudo_family
-        except ImportError:  # the QE engine is optional
-            LOGGER.info('pseudopotential installation not available')
-        else:
-            created = install_pseudo_family()
-            report.record('pseudopotential family', bool(created))
+        from aiida import orm
+
+        from .pseudos import DEFAULT_FAMILY_LABEL, install_debian_family
+
+        existed = orm.QueryBuilder().append(orm.Group, filters={'label': DEFAULT_FAMILY_LABEL}).count() > 0
+        install_debian_family()
+        report.record(f'pseudopotential family {DEFAULT_FAMILY_LABEL}', not existed)
     if daemon:
         ensure_daemon(report)
     return report

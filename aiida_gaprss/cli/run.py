@@ -24,17 +24,13 @@ from .utils import echo_table, load_profile_option, resolve_code
 @click.option('--potential-family', default=None, help='POTCAR family (engine vasp).')
 @click.option('--potential-mapping', default=None, help='JSON element -> POTCAR, e.g. \'{"Si": "Si"}\' (engine vasp).')
 @click.option('--overrides', default=None, help='JSON overrides of the protocol (see get_builder_from_protocol).')
-@click.option('--continue', 'continue_pk', type=int, default=None, help='Continue the run with this pk.')
 @click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
 @load_profile_option
 def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code, gap_fit_code, pw_code, vasp_code,
-            potential_family, potential_mapping, overrides, continue_pk, wait):  # fmt: skip
+            potential_family, potential_mapping, overrides, wait):  # fmt: skip
     """Submit a GAP-RSS run for ELEMENT to the daemon and print its pk."""
-    from aiida import orm
-    from aiida.engine import submit
-
     from aiida_gaprss.rss.gap_parameters import deep_merge
-    from aiida_gaprss.workflows.rss import GapRssWorkChain, restart_inputs
+    from aiida_gaprss.workflows.rss import GapRssWorkChain
 
     try:
         extra = json.loads(overrides) if overrides else {}
@@ -64,23 +60,65 @@ def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code
         )
     except ValueError as exception:
         raise click.UsageError(str(exception)) from exception
-    if continue_pk is not None:
-        previous = orm.load_node(continue_pk)
-        builder.restart = restart_inputs(previous)
-        if not builder.restart:
-            raise click.UsageError(f'run {continue_pk} finished no reference calculation: nothing to continue from')
+    node = _submit(builder, wait)
+    click.echo(f'Submitted GapRssWorkChain<{node.pk}> ({element}, engine {engine}, protocol {protocol})')
+
+
+@cmd_root.command('continue')
+@click.argument('pk', type=int)
+@click.option('--budget', type=int, default=None, help='New total budget of reference evaluations (old ones count).')
+@click.option('--max-iterations', type=int, default=None, help='Iterations at most in the continued run.')
+@click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
+@load_profile_option
+def cmd_continue(pk, budget, max_iterations, wait):
+    """Continue the finished or failed GAP-RSS run PK from what it finished (no reference calculation repeated)."""
+    from aiida import orm
+
+    from aiida_gaprss.workflows.rss import restart_inputs
+
+    previous = _load_run(pk)
+    builder = previous.get_builder_restart()
+    builder.restart = restart_inputs(previous)
+    if not builder.restart:
+        raise click.UsageError(f'run {pk} finished no reference calculation: nothing to continue from')
+    if budget is not None:
+        builder.budget = orm.Int(budget)
+    if max_iterations is not None:
+        builder.max_iterations = orm.Int(max_iterations)
+    node = _submit(builder, wait)
+    click.echo(f'Submitted GapRssWorkChain<{node.pk}> continuing <{pk}> from iteration '
+               f'{builder.restart["iteration"].value}')  # fmt: skip
+
+
+def _submit(builder, wait: bool):
+    """Submit to the daemon (bad input becomes a usage error); optionally wait and print the final status."""
+    import time
+
+    from aiida.engine import submit
+
     try:
         node = submit(builder)
     except ValueError as exception:
         raise click.UsageError(str(exception)) from exception
-    click.echo(f'Submitted GapRssWorkChain<{node.pk}> ({element}, engine {engine}, protocol {protocol})')
     click.echo(f'follow it with: gaprss status {node.pk}')
     if wait:
-        import time
-
         while not node.is_terminated:
             time.sleep(5)
         _print_status(node)
+    return node
+
+
+def _load_run(pk: int):
+    from aiida import orm
+    from aiida.common.exceptions import NotExistent
+
+    try:
+        node = orm.load_node(pk)
+    except NotExistent as exception:
+        raise click.BadParameter(f'no node with pk {pk}', param_hint='PK') from exception
+    if node.process_label != 'GapRssWorkChain':
+        raise click.BadParameter(f'node {pk} is a {node.process_label or type(node).__name__}, not a GAP-RSS run')
+    return node
 
 
 def _print_status(node) -> None:
@@ -111,9 +149,4 @@ def _print_status(node) -> None:
 @load_profile_option
 def cmd_status(pk):
     """Progress of the GAP-RSS run PK: iterations, budget used, current errors."""
-    from aiida import orm
-
-    node = orm.load_node(pk)
-    if node.process_label != 'GapRssWorkChain':
-        raise click.BadParameter(f'node {pk} is a {node.process_label or type(node).__name__}, not a GAP-RSS run')
-    _print_status(node)
+    _print_status(_load_run(pk))

@@ -1,0 +1,315 @@
+"""Engines of the reference WorkChain: how to split, build a child process, read its result or its failure.
+
+* ``ase``: :class:`~aiida_gaprss.calculations.ase_batch.AseBatch` jobs on batches of ``ase.batch_size`` structures;
+* ``qe``: one aiida-quantumespresso ``PwBaseWorkChain`` (with its restart handlers) per structure;
+* ``vasp``: one aiida-vasp ``VaspWorkChain`` (``vasp.v2.vasp``) per structure.
+
+Every engine returns, for a finished child, the result nodes that
+:func:`~aiida_gaprss.workflows.reference.functions.gather_labels` reads, and one exclusion record per structure it
+could not label: ``{'index', 'pk', 'uuid', 'exit_status', 'message'}`` (plus ``calculation_pk`` of the last
+CalcJob for a workflow child).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from aiida import orm
+from aiida.plugins import WorkflowFactory
+
+from aiida_gaprss.calculations.ase_batch import AseBatch
+from aiida_gaprss.workflows.reference.functions import (
+    INDEX_KEY,
+    split_batches,
+    split_structures,
+)
+from aiida_gaprss.workflows.reference.protocols import deep_merge, kpoint_mesh, load_protocol, settings_for_species
+
+__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine')
+
+LOGGER = logging.getLogger(__name__)
+
+
+def _record(index: int, node: orm.ProcessNode, message: str | None = None, exit_status: int | None = None) -> dict:
+    record = {
+        'index': int(index),
+        'pk': node.pk,
+        'uuid': node.uuid,
+        'process': node.process_label,
+        'exit_status': node.exit_status if exit_status is None else exit_status,
+        'message': message if message is not None else (node.exit_message or f'process {node.process_state.value}'),
+    }
+    calculations = [child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)]
+    if calculations:
+        last = max(calculations, key=lambda child: child.ctime)
+        record['calculation_pk'] = last.pk
+        record['calculation_exit_status'] = last.exit_status
+        record['calculation_message'] = last.exit_message or ''
+    return record
+
+
+def _upper_sections(parameters: dict) -> dict:
+    """pw.x namelists in upper case (``control`` -> ``CONTROL``), as aiida-quantumespresso writes them."""
+    return {key.upper(): value for key, value in parameters.items()}
+
+
+class AseEngine:
+    """Batches of structures in :class:`AseBatch` jobs."""
+
+    name = 'ase'
+
+    @staticmethod
+    def validate(inputs, atoms_list) -> str | None:
+        if 'ase' not in inputs or 'code' not in inputs['ase']:
+            return 'field `ase.code`: engine `ase` needs the `ase` namespace with a Python code'
+        batch_size = inputs['ase'].get('batch_size')
+        if batch_size is not None and batch_size.value < 1:
+            return f'field `ase.batch_size`: must be >= 1, got {batch_size.value}'
+        return None
+
+    @staticmethod
+    def split(workchain) -> dict:
+        structures = workchain.inputs.structures
+        size = workchain.inputs.ase.get('batch_size', None)
+        size = orm.Int(len(structures)) if size is None else size
+        return split_batches(structures, size)
+
+    @staticmethod
+    def build(workchain, tag, node, isolated: str | None = None):
+        inputs = workchain.exposed_inputs(AseBatch, namespace='ase')
+        inputs['structures'] = node
+        inputs['metadata'] = {**inputs.get('metadata', {}), 'call_link_label': tag}
+        return AseBatch, inputs
+
+    @staticmethod
+    def collect(workchain, tag, child) -> tuple[dict, list[dict]]:
+        batch = child.inputs.structures
+        positions = [int(atoms.info[INDEX_KEY]) for atoms in batch.iter_atoms()]
+        report = child.outputs.report.get_dict() if 'report' in child.outputs else None
+        records = []
+        if report is not None:
+            for failure in report['failures']:
+                records.append(_record(positions[failure['index']], child, failure['error'], exit_status=0))
+        results = {}
+        if child.is_finished_ok:
+            results[f'{tag}_structures'] = child.outputs.structures
+        elif report is None:
+            records = [_record(position, child) for position in positions]
+        return results, records
+
+
+class QeEngine:
+    """One ``PwBaseWorkChain`` per structure, parameters from ``reference_qe.yaml``."""
+
+    name = 'qe'
+
+    @staticmethod
+    def validate(inputs, atoms_list) -> str | None:
+        from aiida_gaprss.pseudos import check_family_elements
+
+        if 'qe' not in inputs or 'code' not in inputs['qe']:
+            return 'field `qe.code`: engine `qe` needs the `qe` namespace with a pw.x code'
+        qe = inputs['qe']
+        try:
+            protocol = load_protocol('qe', qe['protocol'].value if 'protocol' in qe else None)
+        except ValueError as exception:
+            return str(exception)
+        species = sorted({symbol for atoms in atoms_list for symbol in atoms.get_chemical_symbols()})
+        family = qe['pseudo_family'].value if 'pseudo_family' in qe else protocol['pseudo_family']
+        error = check_family_elements(family, species)
+        if error:
+            return error
+        try:
+            settings_for_species(protocol, species, 'qe')
+        except ValueError as exception:
+            return str(exception)
+        overrides = _upper_sections(qe['parameters'].get_dict() if 'parameters' in qe else {})
+        control = {key.lower(): value for key, value in overrides.get('CONTROL', {}).items()}
+        system = {key.lower(): value for key, value in overrides.get('SYSTEM', {}).items()}
+        if control.get('calculation', 'scf') != 'scf':
+            return 'field `qe.parameters.CONTROL.calculation`: reference labels are single points (scf)'
+        if control.get('tprnfor', True) is not True or control.get('tstress', True) is not True:
+            return 'field `qe.parameters.CONTROL`: tprnfor and tstress must stay True (forces and virials are labels)'
+        if system.get('occupations', 'smearing') != 'smearing':
+            return 'field `qe.parameters.SYSTEM.occupations`: must be `smearing` (random cells are often metallic)'
+        for index, atoms in enumerate(atoms_list):
+            if not all(atoms.pbc):
+                return f'structure {index}: field `pbc`: pw.x needs a fully periodic cell (put molecules in a box)'
+        if 'structure_overrides' in qe:
+            for key in qe['structure_overrides'].get_dict():
+                if not key.isdigit() or int(key) >= len(atoms_list):
+                    return f'field `qe.structure_overrides`: key {key!r} is not a structure index'
+        return None
+
+    @staticmethod
+    def split(workchain) -> dict:
+        return split_structures(workchain.inputs.structures)
+
+    @staticmethod
+    def parameters(protocol: dict, atoms, overrides: dict | None = None) -> tuple[dict, list[int]]:
+        """pw.x parameters and k-point mesh for one structure (public so that tests and benchmarks reuse it)."""
+        species = sorted(set(atoms.get_chemical_symbols()))
+        settings = settings_for_species(protocol, species, 'qe')
+        parameters = {
+            'CONTROL': {'calculation': 'scf', 'tprnfor': True, 'tstress': True},
+            'SYSTEM': {
+                'ecutwfc': settings['ecutwfc'],
+                'ecutrho': settings['ecutrho'],
+                'occupations': 'smearing',
+                'smearing': protocol['smearing'],
+                'degauss': protocol['degauss'],
+            },
+            'ELECTRONS': {
+                'conv_thr': protocol['conv_thr_per_atom'] * len(atoms),
+                'mixing_beta': protocol['mixing_beta'],
+                'electron_maxstep': protocol['electron_maxstep'],
+            },
+        }
+        overrides = _upper_sections(overrides or {})
+        spacing = overrides.pop('KPOINTS_SPACING', settings['kpoints_spacing'])
+        parameters = deep_merge(parameters, overrides)
+        return parameters, kpoint_mesh(atoms.cell, spacing, atoms.pbc)
+
+    @classmethod
+    def build(cls, workchain, tag, node, isolated: str | None = None):
+        PwBaseWorkChain = WorkflowFactory('quantumespresso.pw.base')
+        qe = workchain.inputs.qe
+        protocol = load_protocol('qe', qe.protocol.value if 'protocol' in qe else None)
+        family_label = qe.pseudo_family.value if 'pseudo_family' in qe else protocol['pseudo_family']
+        atoms = node.get_ase()
+        overrides = _upper_sections(qe.parameters.get_dict() if 'parameters' in qe else {})
+        if 'kpoints_spacing' in qe:
+            overrides['KPOINTS_SPACING'] = qe.kpoints_spacing.value
+        if isolated:
+            spin = {'SYSTEM': {'nspin': 2, 'starting_magnetization': {isolated: 0.5}}, 'KPOINTS_SPACING': 1e3}
+            overrides = deep_merge(overrides, spin)
+        elif 'structure_overrides' in qe:
+            extra = qe.structure_overrides.get_dict().get(str(int(tag[1:])), {})
+            overrides = deep_merge(overrides, _upper_sections(extra))
+        parameters, mesh = cls.parameters(protocol, atoms, overrides)
+
+        builder = PwBaseWorkChain.get_builder()
+        builder.pw.code = qe.code
+        builder.pw.structure = node
+        builder.pw.parameters = orm.Dict(parameters)
+        family = orm.load_group(family_label)
+        builder.pw.pseudos = family.get_pseudos(structure=node)
+        kpoints = orm.KpointsData()
+        kpoints.set_kpoints_mesh(mesh)
+        builder.kpoints = kpoints
+        options = {'resources': {'num_machines': 1}}  # withmpi follows the code unless the options say otherwise
+        if 'options' in qe:
+            options.update(qe.options.get_dict())
+        builder.pw.metadata.options = options
+        if 'settings' in qe:
+            builder.pw.settings = qe.settings
+        if 'parallelization' in qe:
+            builder.pw.parallelization = qe.parallelization
+        builder.max_iterations = qe.get('max_iterations', orm.Int(3))
+        builder.clean_workdir = orm.Bool(qe.clean_workdir.value if 'clean_workdir' in qe else True)
+        builder.metadata.call_link_label = tag
+        return PwBaseWorkChain, builder
+
+    @staticmethod
+    def collect(workchain, tag, child) -> tuple[dict, list[dict]]:
+        index = int(tag[1:])
+        if child.is_finished_ok and 'output_trajectory' in child.outputs:
+            return {
+                f'{tag}_parameters': child.outputs.output_parameters,
+                f'{tag}_trajectory': child.outputs.output_trajectory,
+            }, []
+        return {}, [_record(index, child)]
+
+
+class VaspEngine:
+    """One aiida-vasp ``VaspWorkChain`` per structure, the paper's settings from ``reference_vasp.yaml``."""
+
+    name = 'vasp'
+
+    @staticmethod
+    def validate(inputs, atoms_list) -> str | None:
+        if 'vasp' not in inputs or 'code' not in inputs['vasp']:
+            return 'field `vasp.code`: engine `vasp` needs the `vasp` namespace with a VASP code'
+        vasp = inputs['vasp']
+        for name in ('potential_family', 'potential_mapping'):
+            if name not in vasp:
+                return f'field `vasp.{name}`: required for engine `vasp`'
+        try:
+            protocol = load_protocol('vasp', vasp['protocol'].value if 'protocol' in vasp else None)
+        except ValueError as exception:
+            return str(exception)
+        species = sorted({symbol for atoms in atoms_list for symbol in atoms.get_chemical_symbols()})
+        mapping = vasp['potential_mapping'].get_dict()
+        for symbol in species:
+            if symbol not in mapping:
+                return f'element {symbol}: missing from `vasp.potential_mapping`'
+        try:
+            settings_for_species(protocol, species, 'vasp')
+        except ValueError as exception:
+            return str(exception)
+        for index, atoms in enumerate(atoms_list):
+            if not all(atoms.pbc):
+                return f'structure {index}: field `pbc`: VASP needs a fully periodic cell'
+        return None
+
+    @staticmethod
+    def split(workchain) -> dict:
+        return split_structures(workchain.inputs.structures)
+
+    @staticmethod
+    def incar(protocol: dict, atoms, overrides: dict | None = None) -> tuple[dict, float]:
+        """INCAR tags and aiida-vasp ``kpoints_spacing`` (KSPACING / 2π) for one structure."""
+        species = sorted(set(atoms.get_chemical_symbols()))
+        settings = settings_for_species(protocol, species, 'vasp')
+        incar = {key.lower(): value for key, value in protocol['incar'].items()}
+        incar['encut'] = settings['ENCUT']
+        overrides = {key.lower(): value for key, value in (overrides or {}).items()}
+        kspacing = overrides.pop('kspacing', settings['kspacing'])
+        incar.update(overrides)
+        return incar, kspacing / (2 * math.pi)
+
+    @classmethod
+    def build(cls, workchain, tag, node, isolated: str | None = None):
+        VaspWorkChain = WorkflowFactory('vasp.v2.vasp')
+        vasp = workchain.inputs.vasp
+        protocol = load_protocol('vasp', vasp.protocol.value if 'protocol' in vasp else None)
+        overrides = vasp.parameters.get_dict() if 'parameters' in vasp else {}
+        if isolated:
+            overrides = {**overrides, 'ispin': 2, 'kspacing': 1e3}
+        incar, spacing = cls.incar(protocol, node.get_ase(), overrides)
+        builder = VaspWorkChain.get_builder()
+        builder.code = vasp.code
+        builder.structure = node
+        builder.parameters = orm.Dict({'incar': incar})
+        builder.kpoints_spacing = orm.Float(spacing)
+        builder.potential_family = vasp.potential_family
+        builder.potential_mapping = vasp.potential_mapping
+        builder.settings = orm.Dict(
+            {
+                'parser_settings': {
+                    'include_quantity': ['forces', 'stress'],
+                    'energy_type': ['energy_free', 'energy_extrapolated'],
+                }
+            }
+        )
+        options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
+        if 'options' in vasp:
+            options.update(vasp.options.get_dict())
+        builder.calc.metadata.options = options
+        builder.max_iterations = vasp.get('max_iterations', orm.Int(2))
+        builder.metadata.call_link_label = tag
+        return VaspWorkChain, builder
+
+    @staticmethod
+    def collect(workchain, tag, child) -> tuple[dict, list[dict]]:
+        index = int(tag[1:])
+        if child.is_finished_ok and 'misc' in child.outputs:
+            results = {f'{tag}_misc': child.outputs.misc}
+            if 'arrays' in child.outputs:
+                results[f'{tag}_arrays'] = child.outputs.arrays
+            return results, []
+        return {}, [_record(index, child)]
+
+
+ENGINES = {engine.name: engine for engine in (AseEngine, QeEngine, VaspEngine)}

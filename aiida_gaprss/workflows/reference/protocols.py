@@ -1,0 +1,87 @@
+"""Reading the reference protocols (``aiida_gaprss/protocols/reference_<engine>.yaml``) and k-point meshes."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import math
+import pathlib
+
+import numpy as np
+import yaml
+
+__all__ = ('deep_merge', 'kpoint_mesh', 'load_protocol', 'settings_for_species')
+
+LOGGER = logging.getLogger(__name__)
+
+_FOLDER = pathlib.Path(__file__).resolve().parents[2] / 'protocols'
+
+
+@functools.cache
+def _read(engine: str) -> dict:
+    path = _FOLDER / f'reference_{engine}.yaml'
+    if not path.is_file():
+        raise ValueError(f'field `engine`: no protocol file for engine {engine!r} ({path})')
+    return yaml.safe_load(path.read_text(encoding='utf-8'))
+
+
+def load_protocol(engine: str, name: str | None = None) -> dict:
+    """Return a copy of protocol ``name`` (default: the file's ``default_protocol``) for ``engine`` (qe or vasp)."""
+    content = _read(engine)
+    name = name or content['default_protocol']
+    if name not in content['protocols']:
+        raise ValueError(f'field `{engine}.protocol`: unknown protocol {name!r}; known: {sorted(content["protocols"])}')
+    return copy.deepcopy(content['protocols'][name])
+
+
+def settings_for_species(protocol: dict, species, engine: str) -> dict:
+    """Per-element settings combined over ``species``: largest cut-offs, smallest k-point spacing.
+
+    Raises
+    ------
+    ValueError
+        If an element has no entry in the protocol (the message names the element).
+    """
+    elements = protocol['elements']
+    missing = sorted(set(species) - set(elements))
+    if missing:
+        raise ValueError(
+            f'element {missing[0]}: no {engine} defaults in the protocol (known: {sorted(elements)}); '
+            f'extend aiida_gaprss/protocols/reference_{engine}.yaml'
+        )
+    combined: dict = {}
+    for symbol in species:
+        for key, value in elements[symbol].items():
+            if key.startswith('kpoints_spacing') or key == 'kspacing':
+                combined[key] = min(value, combined.get(key, math.inf))
+            else:
+                combined[key] = max(value, combined.get(key, -math.inf))
+    return combined
+
+
+def kpoint_mesh(cell, spacing: float, pbc=(True, True, True)) -> list[int]:
+    """Monkhorst-Pack mesh with at most ``spacing`` (1/Å, 2π included) between k-points; 1 along non-periodic axes.
+
+    ``n_i = max(1, ceil(|b_i| / spacing))`` with ``b = 2π (cell⁻¹)ᵀ``: the convention of VASP's KSPACING and of
+    aiida-quantumespresso's ``kpoints_distance``. aiida-vasp's ``kpoints_spacing`` and ASE's Espresso ``kspacing``
+    (``ase.io.espresso.kspacing_to_grid``) omit the 2π: their number is ``spacing / 2π``.
+    """
+    if spacing <= 0:
+        raise ValueError(f'field `kpoints_spacing`: must be positive, got {spacing}')
+    reciprocal = 2 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
+    mesh = []
+    for vector, periodic in zip(reciprocal, pbc, strict=True):
+        mesh.append(max(1, math.ceil(np.linalg.norm(vector) / spacing - 1e-8)) if periodic else 1)
+    return mesh
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    """Return ``base`` updated recursively with ``overrides`` (neither is modified)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
