@@ -131,11 +131,6 @@ class AseBatch(PythonJob):
 
     def write_input_files(self, folder: Folder) -> None:
         """Write the structures and, for a GAP, the potential's files."""
-        with folder.open(self.INPUT_FILENAME, 'w', encoding='utf-8') as handle:
-            handle.write(self.inputs.structures.get_content())
+        self.write_structure_set(folder, self.inputs.structures, self.INPUT_FILENAME)
         if 'potential' in self.inputs:
-            potential = self.inputs.potential
-            subfolder = folder.get_subfolder(self.POTENTIAL_FOLDER, create=True)
-            for name in potential.filenames:
-                with potential.base.repository.open(name, mode='rb') as source:
-                    subfolder.create_file_from_filelike(source, name, mode='wb')
+            self.write_potential_files(folder, self.inputs.potential, self.POTENTIAL_FOLDER)

@@ -58,14 +58,4 @@ class GeneratePool(StructureJob):
 
     TASK = 'generate_pool'
     NEEDS_STRUCTURES = False
-
-    @classmethod
-    def define(cls, spec):
-        """Only ``parameters``; output ``structures`` (the pool) and ``report``."""
-        super().define(spec)
-        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.structure_job'
-
-    @classmethod
-    def validate_parameters(cls, parameters: dict) -> None:
-        """See :func:`validate_pool_parameters`."""
-        validate_pool_parameters(parameters)
+    PARAMETER_VALIDATOR = staticmethod(validate_pool_parameters)

@@ -100,6 +100,21 @@ class PythonJob(CalcJob):
         """Return the files to retrieve: standard streams, status file and declared outputs."""
         return [self.STDOUT_FILENAME, self.STDERR_FILENAME, STATUS_FILENAME, *self.OUTPUT_FILES]
 
+    # -- helpers for subclasses -------------------------------------------------------------------------------------
+    @staticmethod
+    def write_structure_set(folder: Folder, structures, filename: str) -> None:
+        """Write a StructureSet's extended-XYZ file into the sandbox ``folder``."""
+        with folder.open(filename, 'w', encoding='utf-8') as handle:
+            handle.write(structures.get_content())
+
+    @staticmethod
+    def write_potential_files(folder: Folder, potential, subfolder_name: str) -> None:
+        """Copy every file of a GapPotential (gap.xml and its sparseX companions) into ``folder/subfolder_name``."""
+        subfolder = folder.get_subfolder(subfolder_name, create=True)
+        for name in potential.filenames:
+            with potential.base.repository.open(name, mode='rb') as source:
+                subfolder.create_file_from_filelike(source, name, mode='wb')
+
     # -- CalcJob ----------------------------------------------------------------------------------------------------
     def prepare_for_submission(self, folder: Folder) -> datastructures.CalcInfo:
         """Write ``job.json`` and the input files; run ``python -m aiida_gaprss.jobs.<TASK> job.json``."""

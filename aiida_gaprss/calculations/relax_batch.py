@@ -41,14 +41,4 @@ class RelaxBatch(StructureJob):
 
     TASK = 'relax_batch'
     NEEDS_POTENTIAL = True
-
-    @classmethod
-    def define(cls, spec):
-        """Inputs ``structures``, ``potential``, ``parameters``; outputs every frame and a ``report``."""
-        super().define(spec)
-        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.structure_job'
-
-    @classmethod
-    def validate_parameters(cls, parameters: dict) -> None:
-        """See :func:`validate_relax_parameters`."""
-        validate_relax_parameters(parameters)
+    PARAMETER_VALIDATOR = staticmethod(validate_relax_parameters)

@@ -46,14 +46,4 @@ class SelectStructures(StructureJob):
     """Select structures by kernel CUR, descriptor CUR, at random, or flat histogram + kernel CUR."""
 
     TASK = 'select_structures'
-
-    @classmethod
-    def define(cls, spec):
-        """Inputs ``structures`` (candidates) and ``parameters``; outputs the selection and its ``report``."""
-        super().define(spec)
-        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.structure_job'
-
-    @classmethod
-    def validate_parameters(cls, parameters: dict) -> None:
-        """See :func:`validate_selection_parameters`."""
-        validate_selection_parameters(parameters)
+    PARAMETER_VALIDATOR = staticmethod(validate_selection_parameters)

@@ -35,6 +35,8 @@ class StructureJob(PythonJob):
     NEEDS_STRUCTURES: ClassVar[bool] = True
     #: Whether the ``potential`` input is required (relaxation batches).
     NEEDS_POTENTIAL: ClassVar[bool] = False
+    #: Function raising ``ValueError`` (naming the field) for bad ``parameters``; checked before submission.
+    PARAMETER_VALIDATOR: ClassVar = None
 
     @classmethod
     def define(cls, spec):
@@ -46,6 +48,7 @@ class StructureJob(PythonJob):
         if cls.NEEDS_POTENTIAL:
             spec.input('potential', valid_type=GapPotential, help='The GAP used by the task.')
         spec.inputs.validator = cls._validate_all_inputs
+        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.structure_job'
         spec.output('structures', valid_type=StructureSet, required=False, help='The structures the task produced.')
         spec.output('report', valid_type=orm.Dict, help='What the task did (counts, indices, statuses).')
         spec.exit_code(310, 'ERROR_NO_STRUCTURES', message='The job produced no structures.')
@@ -61,7 +64,9 @@ class StructureJob(PythonJob):
 
     @classmethod
     def validate_parameters(cls, parameters: dict) -> None:
-        """Raise ``ValueError`` naming the field for bad ``parameters`` (override)."""
+        """Raise ``ValueError`` naming the field for bad ``parameters`` (through ``PARAMETER_VALIDATOR``)."""
+        if cls.PARAMETER_VALIDATOR is not None:
+            cls.PARAMETER_VALIDATOR(parameters)
 
     def get_job_parameters(self) -> dict:
         """The task parameters plus the file names (and the calculator spec of the potential)."""
@@ -79,11 +84,6 @@ class StructureJob(PythonJob):
     def write_input_files(self, folder: Folder) -> None:
         """Write the input structures and the potential's files."""
         if 'structures' in self.inputs:
-            with folder.open(self.INPUT_FILENAME, 'w', encoding='utf-8') as handle:
-                handle.write(self.inputs.structures.get_content())
+            self.write_structure_set(folder, self.inputs.structures, self.INPUT_FILENAME)
         if 'potential' in self.inputs:
-            potential = self.inputs.potential
-            subfolder = folder.get_subfolder(self.POTENTIAL_FOLDER, create=True)
-            for name in potential.filenames:
-                with potential.base.repository.open(name, mode='rb') as source:
-                    subfolder.create_file_from_filelike(source, name, mode='wb')
+            self.write_potential_files(folder, self.inputs.potential, self.POTENTIAL_FOLDER)

@@ -1,0 +1,464 @@
+"""PNG figures of a GAP-RSS run and of indirect learning (matplotlib, Agg; no aiida imports).
+
+Every function takes plain data (numbers, lists, dicts), draws one figure with matplotlib's object-oriented API on an
+Agg canvas (no ``pyplot``, no global backend switch, thread-safe) and either writes a PNG to ``path`` (returning the
+:class:`pathlib.Path`) or, with ``path=None``, returns the PNG bytes. Bad input raises :class:`ValueError` naming the
+field.
+
+Figures (GAP-RSS = Bernstein et al. 2019, IL = Morrow & Deringer 2022):
+
+* :func:`plot_learning_curve` — training and prediction RMSE and per-phase energy errors vs reference evaluations
+  (GAP-RSS Figs. 2–3 a–c), log scale, 1 meV/atom "converged" line.
+* :func:`plot_energy_volume` — E–V curves per phase, potential solid, reference dashed (GAP-RSS Fig. 3 d–f).
+* :func:`plot_energy_scatter` — predicted vs reference energy of the structures added in each iteration.
+* :func:`plot_structure_map` — the KPCA map coloured by mean coordination, known phases labelled (GAP-RSS Fig. 5).
+* :func:`plot_error_vs_cost` — student errors vs cost relative to the teacher (IL Fig. 3).
+* :func:`plot_similarity_curve` — SOAP similarity vs pressure, students vs teacher (IL Fig. 4).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import pathlib
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = (
+    'PNG_MAGIC',
+    'plot_energy_scatter',
+    'plot_energy_volume',
+    'plot_error_vs_cost',
+    'plot_learning_curve',
+    'plot_similarity_curve',
+    'plot_structure_map',
+)
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+#: Errors are plotted in meV/atom on log axes; values below this floor (meV/atom) are drawn at the floor.
+ERROR_FLOOR_MEV = 0.01
+CONVERGED_MEV = 1.0
+_DPI = 120
+
+
+def _figure(width: float = 6.4, height: float = 4.4):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=_DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path) -> pathlib.Path | bytes:
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=_DPI)
+    data = buffer.getvalue()
+    if path is None:
+        return data
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    logger.debug('wrote %s (%d bytes)', path, len(data))
+    return path
+
+
+def _finite_array(values, field: str, *, ndim: int = 1) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f'{field}: expected numbers ({exc})') from exc
+    if array.ndim != ndim:
+        raise ValueError(f'{field}: expected a {ndim}-D array, got shape {array.shape}')
+    if array.size == 0:
+        raise ValueError(f'{field}: empty')
+    if not np.isfinite(array).all():
+        raise ValueError(f'{field}: contains non-finite values')
+    return array
+
+
+def _plain_log_ticks(axis) -> None:
+    """Tick labels '0.5', '2', '100' instead of '5×10⁻¹' on a log axis; minor ticks labelled on short ranges."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    formatter = FuncFormatter(lambda value, _: f'{value:g}')
+    axis.set_major_formatter(formatter)
+    lo, hi = axis.get_view_interval()
+    if lo > 0 and hi / lo < 30:
+        axis.set_minor_formatter(formatter)
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _to_mev(errors_ev: np.ndarray) -> np.ndarray:
+    return np.maximum(np.abs(errors_ev) * 1000.0, ERROR_FLOOR_MEV)
+
+
+# ------------------------------------------------------------------------------------------------ learning curve
+
+
+def plot_learning_curve(curve_rows, path=None, phase_errors: Mapping | None = None, *, title: str | None = None):
+    """Learning curve: errors (meV/atom, log) vs number of reference evaluations.
+
+    Parameters
+    ----------
+    curve_rows : list of dict, or dict with key ``'iterations'``
+        The rows of the run's ``learning_curve`` output: each with ``reference_evaluations`` and optionally
+        ``training_energy_rmse`` and ``prediction_energy_rmse`` (eV/atom).
+    path : str or Path, optional
+        Where to write the PNG; None returns the PNG bytes.
+    phase_errors : mapping phase -> sequence of (reference_evaluations, error in eV/atom), optional
+        Per-phase energy errors (each phase at its own minimum, :mod:`aiida_gaprss.rss.validation`); their absolute
+        values are drawn, and points below :data:`ERROR_FLOOR_MEV` at the floor.
+    """
+    if isinstance(curve_rows, Mapping):
+        if 'iterations' not in curve_rows:
+            raise ValueError("curve_rows: a dict must have the key 'iterations'")
+        curve_rows = curve_rows['iterations']
+    if not isinstance(curve_rows, Sequence) or isinstance(curve_rows, str) or not curve_rows:
+        raise ValueError('curve_rows: empty (no iteration to plot)')
+    series = {'training_energy_rmse': ([], []), 'prediction_energy_rmse': ([], [])}
+    for index, row in enumerate(curve_rows):
+        if not isinstance(row, Mapping) or 'reference_evaluations' not in row:
+            raise ValueError(f"curve_rows[{index}]: expected a dict with 'reference_evaluations'")
+        x = row['reference_evaluations']
+        for key, (xs, ys) in series.items():
+            value = row.get(key)
+            if value is not None and math.isfinite(float(value)):
+                xs.append(float(x))
+                ys.append(float(value))
+    phase_series = {}
+    for name, points in (phase_errors or {}).items():
+        array = _finite_array(points, f'phase_errors[{name!r}]', ndim=2)
+        if array.shape[1] != 2:
+            raise ValueError(f'phase_errors[{name!r}]: expected (reference_evaluations, error) pairs')
+        phase_series[name] = array[np.argsort(array[:, 0])]
+    if not any(xs for xs, _ in series.values()) and not phase_series:
+        raise ValueError('curve_rows: no training_energy_rmse or prediction_energy_rmse values, and no phase_errors')
+
+    figure = _figure()
+    ax = figure.add_subplot()
+    styles = {
+        'training_energy_rmse': dict(color='0.3', marker='o', linestyle='-', label='training RMSE'),
+        'prediction_energy_rmse': dict(color='0.55', marker='s', linestyle='--', label='prediction RMSE (new data)'),
+    }
+    for key, (xs, ys) in series.items():
+        if xs:
+            ax.plot(xs, _to_mev(np.array(ys)), **styles[key])
+    for name, array in phase_series.items():
+        ax.plot(array[:, 0], _to_mev(array[:, 1]), marker='^', linestyle='-', label=f'{name} (phase error)')
+    ax.axhline(CONVERGED_MEV, color='tab:green', linestyle=':', linewidth=1.0, label='1 meV/atom')
+    ax.set_yscale('log')
+    _plain_log_ticks(ax.yaxis)
+    ax.set_xlabel('reference evaluations')
+    ax.set_ylabel('energy error (meV/atom)')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
+# ------------------------------------------------------------------------------------------------ E(V)
+
+
+def plot_energy_volume(curves: Mapping, path=None, *, relative: bool = True, title: str | None = None):
+    """Energy–volume curves per phase: potential solid, reference dashed (same colour).
+
+    Parameters
+    ----------
+    curves : mapping phase -> dict
+        ``{'potential': (volumes, energies), 'reference': (volumes, energies)}`` with volumes in Å³/atom and energies
+        in eV/atom; at least one of the two per phase.
+    relative : bool
+        Plot energies relative to the lowest reference energy of all phases (or the lowest potential energy when there
+        is no reference); potential and reference curves are shifted separately, each to its own lowest point.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError('curves: empty (no phase to plot)')
+    data = {}
+    for name, entry in curves.items():
+        if not isinstance(entry, Mapping) or not ({'potential', 'reference'} & set(entry)):
+            raise ValueError(f"curves[{name!r}]: expected a dict with 'potential' and/or 'reference'")
+        data[name] = {}
+        for method in ('potential', 'reference'):
+            if method not in entry or entry[method] is None:
+                continue
+            pair = entry[method]
+            if len(pair) != 2:
+                raise ValueError(f'curves[{name!r}][{method!r}]: expected (volumes, energies)')
+            v = _finite_array(pair[0], f'curves[{name!r}][{method!r}] volumes')
+            e = _finite_array(pair[1], f'curves[{name!r}][{method!r}] energies')
+            if v.shape != e.shape:
+                raise ValueError(f'curves[{name!r}][{method!r}]: volumes and energies differ in length')
+            order = np.argsort(v)
+            data[name][method] = (v[order], e[order])
+    shifts = {}
+    for method in ('potential', 'reference'):
+        minima = [d[method][1].min() for d in data.values() if method in d]
+        shifts[method] = min(minima) if (minima and relative) else 0.0
+
+    figure = _figure()
+    ax = figure.add_subplot()
+    colours = _colours(len(data))
+    for colour, (name, entry) in zip(colours, data.items(), strict=True):
+        if 'potential' in entry:
+            v, e = entry['potential']
+            ax.plot(v, e - shifts['potential'], color=colour, linestyle='-', marker='o', markersize=3, label=name)
+        if 'reference' in entry:
+            v, e = entry['reference']
+            label = None if 'potential' in entry else f'{name} (reference)'
+            ax.plot(v, e - shifts['reference'], color=colour, linestyle='--', marker='x', markersize=3, label=label)
+    ax.plot([], [], color='0.3', linestyle='-', label='potential')
+    ax.plot([], [], color='0.3', linestyle='--', label='reference')
+    ax.set_xlabel('volume (Å$^3$/atom)')
+    ax.set_ylabel('energy (eV/atom)' + (', relative' if relative else ''))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
+def _colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps['tab10' if n <= 10 else 'tab20']
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------ scatter
+
+
+def plot_energy_scatter(per_iteration: Mapping, path=None, *, title: str | None = None):
+    """Predicted vs reference energy per atom of the structures added in each iteration (one colour each).
+
+    Parameters
+    ----------
+    per_iteration : mapping iteration -> (reference_energies, predicted_energies)
+        Energies in eV/atom; the prediction is by the potential of the previous iteration.
+    """
+    if not isinstance(per_iteration, Mapping) or not per_iteration:
+        raise ValueError('per_iteration: empty (no iteration to plot)')
+    data = {}
+    for key, pair in per_iteration.items():
+        if not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
+            raise ValueError(f'per_iteration[{key!r}]: expected (reference_energies, predicted_energies)')
+        ref = _finite_array(pair[0], f'per_iteration[{key!r}] reference energies')
+        pred = _finite_array(pair[1], f'per_iteration[{key!r}] predicted energies')
+        if ref.shape != pred.shape:
+            raise ValueError(f'per_iteration[{key!r}]: reference and predicted energies differ in length')
+        data[key] = (ref, pred)
+
+    figure = _figure(5.2, 5.0)
+    ax = figure.add_subplot()
+    from matplotlib import colormaps
+
+    cmap = colormaps['viridis']
+    keys = list(data)
+    for index, key in enumerate(keys):
+        ref, pred = data[key]
+        rmse = 1000.0 * float(np.sqrt(np.mean((pred - ref) ** 2)))
+        colour = cmap(index / max(1, len(keys) - 1))
+        ax.scatter(ref, pred, s=10, color=colour, alpha=0.8, label=f'iteration {key} (RMSE {rmse:.0f} meV/atom)')
+    lo = min(min(r.min(), p.min()) for r, p in data.values())
+    hi = max(max(r.max(), p.max()) for r, p in data.values())
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color='0.4', linewidth=0.8)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect('equal')
+    ax.set_xlabel('reference energy (eV/atom)')
+    ax.set_ylabel('predicted energy (eV/atom)')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='x-small', loc='upper left')
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
+# ------------------------------------------------------------------------------------------------ KPCA map
+
+
+def plot_structure_map(coordinates, colour_values, path=None, marked: Mapping | None = None, *, title=None):
+    """KPCA structure map, points coloured by mean coordination, known phases marked with labels.
+
+    Parameters
+    ----------
+    coordinates : (N, 2) array
+        2-D embedding (:func:`aiida_gaprss.rss.analysis.kpca_map`).
+    colour_values : (N,) array
+        Colour of each point (mean coordination number).
+    marked : mapping label -> int or (x, y), optional
+        Points to label: an index into ``coordinates`` or explicit coordinates (e.g. known phases projected on the
+        map).
+    """
+    xy = _finite_array(coordinates, 'coordinates', ndim=2)
+    if xy.shape[1] < 2:
+        raise ValueError(f'coordinates: expected N x 2, got shape {xy.shape}')
+    colours = _finite_array(colour_values, 'colour_values')
+    if colours.shape[0] != xy.shape[0]:
+        raise ValueError(f'colour_values: expected {xy.shape[0]} values, got {colours.shape[0]}')
+    labels = {}
+    for label, where in (marked or {}).items():
+        if isinstance(where, int | np.integer) and not isinstance(where, bool):
+            if not 0 <= where < xy.shape[0]:
+                raise ValueError(f'marked[{label!r}]: index {where} out of range')
+            labels[label] = xy[int(where), :2]
+        else:
+            point = _finite_array(where, f'marked[{label!r}]')
+            if point.shape != (2,):
+                raise ValueError(f'marked[{label!r}]: expected an index or (x, y)')
+            labels[label] = point
+
+    figure = _figure(6.0, 5.0)
+    ax = figure.add_subplot()
+    scatter = ax.scatter(xy[:, 0], xy[:, 1], c=colours, cmap='viridis', s=14, alpha=0.85, edgecolors='none')
+    colourbar = figure.colorbar(scatter, ax=ax)
+    colourbar.set_label('mean coordination')
+    # points closer than 1 % of the map's extent share one label (e.g. Si and C diamond after rescaling)
+    extent = float(np.ptp(np.vstack([xy[:, :2], *labels.values()]) if labels else xy[:, :2], axis=0).max()) or 1.0
+    groups: list[tuple[np.ndarray, list[str]]] = []
+    for label, point in labels.items():
+        for centre, names in groups:
+            if np.linalg.norm(point - centre) < 0.01 * extent:
+                names.append(str(label))
+                break
+        else:
+            groups.append((point, [str(label)]))
+    for (x, y), _ in groups:
+        ax.scatter([x], [y], marker='*', s=120, facecolors='none', edgecolors='tab:red', linewidths=1.2, zorder=3)
+    centres = np.array([centre for centre, _ in groups]) if groups else np.zeros((0, 2))
+    for index, ((x, y), names) in enumerate(groups):
+        # put the label on the side away from the nearest other labelled point
+        direction = np.array([1.0, 1.0])
+        if len(groups) > 1:
+            others = np.delete(centres, index, axis=0)
+            nearest = others[np.argmin(np.linalg.norm(others - (x, y), axis=1))]
+            delta = np.array([x, y]) - nearest
+            if np.linalg.norm(delta) < 0.15 * extent:
+                direction = np.where(delta >= 0, 1.0, -1.0)
+        ax.annotate(
+            ', '.join(names),
+            (x, y),
+            xytext=(5 * direction[0], 5 * direction[1]),
+            textcoords='offset points',
+            ha='left' if direction[0] > 0 else 'right',
+            va='bottom' if direction[1] > 0 else 'top',
+            fontsize='x-small',
+            color='tab:red',
+            zorder=4,
+            bbox={'boxstyle': 'round,pad=0.15', 'facecolor': 'white', 'edgecolor': 'none', 'alpha': 0.7},
+        )
+    ax.margins(0.12)
+    ax.set_xlabel('KPCA 1')
+    ax.set_ylabel('KPCA 2')
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
+# ------------------------------------------------------------------------------------------------ indirect learning
+
+
+def plot_error_vs_cost(students: Sequence[Mapping], path=None, *, teacher_label: str = 'teacher', title=None):
+    """Error of each student vs its cost relative to the teacher (Morrow & Deringer Fig. 3).
+
+    Parameters
+    ----------
+    students : sequence of dict
+        Each ``{'label': 'M16', 'cost': 0.02, 'errors': {'RSS': 0.012, 'compression': 0.004}}`` — cost per MD step
+        per atom relative to the teacher (dimensionless), errors in eV/atom per test set (the energy RMSE vs the
+        teacher). ``'energy_error'`` (one number) may replace ``'errors'``.
+    teacher_label : str
+        Label of the vertical line at cost 1.
+    """
+    if not isinstance(students, Sequence) or isinstance(students, str) or not students:
+        raise ValueError('students: empty (no student to plot)')
+    rows = []
+    for index, student in enumerate(students):
+        if not isinstance(student, Mapping):
+            raise ValueError(f'students[{index}]: expected a dict')
+        for key in ('label', 'cost'):
+            if key not in student:
+                raise ValueError(f'students[{index}]: missing {key!r}')
+        cost = float(student['cost'])
+        if not (math.isfinite(cost) and cost > 0):
+            raise ValueError(f'students[{index}]: cost must be a positive number, got {student["cost"]!r}')
+        errors = student.get('errors')
+        if errors is None and 'energy_error' in student:
+            errors = {'energy': student['energy_error']}
+        if not isinstance(errors, Mapping) or not errors:
+            raise ValueError(f"students[{index}]: needs 'errors' (test set -> eV/atom) or 'energy_error'")
+        for name, value in errors.items():
+            if value is None or not math.isfinite(float(value)):
+                raise ValueError(f'students[{index}]: error for {name!r} is not a finite number')
+        rows.append((str(student['label']), cost, {str(k): float(v) for k, v in errors.items()}))
+    rows.sort(key=lambda row: row[1])
+    test_sets = list(dict.fromkeys(name for _, _, errors in rows for name in errors))
+
+    figure = _figure()
+    ax = figure.add_subplot()
+    markers = 'osD^v<>p'
+    for index, name in enumerate(test_sets):
+        xs = [cost for _, cost, errors in rows if name in errors]
+        ys = [errors[name] for _, _, errors in rows if name in errors]
+        ax.plot(xs, _to_mev(np.array(ys)), marker=markers[index % len(markers)], linestyle='-', label=name)
+    first = test_sets[0]
+    for label, cost, errors in rows:
+        if first in errors:
+            ax.annotate(label, (cost, max(abs(errors[first]) * 1000.0, ERROR_FLOOR_MEV)), xytext=(3, 5),
+                        textcoords='offset points', fontsize='x-small')  # fmt: skip
+    ax.axvline(1.0, color='0.4', linestyle=':', linewidth=1.0, label=teacher_label)
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    _plain_log_ticks(ax.xaxis)
+    _plain_log_ticks(ax.yaxis)
+    ax.set_xlabel('cost per MD step relative to the teacher')
+    ax.set_ylabel('energy RMSE vs teacher (meV/atom)')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
+def plot_similarity_curve(curves: Mapping, path=None, *, reference_label: str = 'teacher', title=None):
+    """SOAP similarity (to sh Si) vs pressure along compression, one line per model (Morrow & Deringer Fig. 4).
+
+    Parameters
+    ----------
+    curves : mapping label -> (pressures, similarities)
+        Pressures in GPa, similarities 0–1. The curve named ``reference_label`` is drawn dashed and black.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError('curves: empty (no curve to plot)')
+    data = {}
+    for label, pair in curves.items():
+        if not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
+            raise ValueError(f'curves[{label!r}]: expected (pressures, similarities)')
+        p = _finite_array(pair[0], f'curves[{label!r}] pressures')
+        s = _finite_array(pair[1], f'curves[{label!r}] similarities')
+        if p.shape != s.shape:
+            raise ValueError(f'curves[{label!r}]: pressures and similarities differ in length')
+        data[label] = (p, s)
+    figure = _figure()
+    ax = figure.add_subplot()
+    for label, (p, s) in data.items():
+        if label == reference_label:
+            ax.plot(p, s, color='black', linestyle='--', label=label)
+        else:
+            ax.plot(p, s, linestyle='-', label=label)
+    ax.set_xlabel('pressure (GPa)')
+    ax.set_ylabel('SOAP similarity')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)

@@ -1,0 +1,276 @@
+"""Known crystal phases of B, C, Si and Ti, built from crystallographic data (no downloads).
+
+These are the validation structures of GAP-RSS (Bernstein, Csányi & Deringer, npj Comput. Mater. 5, 99 (2019),
+Figs. 3–4): each phase is relaxed with the potential and with the reference method and the energies are compared
+(:mod:`aiida_gaprss.rss.validation`), and energy–volume curves are fitted (:mod:`aiida_gaprss.rss.eos`).
+
+Every structure is generated with :func:`ase.spacegroup.crystal` from its space group, lattice parameters and the
+Wyckoff positions of its inequivalent atoms; the sources are cited in :data:`PHASES`. The starting lattice parameters
+only set the initial geometry: the validation relaxes every phase with each method, so high-pressure phases (β-Sn,
+Imma, sh, ω) are given at the pressure where they were measured.
+
+Each returned :class:`ase.Atoms` has ``info['phase']`` (name), ``info['spacegroup']`` (expected international
+number), ``info['element']``, ``info['pearson']`` (where meaningful) and ``info['config_type'] = 'known_phase'``.
+By default the primitive cell is returned (``primitive=True``), which halves or quarters the cost of the reference
+calculations for centred lattices (diamond 2 atoms, bc8 8, α-B12 12); ``primitive=False`` gives the conventional cell.
+
+Not included: **oS24** (the open-framework Si24 allotrope of Kim et al., Nat. Mater. 14, 169 (2015), space group
+Cmcm, No. 63, 24 atoms in the conventional C-centred cell, three 8f sites). Its refined Wyckoff coordinates could not
+be obtained from a verifiable source while writing this module and are not invented here; add the entry to
+:data:`PHASES` (``'oS24': PhaseSpec(63, (a, b, c, 90, 90, 90), ((0, y1, z1), (0, y2, z2), (0, y3, z3)))``) once
+they are at hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+logger = logging.getLogger(__name__)
+
+__all__ = ('PHASES', 'PhaseSpec', 'build_phase', 'known_phases', 'phase_names')
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """Crystallographic description of one phase.
+
+    Attributes
+    ----------
+    spacegroup : int
+        International space-group number (also the number spglib must find).
+    cellpar : tuple of 6 floats
+        a, b, c (Å), α, β, γ (degrees) of the conventional cell (hexagonal axes for rhombohedral groups).
+    basis : tuple of 3-tuples
+        Fractional coordinates of the inequivalent atoms (one per Wyckoff orbit).
+    setting : int
+        ASE space-group setting (1 = origin choice 1 / hexagonal axes, ASE's default).
+    pearson : str
+        Pearson symbol of the conventional cell.
+    source : str
+        Literature reference of the lattice parameters and positions.
+    """
+
+    spacegroup: int
+    cellpar: tuple
+    basis: tuple
+    setting: int = 1
+    pearson: str = ''
+    source: str = ''
+    notes: str = field(default='', compare=False)
+
+
+_SQ83 = math.sqrt(8.0 / 3.0)  # ideal c/a of hcp and of hexagonal diamond
+_A_SI = 5.431  # diamond Si at ambient conditions (Å)
+_A_C = 3.567  # diamond C at ambient conditions (Å)
+_TI_HCP = (2.9506, 4.6835)  # α-Ti at ambient conditions (Å)
+
+
+def _hexagonal(a: float, c: float) -> tuple:
+    return (a, a, c, 90.0, 90.0, 120.0)
+
+
+def _tetragonal(a: float, c: float) -> tuple:
+    return (a, a, c, 90.0, 90.0, 90.0)
+
+
+def _cubic(a: float) -> tuple:
+    return (a, a, a, 90.0, 90.0, 90.0)
+
+
+# ST12 positional parameters x1, x2, y2, z2 in P4_3 2_1 2: Ge-III, Bundy & Kasper, Science 139, 340 (1963), used for
+# Si by Crain et al., Phys. Rev. B 50, 13043 (1994). Cell: Ge-III's a = 5.93, c = 6.98 Å scaled isotropically by
+# 0.955 to Si bond lengths (2.37-2.38 Å, all atoms four-fold).
+_ST12_SCALE = 0.955
+
+#: Known phases per element. Lattice parameters and positions from the literature cited in ``source``.
+PHASES: dict[str, dict[str, PhaseSpec]] = {
+    'Si': {
+        'diamond': PhaseSpec(
+            227, _cubic(_A_SI), ((0.0, 0.0, 0.0),), pearson='cF8', source='a = 5.431 Å, experiment (ambient)'
+        ),
+        'lonsdaleite': PhaseSpec(
+            194,
+            _hexagonal(_A_SI / math.sqrt(2.0), _A_SI / math.sqrt(2.0) * _SQ83),
+            ((1.0 / 3.0, 2.0 / 3.0, 1.0 / 16.0),),
+            pearson='hP4',
+            source='ideal hexagonal diamond (4f, z = 1/16, c/a = sqrt(8/3)) with the bond length of diamond Si',
+        ),
+        'beta_sn': PhaseSpec(
+            141,
+            _tetragonal(4.686, 2.585),
+            ((0.0, 0.0, 0.0),),
+            pearson='tI4',
+            source='Si-II, 4a of I4_1/amd (origin choice 1); a = 4.686, c = 2.585 Å, Jamieson, Science 139, 762 (1963)',
+        ),
+        'imma': PhaseSpec(
+            74,
+            (4.502, 4.737, 2.550, 90.0, 90.0, 90.0),
+            ((0.0, 0.25, -0.051),),
+            pearson='oI4',
+            source='Si-XI at 13.2 GPa, McMahon et al., Phys. Rev. B 50, 739 (1994): cell 4.737 x 4.502 x 2.550 Å',
+            notes=(
+                '4e (0, 1/4, z). Axes are assigned so that z = -1/8 with a = b is beta-Sn and z = 0 with a = sqrt(3) c '
+                'is simple hexagonal (hexagonal axis along b, c_sh = b/2); z = -0.051 (= 0.199 with the origin '
+                'shifted by c/4) gives 2 + 2 + 2 neighbours at 2.38, 2.47, 2.55 Å, between the two limits.'
+            ),
+        ),
+        'sh': PhaseSpec(
+            191,
+            _hexagonal(2.547, 2.380),
+            ((0.0, 0.0, 0.0),),
+            pearson='hP1',
+            source='Si-V at about 17-18 GPa, Anzellini et al., Sci. Rep. 9 (2019), '
+            '"Quasi-hydrostatic equation of state of silicon up to 1 megabar", Table 6',
+        ),
+        'bc8': PhaseSpec(
+            206,
+            _cubic(6.636),
+            ((0.1003, 0.1003, 0.1003),),
+            pearson='cI16',
+            source='Si-III, 16c (x, x, x): a = 6.636 Å, Kasper & Richards, Acta Cryst. 17, 752 (1964); '
+            'x = 0.1003, Crain et al., Phys. Rev. B 50, 13043 (1994)',
+        ),
+        'st12': PhaseSpec(
+            96,
+            _tetragonal(5.93 * _ST12_SCALE, 6.98 * _ST12_SCALE),
+            ((0.0912, 0.0912, 0.0), (0.1730, 0.3784, 0.2486)),
+            pearson='tP12',
+            source='4a (x1, x1, 0), 8b (x2, y2, z2) of P4_3 2_1 2: Bundy & Kasper, Science 139, 340 (1963); '
+            'Crain et al., Phys. Rev. B 50, 13043 (1994); Ge-III cell scaled by 0.955 to Si',
+        ),
+    },
+    'C': {
+        'diamond': PhaseSpec(
+            227, _cubic(_A_C), ((0.0, 0.0, 0.0),), pearson='cF8', source='a = 3.567 Å, experiment (ambient)'
+        ),
+        'graphite': PhaseSpec(
+            194,
+            _hexagonal(2.464, 6.711),
+            ((0.0, 0.0, 0.25), (1.0 / 3.0, 2.0 / 3.0, 0.25)),
+            pearson='hP4',
+            source='AB (Bernal) graphite, 2b + 2c; a = 2.464, c = 6.711 Å, Trucano & Chen, Nature 258, 136 (1975)',
+        ),
+        'lonsdaleite': PhaseSpec(
+            194,
+            _hexagonal(_A_C / math.sqrt(2.0), _A_C / math.sqrt(2.0) * _SQ83),
+            ((1.0 / 3.0, 2.0 / 3.0, 1.0 / 16.0),),
+            pearson='hP4',
+            source='ideal hexagonal diamond (4f, z = 1/16, c/a = sqrt(8/3)) with the bond length of diamond C; '
+            'cf. a = 2.52, c = 4.12 Å, Bundy & Kasper, J. Chem. Phys. 46, 3437 (1967)',
+        ),
+    },
+    'B': {
+        'alpha_b12': PhaseSpec(
+            166,
+            _hexagonal(4.9179, 12.5805),
+            ((0.11886, -0.11886, 0.89133), (0.19686, -0.19686, 0.02432)),
+            pearson='hR12',
+            source='alpha-rhombohedral boron, two 18h sites (x, -x, z) in hexagonal axes; '
+            'Will & Kiefer, Z. Anorg. Allg. Chem. 627, 2100 (2001)',
+        ),
+    },
+    'Ti': {
+        'hcp': PhaseSpec(
+            194,
+            _hexagonal(*_TI_HCP),
+            ((1.0 / 3.0, 2.0 / 3.0, 0.25),),
+            pearson='hP2',
+            source='alpha-Ti, 2c; a = 2.9506, c = 4.6835 Å, experiment (ambient)',
+        ),
+        'bcc': PhaseSpec(
+            229,
+            _cubic(3.3065),
+            ((0.0, 0.0, 0.0),),
+            pearson='cI2',
+            source='beta-Ti, a = 3.3065 Å at 900 °C (as tabulated in Wyckoff, Crystal Structures, Vol. 1 (1963))',
+        ),
+        'fcc': PhaseSpec(
+            225,
+            _cubic((4.0 * math.sqrt(3.0) / 4.0 * _TI_HCP[0] ** 2 * _TI_HCP[1]) ** (1.0 / 3.0)),
+            ((0.0, 0.0, 0.0),),
+            pearson='cF4',
+            source='hypothetical fcc Ti at the volume per atom of alpha-Ti',
+        ),
+        'omega': PhaseSpec(
+            191,
+            _hexagonal(4.625, 2.813),
+            ((0.0, 0.0, 0.0), (1.0 / 3.0, 2.0 / 3.0, 0.5)),
+            pearson='hP3',
+            source='omega-Ti, 1a + 2d; a = 4.625, c = 2.813 Å, Jamieson, Science 140, 72 (1963)',
+        ),
+    },
+}
+
+
+def _check_element(element) -> str:
+    if not isinstance(element, str) or element not in PHASES:
+        raise ValueError(f'element: no known phases for {element!r}; available: {sorted(PHASES)}')
+    return element
+
+
+def phase_names(element: str) -> list[str]:
+    """Names of the known phases of ``element`` (the first one is the usual ground state)."""
+    return list(PHASES[_check_element(element)])
+
+
+def build_phase(element: str, name: str, *, scale: float | None = None, primitive: bool = True) -> Atoms:
+    """Build one known phase from its crystallographic data.
+
+    Parameters
+    ----------
+    element : str
+        'B', 'C', 'Si' or 'Ti'.
+    name : str
+        Phase name, one of :func:`phase_names` (e.g. ``'diamond'``, ``'beta_sn'``, ``'alpha_b12'``, ``'omega'``).
+    scale : float, optional
+        Isotropic **linear** scale factor applied to the cell (volume changes by ``scale**3``).
+    primitive : bool
+        Return the primitive cell (default) instead of the conventional one.
+
+    Returns
+    -------
+    ase.Atoms
+        Periodic structure with ``info['phase']``, ``info['spacegroup']``, ``info['element']``, ``info['pearson']``,
+        ``info['config_type'] = 'known_phase'``.
+    """
+    from ase.spacegroup import crystal
+
+    element = _check_element(element)
+    if name not in PHASES[element]:
+        raise ValueError(f'name: unknown phase {name!r} of {element}; available: {phase_names(element)}')
+    if scale is not None:
+        if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating) or not math.isfinite(scale):
+            raise ValueError(f'scale: expected a positive number, got {scale!r}')
+        if scale <= 0:
+            raise ValueError(f'scale: expected a positive number, got {scale!r}')
+    spec = PHASES[element][name]
+    atoms = crystal(
+        [element] * len(spec.basis),
+        basis=[tuple(float(x) for x in site) for site in spec.basis],
+        spacegroup=spec.spacegroup,
+        setting=spec.setting,
+        cellpar=list(spec.cellpar),
+        primitive_cell=bool(primitive),
+    )
+    atoms.wrap()
+    atoms.info.clear()  # ase.spacegroup stores a Spacegroup object, which does not serialise to extxyz
+    if scale is not None:
+        atoms.set_cell(atoms.cell.array * float(scale), scale_atoms=True)
+    atoms.info.update(
+        phase=name,
+        spacegroup=int(spec.spacegroup),
+        element=element,
+        pearson=spec.pearson,
+        config_type='known_phase',
+    )
+    return atoms
+
+
+def known_phases(element: str, *, primitive: bool = True) -> dict[str, Atoms]:
+    """All known phases of ``element``, name -> :class:`ase.Atoms` (see :func:`build_phase`)."""
+    return {name: build_phase(element, name, primitive=primitive) for name in phase_names(element)}

@@ -1,0 +1,104 @@
+"""Every plot writes a real, non-trivial PNG; empty or malformed input raises ValueError naming the field."""
+
+import numpy as np
+import pytest
+
+from aiida_gaprss import plots
+
+MIN_BYTES = 10_000  # a 6x4 inch, 120 dpi figure with axes, lines and text
+
+
+def _check_png(path):
+    data = path.read_bytes()
+    assert data[:8] == plots.PNG_MAGIC
+    assert len(data) > MIN_BYTES
+    return data
+
+
+CURVE = {
+    'iterations': [
+        {'iteration': 0, 'reference_evaluations': 100, 'training_energy_rmse': 0.020},
+        {'iteration': 1, 'reference_evaluations': 200, 'training_energy_rmse': 0.010, 'prediction_energy_rmse': 0.3},
+        {'iteration': 2, 'reference_evaluations': 300, 'training_energy_rmse': 0.006, 'prediction_energy_rmse': 0.05},
+    ],
+    'units': {'energy': 'eV/atom'},
+}
+
+
+def test_learning_curve(tmp_path):
+    phase_errors = {'diamond': [(100, 0.05), (200, 0.004), (300, 0.0)], 'beta_sn': [(100, -0.2), (300, 0.01)]}
+    path = plots.plot_learning_curve(CURVE, tmp_path / 'sub' / 'curve.png', phase_errors=phase_errors)
+    assert path == tmp_path / 'sub' / 'curve.png'
+    _check_png(path)
+    data = plots.plot_learning_curve(CURVE['iterations'], None)
+    assert data[:8] == plots.PNG_MAGIC
+
+
+def test_energy_volume(tmp_path):
+    v = np.linspace(17, 23, 7)
+    curves = {
+        'diamond': {'potential': (v, 0.01 * (v - 20) ** 2 - 4.3), 'reference': (v, 0.011 * (v - 20.1) ** 2 - 5.4)},
+        'bc8': {'potential': (v - 2, 0.01 * (v - 20) ** 2 - 4.1)},
+    }
+    _check_png(plots.plot_energy_volume(curves, tmp_path / 'ev.png'))
+
+
+def test_energy_scatter(tmp_path):
+    rng = np.random.default_rng(0)
+    per_iteration = {}
+    for k in range(1, 4):
+        ref = rng.uniform(-4.4, -3.0, 30)
+        per_iteration[k] = (ref, ref + rng.normal(scale=0.1 / k, size=30))
+    _check_png(plots.plot_energy_scatter(per_iteration, tmp_path / 'scatter.png'))
+
+
+def test_structure_map(tmp_path):
+    rng = np.random.default_rng(1)
+    xy = rng.normal(size=(50, 2))
+    colours = rng.uniform(3, 8, 50)
+    path = plots.plot_structure_map(xy, colours, tmp_path / 'map.png', marked={'diamond': 0, 'sh': (0.5, 0.5)})
+    _check_png(path)
+
+
+def test_error_vs_cost(tmp_path):
+    students = [
+        {'label': 'M8', 'cost': 0.005, 'errors': {'RSS': 0.030, 'compression': 0.012}},
+        {'label': 'M16', 'cost': 0.02, 'errors': {'RSS': 0.012, 'compression': 0.004}},
+        {'label': 'M24', 'cost': 0.08, 'energy_error': 0.002},
+    ]
+    _check_png(plots.plot_error_vs_cost(students, tmp_path / 'cost.png'))
+
+
+def test_similarity_curve(tmp_path):
+    p = np.linspace(0, 20, 21)
+    curves = {'teacher': (p, 0.6 + 0.015 * p), 'M16': (p, 0.6 + 0.014 * p)}
+    _check_png(plots.plot_similarity_curve(curves, tmp_path / 'sim.png'))
+
+
+@pytest.mark.parametrize(
+    ('call', 'field'),
+    [
+        (lambda p: plots.plot_learning_curve([], p), 'curve_rows'),
+        (lambda p: plots.plot_learning_curve({'rows': []}, p), 'curve_rows'),
+        (lambda p: plots.plot_learning_curve([{'iteration': 0}], p), r'curve_rows\[0\]'),
+        (lambda p: plots.plot_learning_curve([{'reference_evaluations': 1}], p), 'curve_rows'),
+        (lambda p: plots.plot_learning_curve(CURVE, p, phase_errors={'dia': []}), 'phase_errors'),
+        (lambda p: plots.plot_energy_volume({}, p), 'curves'),
+        (lambda p: plots.plot_energy_volume({'dia': {'potential': ([], [])}}, p), 'curves'),
+        (lambda p: plots.plot_energy_volume({'dia': {'potential': ([1, 2], [1])}}, p), 'curves'),
+        (lambda p: plots.plot_energy_scatter({}, p), 'per_iteration'),
+        (lambda p: plots.plot_energy_scatter({1: ([1.0], [])}, p), 'per_iteration'),
+        (lambda p: plots.plot_structure_map(np.zeros((0, 2)), [], p), 'coordinates'),
+        (lambda p: plots.plot_structure_map(np.zeros((3, 2)), [1, 2], p), 'colour_values'),
+        (lambda p: plots.plot_structure_map(np.zeros((3, 2)), [1, 2, 3], p, marked={'x': 5}), 'marked'),
+        (lambda p: plots.plot_error_vs_cost([], p), 'students'),
+        (lambda p: plots.plot_error_vs_cost([{'label': 'a', 'cost': 0, 'energy_error': 1}], p), 'students'),
+        (lambda p: plots.plot_error_vs_cost([{'label': 'a', 'cost': 1}], p), 'students'),
+        (lambda p: plots.plot_similarity_curve({}, p), 'curves'),
+    ],
+)
+def test_bad_input(tmp_path, call, field):
+    path = tmp_path / 'bad.png'
+    with pytest.raises(ValueError, match=field):
+        call(path)
+    assert not path.exists()
