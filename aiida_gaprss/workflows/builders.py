@@ -27,7 +27,7 @@ ENGINES = ('qe', 'vasp', 'ase')
 
 #: Keys ``overrides`` may hold.
 OVERRIDE_KEYS = ('budget', 'max_iterations', 'num_select_initial', 'num_select', 'parameters', 'fit', 'reference',
-                 'convergence_tolerance', 'max_concurrent', 'gap_fit_options')  # fmt: skip
+                 'convergence_tolerance', 'max_concurrent', 'gap_fit_options', 'validation')  # fmt: skip
 
 
 def _positive(value, field: str) -> int:
@@ -62,7 +62,8 @@ def get_gaprss_builder(
     overrides
         Deep-merged into the protocol: ``budget``, ``max_iterations``, ``num_select_initial``, ``num_select``,
         ``parameters``, ``fit`` (Table-1 overrides), ``reference`` (per engine: protocol name or inputs),
-        ``convergence_tolerance``, ``max_concurrent`` (reference calculations at once), ``gap_fit_options``.
+        ``convergence_tolerance``, ``max_concurrent`` (reference calculations at once), ``gap_fit_options``,
+        ``validation`` (validate every iteration's potential on the element's known phases; not with VASP yet).
 
     Raises
     ------
@@ -133,7 +134,26 @@ def get_gaprss_builder(
             choice['calculator'] = {'type': 'sw_si'}
         reference.ase.code = codes['python']
         _fill(reference.ase, choice, 'reference.ase')
+    _set_validation(builder, element, engine, protocol, settings.get('validation'))
     return builder
+
+
+def _set_validation(builder, element: str, engine: str, protocol: str | None, enabled) -> None:
+    """Validate every iteration's potential on the known phases (reference side computed once per run)."""
+    from aiida_gaprss.rss.phases import PHASES
+    from aiida_gaprss.workflows.validation import loop_validation_inputs
+
+    if not isinstance(enabled, bool):
+        raise ValueError(f'field `overrides.validation`: expected true or false, got {enabled!r}')
+    if not enabled:
+        return
+    if element not in PHASES:
+        LOGGER.warning('no known phases for %s: the run is not validated', element)
+        return
+    if engine == 'vasp':
+        LOGGER.warning('validation with a VASP reference is not implemented yet: the run is not validated')
+        return
+    builder.validation = loop_validation_inputs(element, protocol or 'moderate')
 
 
 def _fill(namespace, values: Mapping, field: str) -> None:

@@ -6,7 +6,22 @@ energy error of the previous potential on the newly labelled structures falls be
 
 Outputs: the final ``potential`` and ``database``, every iteration's potential in ``potentials.iteration_XX``, the
 ``learning_curve`` (reference evaluations, database size, training errors and prediction errors per iteration) and
-the run's ``exclusions``.
+the run's ``exclusions``, and PNG plots (``plots.learning_curve`` always; ``plots.energy_scatter`` once an iteration
+k >= 1 has run).
+
+**Validation** (optional, off by default; ``validation.enabled``): after each iteration's fit, a
+:class:`~aiida_gaprss.workflows.validation.ValidationWorkChain` (``validation_XX``) relaxes the known phases and scans
+E(V) with the new potential; the reference side (engine ``ase`` or ``qe`` of the loop's ``reference`` inputs, or
+``validation.reference_results``) is computed once per run, in the first validation, and reused by the later ones.
+The learning curve then has each iteration's phase errors (``phase_errors``: phase -> eV/atom, each phase at its own
+method's minimum), and the run outputs the last ``phase_errors`` and ``energy_volume``, the reference side
+(``validation_reference``), ``plots.energy_volume`` and — unless ``validation.structure_map`` is False — the KPCA
+``structure_map`` of the final database (a :class:`~aiida_gaprss.calculations.validate_potential.StructureMap` job)
+and ``plots.structure_map``.
+
+``plots.energy_scatter`` shows, for every iteration k >= 1, the energy of the structures labelled in iteration k as
+predicted by the previous potential (the relaxation frames it produced) against the reference; iteration 0 has no
+previous potential and is left out (its training errors are in the learning curve).
 
 **Continuing a run.** ``restart.database`` (and ``restart.potential``, ``restart.iteration``) start from what an
 earlier run finished — to raise its budget or to recover from a failure — without repeating any reference
@@ -21,12 +36,14 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
+from aiida_gaprss.calculations.validate_potential import StructureMap
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain, validate_iteration_parameters
+from aiida_gaprss.workflows.validation import QE_KEYS, ValidationWorkChain
 
-__all__ = ('GapRssWorkChain', 'restart_inputs')
+__all__ = ('GapRssWorkChain', 'plot_energy_scatter_of_run', 'plot_run_learning_curve', 'restart_inputs')
 
 
 @calcfunction
@@ -48,6 +65,11 @@ def build_learning_curve(**nodes) -> orm.Dict:
                 row[f'training_{key}'] = metrics.get(key)
         if f'prediction_{k:02d}' in nodes:
             row.update(nodes[f'prediction_{k:02d}'].get_dict())
+        if f'validation_{k:02d}' in nodes:
+            errors = nodes[f'validation_{k:02d}'].get_dict()
+            row['phase_errors'] = {name: entry['error'] for name, entry in errors['phases'].items()}
+            row['phase_max_abs_error'] = errors['max_abs_error']
+            row['phases_converged'] = errors['all_converged']
         rows.append(row)
     return orm.Dict({'iterations': rows, 'units': {'energy': 'eV/atom', 'forces': 'eV/Angstrom'}})
 
@@ -85,6 +107,111 @@ def prediction_errors(potential_labels: StructureSet, reference: StructureSet) -
     return orm.Dict(result)
 
 
+@calcfunction
+def plot_run_learning_curve(learning_curve: orm.Dict) -> orm.SinglefileData:
+    """PNG of the learning curve: training and prediction RMSE and per-phase errors vs reference evaluations."""
+    import io
+
+    from aiida_gaprss.plots import plot_learning_curve
+
+    rows = learning_curve['iterations']
+    phase_errors = {}
+    for row in rows:
+        for name, error in (row.get('phase_errors') or {}).items():
+            phase_errors.setdefault(name, []).append((row['reference_evaluations'], error))
+    data = plot_learning_curve(rows, None, phase_errors=phase_errors or None)
+    return orm.SinglefileData(io.BytesIO(data), filename='learning_curve.png')
+
+
+def energy_scatter_data(trajectories, labelled) -> tuple[list[float], list[float]]:
+    """Reference and predicted energies per atom (eV/atom) of labelled structures matched to frames by origin."""
+    predicted = {atoms.info.get('origin'): atoms for atoms in trajectories.iter_atoms()}
+    reference, prediction = [], []
+    for atoms in labelled.iter_atoms():
+        other = predicted.get(atoms.info.get('origin'))
+        if other is None or 'energy' not in atoms.info or 'energy' not in other.info:
+            continue
+        reference.append(float(atoms.info['energy']) / len(atoms))
+        prediction.append(float(other.info['energy']) / len(other))
+    return reference, prediction
+
+
+@calcfunction
+def plot_energy_scatter_of_run(**nodes) -> orm.SinglefileData:
+    """PNG: predicted (previous potential) vs reference energy of the structures added in each iteration k >= 1.
+
+    ``nodes``: ``trajectories_XX`` (the relaxation frames of iteration XX, energies of the previous potential) and
+    ``labelled_XX`` (the same structures with reference labels), matched by ``info['origin']``.
+    """
+    import io
+
+    from aiida_gaprss.plots import plot_energy_scatter
+
+    per_iteration = {}
+    for key in sorted(nodes):
+        if not key.startswith('labelled_'):
+            continue
+        k = key.rsplit('_', 1)[1]
+        reference, prediction = energy_scatter_data(nodes[f'trajectories_{k}'], nodes[key])
+        if reference:
+            per_iteration[int(k)] = (reference, prediction)
+    data = plot_energy_scatter(per_iteration, None, title='previous potential vs reference')
+    return orm.SinglefileData(io.BytesIO(data), filename='energy_scatter.png')
+
+
+@calcfunction
+def plot_run_structure_map(structure_map: orm.Dict) -> orm.SinglefileData:
+    """PNG of the KPCA structure map, coloured by mean coordination, known phases marked."""
+    import io
+
+    from aiida_gaprss.plots import plot_structure_map
+
+    content = structure_map.get_dict()
+    coordinates = content['coordinates']
+    n = content['num_structures']
+    marked = {name: coordinates[index] for name, index in content['phases'].items()}
+    data = plot_structure_map(
+        coordinates[:n], content['coordination'][:n], None, marked=marked, title=f'{n} database structures'
+    )
+    return orm.SinglefileData(io.BytesIO(data), filename='structure_map.png')
+
+
+def _validation_enabled(inputs) -> bool:
+    validation = inputs.get('validation', {})
+    return bool(validation) and bool(validation['enabled'].value if 'enabled' in validation else True)
+
+
+def _validate_validation(value) -> str | None:
+    """Errors of the ``validation`` namespace (checked before anything runs)."""
+    from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
+    from aiida_gaprss.rss.phases import PHASES
+    from aiida_gaprss.workflows.validation import PARAMETER_KEYS, _job_parameters
+
+    validation = value['validation']
+    element = value['element'].value
+    if element not in PHASES:
+        return f'field `validation`: no known phases for {element!r}; known: {sorted(PHASES)}'
+    phases = validation['phases'].get_list() if 'phases' in validation else list(PHASES[element])
+    parameters = validation['parameters'].get_dict() if 'parameters' in validation else {}
+    unknown = sorted(set(parameters) - set(PARAMETER_KEYS))
+    if unknown:
+        return f'field `validation.parameters.{unknown[0]}`: unknown key; known: {list(PARAMETER_KEYS)}'
+    try:
+        validate_validation_parameters(_job_parameters(element, phases, parameters))
+    except ValueError as exception:
+        return str(exception).replace('field `parameters', 'field `validation.parameters')
+    if 'reference_results' not in validation:
+        reference = value.get('reference', {})
+        engine = reference['engine'].value if 'engine' in reference else 'qe'
+        if engine not in ('ase', 'qe'):
+            return (
+                f'field `validation.reference_results`: the reference side of the validation is computed only for '
+                f'engines `ase` and `qe` (known-phase relaxations with {engine} are not implemented); give '
+                'precomputed reference_results or disable validation'
+            )
+    return None
+
+
 def _validate_inputs(value, _):
     if value['budget'].value < 1:
         return f'field `budget`: must be a positive number of reference evaluations, got {value["budget"].value}'
@@ -99,6 +226,10 @@ def _validate_inputs(value, _):
         validate_iteration_parameters(value['parameters'].get_dict())
     except ValueError as exception:
         return str(exception)
+    if _validation_enabled(value):
+        error = _validate_validation(value)
+        if error:
+            return error
     restart = value.get('restart', {})
     if 'potential' in restart and 'database' not in restart:
         return 'field `restart.database`: a restart potential needs the database it was fitted to'
@@ -136,11 +267,40 @@ class GapRssWorkChain(WorkChain):
             required=False,
             help='Reference evaluations it used (default: the database size).',
         )
+        spec.input_namespace(
+            'validation', required=False, populate_defaults=False, help='Validate each potential on known phases.'
+        )
+        spec.input('validation.enabled', valid_type=orm.Bool, required=False, help='Default True if given.')
+        spec.input('validation.phases', valid_type=orm.List, required=False, help='Phase names (default: all).')
+        spec.input(
+            'validation.parameters',
+            valid_type=orm.Dict,
+            required=False,
+            help='relax, eos, processes, job_options of the ValidationWorkChain.',
+        )
+        spec.input(
+            'validation.reference_results',
+            valid_type=orm.Dict,
+            required=False,
+            help="Reference side computed elsewhere (default: computed once with the loop's ASE reference).",
+        )
+        spec.input(
+            'validation.structure_map',
+            valid_type=orm.Bool,
+            required=False,
+            help='Compute the KPCA structure map of the final database (default True).',
+        )
+        spec.input('validation.map_parameters', valid_type=orm.Dict, required=False, help='soap overrides, processes.')
         spec.inputs.validator = _validate_inputs
         spec.outline(
             cls.setup,
             if_(cls.needs_initial_fit)(cls.initial_fit, cls.inspect_initial_fit),
-            while_(cls.should_run_iteration)(cls.run_iteration, cls.inspect_iteration),
+            while_(cls.should_run_iteration)(
+                cls.run_iteration,
+                cls.inspect_iteration,
+                if_(cls.should_validate)(cls.validate, cls.inspect_validation),
+            ),
+            if_(cls.should_map)(cls.run_structure_map, cls.inspect_structure_map),
             cls.results,
         )
         spec.output('potential', valid_type=GapPotential, help='The final potential.')
@@ -148,6 +308,13 @@ class GapRssWorkChain(WorkChain):
         spec.output_namespace('potentials', valid_type=GapPotential, dynamic=True, help="Every iteration's potential.")
         spec.output('learning_curve', valid_type=orm.Dict, help='Per-iteration evaluations, sizes and errors.')
         spec.output('exclusions', valid_type=orm.Dict, help='Reference calculations excluded in this run.')
+        spec.output_namespace('plots', valid_type=orm.SinglefileData, dynamic=True, help='PNG figures of the run.')
+        spec.output('phase_errors', valid_type=orm.Dict, required=False, help='Phase errors of the last validation.')
+        spec.output('energy_volume', valid_type=orm.Dict, required=False, help='E–V curves of the last validation.')
+        spec.output(
+            'validation_reference', valid_type=orm.Dict, required=False, help='Reference side of the validation.'
+        )
+        spec.output('structure_map', valid_type=orm.Dict, required=False, help='KPCA map of the final database.')
         spec.exit_code(420, 'ERROR_ITERATION_FAILED', message='Iteration {iteration} failed: {message}')
         spec.exit_code(421, 'ERROR_INITIAL_FIT_FAILED', message='The fit to the restart database failed: {message}')
 
@@ -182,6 +349,10 @@ class GapRssWorkChain(WorkChain):
         self.ctx.curve = {}
         self.ctx.exclusions = {}
         self.ctx.stop_reason = None
+        self.ctx.scatter = {}
+        self.ctx.validate_k = None
+        self.ctx.validation_reference = None
+        self.ctx.last_validation = None
 
     def needs_initial_fit(self):
         """A restart database without its potential is fitted first."""
@@ -255,6 +426,7 @@ class GapRssWorkChain(WorkChain):
         self.out(f'potentials.iteration_{k:02d}', node.outputs.potential)
         if previous is not None and k > 0:
             self._prediction_errors(previous, node, k)
+        self.ctx.validate_k = k
         self.ctx.k += 1
         return None
 
@@ -263,6 +435,8 @@ class GapRssWorkChain(WorkChain):
         if 'trajectories' not in node.outputs or 'labelled' not in node.outputs:
             return
         errors = prediction_errors(node.outputs.trajectories, node.outputs.labelled)
+        self.ctx.scatter[f'trajectories_{k:02d}'] = node.outputs.trajectories
+        self.ctx.scatter[f'labelled_{k:02d}'] = node.outputs.labelled
         self.ctx.curve[f'prediction_{k:02d}'] = errors
         rmse = errors.get_dict().get('prediction_energy_rmse')
         tolerance = self.inputs.get('convergence_tolerance')
@@ -273,6 +447,113 @@ class GapRssWorkChain(WorkChain):
             if tolerance is not None and rmse < tolerance.value:
                 self.ctx.converged = True
 
+    def should_validate(self):
+        """Validation enabled and a new potential to validate."""
+        return _validation_enabled(self.inputs) and self.ctx.validate_k is not None
+
+    def validate(self):
+        """Validate this iteration's potential; the reference side is computed once per run and then reused."""
+        k = self.ctx.validate_k
+        validation = self.inputs.validation
+        parameters = validation['parameters'].get_dict() if 'parameters' in validation else {}
+        job_options = self.inputs.parameters.get_dict().get('job_options')
+        if job_options and 'job_options' not in parameters:
+            parameters['job_options'] = job_options
+        inputs = AttributeDict(
+            {
+                'potential': self.ctx.potential,
+                'element': self.inputs.element,
+                'code': self.inputs.code,
+                'parameters': orm.Dict(parameters),
+                'metadata': {'call_link_label': f'validation_{k:02d}'},
+            }
+        )
+        if 'phases' in validation:
+            inputs.phases = validation['phases']
+        if self.ctx.validation_reference is not None:
+            inputs.reference_results = self.ctx.validation_reference
+        elif 'reference_results' in validation:
+            inputs.reference_results = validation['reference_results']
+        elif self.inputs.reference.engine.value == 'qe':
+            qe = self.inputs.reference.qe
+            inputs.reference = {'engine': orm.Str('qe'), 'qe': {key: qe[key] for key in QE_KEYS if key in qe}}
+        else:
+            ase = self.inputs.reference.get('ase', {})
+            side = {'calculator': ase['calculator']} if 'calculator' in ase else {'potential': ase['potential']}
+            inputs.reference = {'engine': orm.Str('ase'), 'ase': side}
+        node = self.submit(ValidationWorkChain, **inputs)
+        self.report(f'validation_{k:02d} <{node.pk}> of the potential of iteration {k}')
+        return ToContext(validation=node)
+
+    def inspect_validation(self):
+        """Keep the phase errors for the learning curve (a failed validation is reported, not fatal)."""
+        node = self.ctx.validation
+        k = self.ctx.validate_k
+        self.ctx.validate_k = None
+        if not node.is_finished_ok:
+            self.report(f'validation_{k:02d} <{node.pk}> failed: {node.exit_message or "excepted"}')
+            return None
+        self.ctx.last_validation = node
+        if self.ctx.validation_reference is None and 'reference_results' in node.outputs:
+            self.ctx.validation_reference = node.outputs.reference_results
+        if 'phase_errors' in node.outputs:
+            self.ctx.curve[f'validation_{k:02d}'] = node.outputs.phase_errors
+        return None
+
+    def should_map(self):
+        """The KPCA map of the final database, when validation is enabled (and the map not switched off)."""
+        if not _validation_enabled(self.inputs) or self.ctx.database is None:
+            return False
+        flag = self.inputs.validation.get('structure_map')
+        return flag is None or flag.value
+
+    def run_structure_map(self):
+        """Submit the KPCA map of the final database (a job: averaged SOAP n = l = 16 of many cells)."""
+        validation = self.inputs.validation
+        parameters = validation['map_parameters'].get_dict() if 'map_parameters' in validation else {}
+        parameters.setdefault('element', self.inputs.element.value)
+        options = dict(self.inputs.parameters.get_dict().get('job_options', {}))
+        node = self.submit(
+            StructureMap,
+            code=self.inputs.code,
+            structures=self.ctx.database,
+            parameters=orm.Dict(parameters),
+            metadata={'call_link_label': 'structure_map', 'options': options},
+        )
+        return ToContext(structure_map=node)
+
+    def inspect_structure_map(self):
+        """Keep the map (a failure is reported, not fatal)."""
+        node = self.ctx.structure_map
+        if not node.is_finished_ok:
+            self.report(f'structure map <{node.pk}> failed: {node.exit_message or "excepted"}')
+        return None
+
+    def _plots(self, curve) -> None:
+        """PNG outputs (calcfunctions: each plot has its data as input)."""
+        try:
+            self.out('plots.learning_curve', plot_run_learning_curve(curve))
+        except ValueError as exception:  # e.g. no fit metrics and no phase errors: nothing to plot
+            self.report(f'no learning-curve plot: {exception}')
+        if self.ctx.scatter:
+            try:
+                self.out('plots.energy_scatter', plot_energy_scatter_of_run(**self.ctx.scatter))
+            except ValueError as exception:
+                self.report(f'no energy scatter plot: {exception}')
+        node = self.ctx.last_validation
+        if node is not None:
+            for key in ('phase_errors', 'energy_volume'):
+                if key in node.outputs:
+                    self.out(key, node.outputs[key])
+            if 'energy_volume' in node.outputs.plots:
+                self.out('plots.energy_volume', node.outputs.plots.energy_volume)
+        if self.ctx.validation_reference is not None:
+            self.out('validation_reference', self.ctx.validation_reference)
+        if 'structure_map' in self.ctx and self.ctx.structure_map.is_finished_ok:
+            structure_map = self.ctx.structure_map.outputs.structure_map
+            self.out('structure_map', structure_map)
+            self.out('plots.structure_map', plot_run_structure_map(structure_map))
+
     def results(self):
         """Final potential and database, learning curve and exclusions."""
         self.report(f'stopped ({self.ctx.stop_reason}) after {self.ctx.k - self.ctx.first_k} iteration(s), '
@@ -282,7 +563,9 @@ class GapRssWorkChain(WorkChain):
         if self.ctx.database is not None:
             self.out('database', self.ctx.database)
         if self.ctx.curve:
-            self.out('learning_curve', build_learning_curve(**self.ctx.curve))
+            curve = build_learning_curve(**self.ctx.curve)
+            self.out('learning_curve', curve)
+            self._plots(curve)
         self.out('exclusions', collect_exclusions(**self.ctx.exclusions))
 
 

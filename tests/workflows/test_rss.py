@@ -9,6 +9,7 @@ GapRssWorkChain = WorkflowFactory('gaprss.rss')
 
 #: The fast protocol made smaller still, so two iterations take a minute or two.
 TINY = {
+    'validation': False,
     'budget': 30,
     'num_select_initial': 10,
     'num_select': 8,

@@ -1,0 +1,570 @@
+"""``ValidationWorkChain`` (``gaprss.validation``): a GapPotential against the reference on known phases and E(V).
+
+What it does (GAP-RSS, Bernstein, Csányi & Deringer 2019, Figs. 2–3):
+
+1. the known phases of the element (:mod:`aiida_gaprss.rss.phases`; ``phases`` picks some) are relaxed — variable
+   cell, 0 GPa — with the potential and, separately, with the reference, each to its *own* minimum;
+2. each phase is scaled over ``eos.volume_factors`` around that minimum and relaxed at fixed volume, and the E(V)
+   points are fitted with Birch–Murnaghan (V0, B0, B0');
+3. ``phase_errors`` = E_pot(min_pot)/N − E_ref(min_ref)/N per phase (eV/atom), ``converged`` when below 1 meV/atom
+   (:func:`aiida_gaprss.rss.validation.phase_energy_errors`); ``energy_volume`` holds both curves and fits; the PNG
+   ``plots.energy_volume`` draws the potential solid and the reference dashed.
+
+The heavy work runs in :class:`~aiida_gaprss.calculations.validate_potential.ValidatePotential` jobs on the computer
+of ``code``; the daemon only compares numbers and draws the plot (calcfunctions, so every number and PNG has
+provenance).
+
+Reference side — one of:
+
+* ``reference.engine = 'ase'`` with ``reference.ase.calculator`` (an ASE calculator spec, e.g. ``{'type': 'sw_si'}``)
+  or ``reference.ase.potential`` (a GapPotential used as the reference calculator): the same job, run with the
+  reference calculator;
+* ``reference.engine = 'qe'`` with ``reference.qe`` (the inputs of the QE engine of the ReferenceWorkChain: ``code``,
+  ``protocol``, ``pseudo_family``, ``kpoints_spacing``, ``parameters``, ``options``, ``settings``,
+  ``parallelization``): each phase is relaxed by aiida-quantumespresso's ``PwRelaxWorkChain`` (``vc-relax``, 0 GPa,
+  ``forc_conv_thr`` and ``press_conv_thr`` from ``relax.fmax`` and ``relax.smax``), then each E(V) point by another
+  ``PwRelaxWorkChain`` at fixed volume (``relax`` of the positions for cubic phases, ``vc-relax`` with
+  ``cell_dofree = 'shape'`` otherwise), on the k-point mesh of the phase's vc-relax. pw.x energies are converted with
+  QE's CODATA-2006 constants, as the reference labels of the loop (:func:`~aiida_gaprss.workflows.reference.functions.
+  labels_from_qe`), so a GAP fitted to QE labels is compared in the same units;
+* ``reference_results``: the ``reference_results`` output of an earlier validation of the same phases and settings
+  (the GAP-RSS loop computes the reference side once per run and reuses it);
+* none: only the potential's side (relaxed phases, E–V curves and fits), no errors.
+
+Not implemented: ``reference.engine = 'vasp'`` (the aiida-vasp relax workchain, ``ISIF = 3`` for the phases and
+``ISIF = 4`` / ``2`` at fixed volume, would take the place of ``PwRelaxWorkChain``); the validator refuses it, and a
+VASP reference side can be given as ``reference_results`` (a Dict in the job's ``results`` format).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, calcfunction, if_
+
+from aiida_gaprss.calculations.validate_potential import ValidatePotential, validate_validation_parameters
+from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.data.structure_set import StructureSet
+
+__all__ = (
+    'DEFAULT_PARAMETERS',
+    'PROTOCOLS',
+    'ValidationWorkChain',
+    'compare_validation',
+    'loop_validation_inputs',
+    'plot_validation_energy_volume',
+    'validation_protocol',
+)
+
+LOGGER = logging.getLogger(__name__)
+
+#: Settings of the validation jobs (``parameters`` input; ``job_options`` are the jobs' ``metadata.options``).
+DEFAULT_PARAMETERS = {
+    'relax': {'fmax': 0.01, 'steps': 300, 'smax': 0.01},
+    'eos': {'volume_factors': [0.90, 0.933, 0.967, 1.0, 1.033, 1.067, 1.10], 'relax': 'auto', 'fmax': 0.01,
+            'steps': 200},
+    'processes': 1,
+}  # fmt: skip
+PARAMETER_KEYS = ('relax', 'eos', 'processes', 'job_options')
+
+#: Validation settings per protocol of the GAP-RSS loop: phases per element (None = all known) and parameters.
+PROTOCOLS = {
+    'fast': {
+        'phases': {
+            'Si': ['diamond', 'beta_sn'],
+            'C': ['diamond', 'graphite'],
+            'B': ['alpha_b12'],
+            'Ti': ['hcp', 'bcc'],
+        },
+        'parameters': {
+            'relax': {'fmax': 0.02, 'steps': 150, 'smax': 0.02},
+            'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'relax': 'auto', 'fmax': 0.02, 'steps': 60},
+            'processes': 1,
+        },
+    },
+    'moderate': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
+    'precise': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
+}
+
+
+def validation_protocol(element: str, protocol: str = 'moderate') -> dict:
+    """``{'phases': [...], 'parameters': {...}}`` of a protocol ('fast', 'moderate', 'precise') for ``element``."""
+    from aiida_gaprss.rss.phases import PHASES
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f'field `protocol`: unknown validation protocol {protocol!r}; known: {sorted(PROTOCOLS)}')
+    if element not in PHASES:
+        raise ValueError(f'field `element`: no known phases for {element!r}; known: {sorted(PHASES)}')
+    settings = PROTOCOLS[protocol]
+    phases = (settings['phases'] or {}).get(element) or list(PHASES[element])
+    return {'phases': list(phases), 'parameters': copy.deepcopy(settings['parameters'])}
+
+
+def loop_validation_inputs(element: str, protocol: str = 'moderate', *, structure_map: bool = True) -> dict:
+    """The ``validation`` namespace of the GAP-RSS loop for a protocol, as nodes: ``builder.validation = ...``."""
+    settings = validation_protocol(element, protocol)
+    return {
+        'enabled': orm.Bool(True),
+        'phases': orm.List(settings['phases']),
+        'parameters': orm.Dict(settings['parameters']),
+        'structure_map': orm.Bool(structure_map),
+    }
+
+
+def _job_parameters(element: str, phases: list[str], parameters: dict) -> dict:
+    merged = copy.deepcopy(DEFAULT_PARAMETERS)
+    for key, value in parameters.items():
+        if key == 'job_options':
+            continue
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return {'element': element, 'phases': list(phases), **merged}
+
+
+def _phases_of(value) -> list[str]:
+    from aiida_gaprss.rss.phases import PHASES
+
+    if 'phases' in value:
+        return list(value['phases'].get_list())
+    return list(PHASES.get(value['element'].value, {}))
+
+
+def validate_inputs(value, _):
+    """Refuse bad input before anything runs; the message names the field."""
+    from aiida_gaprss.rss.phases import PHASES
+
+    element = value['element'].value
+    if element not in PHASES:
+        return f'field `element`: no known phases for {element!r}; known: {sorted(PHASES)}'
+    parameters = value['parameters'].get_dict() if 'parameters' in value else {}
+    unknown = sorted(set(parameters) - set(PARAMETER_KEYS))
+    if unknown:
+        return f'field `parameters.{unknown[0]}`: unknown key; known: {list(PARAMETER_KEYS)}'
+    if not isinstance(parameters.get('job_options', {}), dict):
+        return 'field `parameters.job_options`: expected a dict of metadata.options'
+    try:
+        validate_validation_parameters(_job_parameters(element, _phases_of(value), parameters))
+    except ValueError as exception:
+        return str(exception)
+    reference = value.get('reference', {})
+    if reference and 'reference_results' in value:
+        return 'give at most one of `reference` (compute the reference side) and `reference_results` (reuse it)'
+    if reference:
+        engine = reference['engine'].value if 'engine' in reference else 'ase'
+        if engine == 'vasp':
+            return (
+                "field `reference.engine`: 'vasp' relaxations of the known phases are not implemented; "
+                'use engine `ase` or `qe`, or give `reference_results` computed elsewhere'
+            )
+        if engine == 'qe':
+            return _validate_qe(reference, element, _phases_of(value))
+        if engine != 'ase':
+            return f"field `reference.engine`: expected 'ase' or 'qe', got {engine!r}"
+        ase = reference.get('ase', {})
+        if ('calculator' in ase) == ('potential' in ase):
+            return 'field `reference.ase`: give exactly one of `calculator` (Dict spec) and `potential` (GapPotential)'
+        if 'calculator' in ase:
+            from aiida_gaprss.calculations.ase_batch import validate_calculator
+
+            error = validate_calculator(ase['calculator'].get_dict())
+            if error:
+                return error.replace('field `calculator', 'field `reference.ase.calculator')
+    if 'reference_results' in value:
+        content = value['reference_results'].get_dict()
+        phases = content.get('phases')
+        if not isinstance(phases, dict) or not phases:
+            return 'field `reference_results.phases`: expected a dict phase -> result'
+        missing = [name for name in _phases_of(value) if name not in phases]
+        if missing and len(missing) == len(_phases_of(value)):
+            return f'field `reference_results.phases`: none of the requested phases is there (e.g. {missing[0]!r})'
+    return None
+
+
+def _validate_qe(reference, element: str, phases: list[str]) -> str | None:
+    from aiida_gaprss.rss.phases import build_phase
+    from aiida_gaprss.workflows.reference.engines import QeEngine
+
+    if 'qe' not in reference or 'code' not in reference['qe']:
+        return 'field `reference.qe.code`: engine `qe` needs a pw.x code'
+    error = QeEngine.validate({'qe': reference['qe']}, [build_phase(element, name) for name in phases])
+    return error.replace('field `qe.', 'field `reference.qe.') if error else None
+
+
+#: Inputs of the ``qe`` namespace (those of the ReferenceWorkChain's QE engine used here).
+QE_KEYS = ('code', 'protocol', 'pseudo_family', 'kpoints_spacing', 'parameters', 'options', 'settings',
+           'parallelization')  # fmt: skip
+#: Ry/Bohr per eV/Å and kbar per GPa (QE's CODATA-2006 units).
+_RY_BOHR_PER_EV_A = 1.0 / 25.71104309541616
+_KBAR_PER_GPA = 10.0
+
+
+def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
+    """A ``PwRelaxWorkChain`` builder for one phase: ``mode`` 'vc-relax' (0 GPa), 'relax' or 'shape' (fixed volume).
+
+    Returns
+    -------
+    tuple
+        (builder, k-point mesh used).
+    """
+    from aiida.plugins import WorkflowFactory
+
+    from aiida_gaprss.workflows.reference.engines import QeEngine, _upper_sections
+    from aiida_gaprss.workflows.reference.protocols import deep_merge, load_protocol
+
+    PwRelaxWorkChain = WorkflowFactory('quantumespresso.pw.relax')
+    protocol = load_protocol('qe', qe['protocol'].value if 'protocol' in qe else None)
+    family_label = qe['pseudo_family'].value if 'pseudo_family' in qe else protocol['pseudo_family']
+    overrides = _upper_sections(qe['parameters'].get_dict() if 'parameters' in qe else {})
+    if 'kpoints_spacing' in qe:
+        overrides['KPOINTS_SPACING'] = qe['kpoints_spacing'].value
+    parameters, own_mesh = QeEngine.parameters(protocol, atoms, overrides)
+    calculation = 'relax' if mode == 'relax' else 'vc-relax'
+    relax_parameters = {
+        'CONTROL': {'calculation': calculation, 'forc_conv_thr': float(relax.get('fmax', 0.01)) * _RY_BOHR_PER_EV_A,
+                    'etot_conv_thr': 1e-5 * len(atoms), 'nstep': int(relax.get('steps', 300))},
+        'IONS': {'ion_dynamics': 'bfgs'},
+    }  # fmt: skip
+    if calculation == 'vc-relax':
+        relax_parameters['CELL'] = {
+            'cell_dynamics': 'bfgs',
+            'press': 0.0,
+            'press_conv_thr': float(relax.get('smax', 0.01)) * _KBAR_PER_GPA,
+            'cell_dofree': 'shape' if mode == 'shape' else 'all',
+        }
+    parameters = deep_merge(parameters, relax_parameters)
+    structure = orm.StructureData(ase=atoms)
+    builder = PwRelaxWorkChain.get_builder()
+    builder.structure = structure
+    builder.base_relax.pw.code = qe['code']
+    builder.base_relax.pw.parameters = orm.Dict(parameters)
+    builder.base_relax.pw.pseudos = orm.load_group(family_label).get_pseudos(structure=structure)
+    kpoints = orm.KpointsData()
+    kpoints.set_kpoints_mesh(list(mesh or own_mesh))
+    builder.base_relax.kpoints = kpoints
+    options = {'resources': {'num_machines': 1}, 'withmpi': False}
+    if 'options' in qe:
+        options.update(qe['options'].get_dict())
+    builder.base_relax.pw.metadata.options = options
+    for key in ('settings', 'parallelization'):
+        if key in qe:
+            builder.base_relax.pw[key] = qe[key]
+    builder.meta_convergence = orm.Bool(mode == 'vc-relax')
+    builder.clean_workdir = orm.Bool(True)
+    return builder, list(mesh or own_mesh)
+
+
+def _qe_energy(parameters: orm.Dict) -> float:
+    """pw.x total energy in eV with QE's own CODATA-2006 constants (as the loop's reference labels)."""
+    from ase.units import create_units
+    from qe_tools import CONSTANTS
+
+    return float(parameters['energy']) / CONSTANTS.hartree_to_ev * create_units('2006')['Hartree']
+
+
+@calcfunction
+def qe_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
+    """The reference side from ``PwRelaxWorkChain`` outputs, in the ``results`` format of the validation job.
+
+    ``nodes``: ``relax_<phase>_parameters`` / ``relax_<phase>_structure`` of each phase's vc-relax and
+    ``eos_<phase>_<i>_parameters`` / ``eos_<phase>_<i>_structure`` of its fixed-volume points.
+    """
+    from aiida_gaprss.rss.eos import fit_birch_murnaghan
+
+    content = settings.get_dict()
+    phases, curves, failures = {}, {}, []
+    for name in content['phases']:
+        if f'relax_{name}_parameters' not in nodes:
+            failures.append({'phase': name, 'error': 'PwRelaxWorkChain failed'})
+            continue
+        atoms = nodes[f'relax_{name}_structure'].get_ase()
+        energy = _qe_energy(nodes[f'relax_{name}_parameters'])
+        phases[name] = {
+            'energy': energy,
+            'energy_per_atom': energy / len(atoms),
+            'volume_per_atom': atoms.get_volume() / len(atoms),
+            'natoms': len(atoms),
+            'converged': True,
+            'status': 'converged',
+        }
+        points = []
+        for key in sorted(nodes):
+            if key.startswith(f'eos_{name}_') and key.endswith('_parameters'):
+                frame = nodes[key.replace('_parameters', '_structure')].get_ase()
+                points.append((frame.get_volume() / len(frame), _qe_energy(nodes[key]) / len(frame)))
+        if points:
+            points.sort()
+            curve = {'volumes': [v for v, _ in points], 'energies': [e for _, e in points], 'fit': None,
+                     'fit_error': None, 'converged': len(points) == content['num_points']}  # fmt: skip
+            try:
+                curve['fit'] = fit_birch_murnaghan(curve['volumes'], curve['energies']).as_dict()
+            except ValueError as exception:
+                curve['fit_error'] = str(exception)
+            curves[name] = curve
+    return orm.Dict({**content, 'phases': phases, 'energy_volume': curves, 'failures': failures})
+
+
+@calcfunction
+def compare_validation(potential: orm.Dict, **reference) -> dict:
+    """Phase errors (each at its own method's minimum) and E–V curves of the potential and (optional) reference.
+
+    ``reference`` holds at most one Dict, ``reference``, in the job's ``results`` format.
+    """
+    from aiida_gaprss.rss.validation import phase_energy_errors
+
+    pot = potential.get_dict()
+    ref = reference['reference'].get_dict() if 'reference' in reference else None
+    curves = {}
+    for name, curve in pot.get('energy_volume', {}).items():
+        curves.setdefault(name, {})['potential'] = curve
+    if ref is not None:
+        for name, curve in ref.get('energy_volume', {}).items():
+            curves.setdefault(name, {})['reference'] = curve
+    energy_volume = {'phases': curves, 'units': {'volume': 'Angstrom^3/atom', 'energy': 'eV/atom', 'b0': 'GPa'}}
+    outputs = {'energy_volume': orm.Dict(energy_volume)}
+    if ref is not None:
+        errors = phase_energy_errors(pot['phases'], ref['phases'])
+        for name, row in errors['phases'].items():
+            row['potential_volume_per_atom'] = pot['phases'][name]['volume_per_atom']
+            row['reference_volume_per_atom'] = ref['phases'][name]['volume_per_atom']
+            millis = 1000.0 * row['error']
+            row['display'] = '< 1 meV/atom (converged)' if row['converged'] else f'{millis:+.1f} meV/atom'
+            fits = curves.get(name, {})
+            for side in ('potential', 'reference'):
+                fit = (fits.get(side) or {}).get('fit')
+                if fit:
+                    row[f'{side}_v0'] = fit['v0']
+                    row[f'{side}_b0'] = fit['b0']
+        outputs['phase_errors'] = orm.Dict(errors)
+    return outputs
+
+
+@calcfunction
+def plot_validation_energy_volume(energy_volume: orm.Dict, title: orm.Str) -> orm.SinglefileData:
+    """PNG of the E–V curves: potential solid, reference dashed (:func:`aiida_gaprss.plots.plot_energy_volume`)."""
+    import io
+
+    from aiida_gaprss.plots import plot_energy_volume
+
+    curves = {}
+    for name, sides in energy_volume['phases'].items():
+        curves[name] = {side: (curve['volumes'], curve['energies']) for side, curve in sides.items()}
+    data = plot_energy_volume(curves, None, title=title.value or None)
+    return orm.SinglefileData(io.BytesIO(data), filename='energy_volume.png')
+
+
+class ValidationWorkChain(WorkChain):
+    """Validate a GapPotential on known phases and E–V curves (see the module docstring)."""
+
+    @classmethod
+    def define(cls, spec):
+        """Inputs, outline, outputs and exit codes."""
+        super().define(spec)
+        spec.input('potential', valid_type=GapPotential, help='The potential to validate.')
+        spec.input('element', valid_type=orm.Str, help='Chemical symbol (B, C, Si or Ti have known phases).')
+        spec.input('phases', valid_type=orm.List, required=False, help='Phase names (default: all known).')
+        spec.input('code', valid_type=orm.AbstractCode, help='The job Python (runs aiida_gaprss.jobs.*).')
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            required=False,
+            help='relax {fmax, steps, smax}, eos {volume_factors, relax, fmax, steps} or None, processes, '
+            'job_options (metadata.options of the jobs). Defaults: DEFAULT_PARAMETERS.',
+        )
+        spec.input_namespace('reference', required=False, populate_defaults=False, help='Compute the reference side.')
+        spec.input('reference.engine', valid_type=orm.Str, required=False, help="'ase' (default) or 'qe'.")
+        spec.input('reference.ase.calculator', valid_type=orm.Dict, required=False, help='ASE calculator spec.')
+        spec.input('reference.ase.potential', valid_type=GapPotential, required=False, help='A GAP as reference.')
+        spec.input_namespace('reference.qe', required=False, populate_defaults=False, help='QE engine inputs.')
+        spec.input('reference.qe.code', valid_type=orm.AbstractCode, required=False, help='pw.x code.')
+        spec.input('reference.qe.protocol', valid_type=orm.Str, required=False, help='Of reference_qe.yaml.')
+        spec.input('reference.qe.pseudo_family', valid_type=orm.Str, required=False, help='aiida-pseudo family.')
+        spec.input('reference.qe.kpoints_spacing', valid_type=orm.Float, required=False, help='1/Å, 2π included.')
+        spec.input('reference.qe.parameters', valid_type=orm.Dict, required=False, help='pw.x overrides.')
+        spec.input('reference.qe.options', valid_type=orm.Dict, required=False, help='PwCalculation options.')
+        spec.input('reference.qe.settings', valid_type=orm.Dict, required=False, help='PwCalculation settings.')
+        spec.input('reference.qe.parallelization', valid_type=orm.Dict, required=False, help='pw.x parallelization.')
+        spec.input(
+            'reference_results',
+            valid_type=orm.Dict,
+            required=False,
+            help='The reference side computed before (`reference_results` output of an earlier validation).',
+        )
+        spec.inputs.validator = validate_inputs
+        spec.outline(
+            cls.setup,
+            cls.run_jobs,
+            cls.inspect_jobs,
+            if_(cls.needs_qe_eos)(cls.run_qe_eos, cls.inspect_qe_eos),
+            cls.results,
+        )
+        spec.output('potential_results', valid_type=orm.Dict, help="The potential's relaxed phases and E–V curves.")
+        spec.output('relaxed_phases', valid_type=StructureSet, help='The phases relaxed with the potential.')
+        spec.output('reference_results', valid_type=orm.Dict, required=False, help='The reference side (reusable).')
+        spec.output('phase_errors', valid_type=orm.Dict, required=False, help='Energy error per phase (eV/atom).')
+        spec.output('energy_volume', valid_type=orm.Dict, help='E–V points and Birch–Murnaghan fits of both sides.')
+        spec.output_namespace('plots', valid_type=orm.SinglefileData, dynamic=True, help='PNG figures.')
+        spec.exit_code(
+            430, 'ERROR_POTENTIAL_JOB_FAILED', message='The validation job of the potential failed: {message}'
+        )
+        spec.exit_code(431, 'ERROR_REFERENCE_JOB_FAILED', message='The reference validation job failed: {message}')
+        spec.exit_code(432, 'ERROR_REFERENCE_RELAX_FAILED', message='No phase could be relaxed by the reference.')
+
+    def setup(self):
+        """Phases and job parameters."""
+        self.ctx.phases = _phases_of(self.inputs)
+        parameters = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
+        self.ctx.options = dict(parameters.get('job_options', {}))
+        self.ctx.job_parameters = _job_parameters(self.inputs.element.value, self.ctx.phases, parameters)
+        reference = self.inputs.get('reference', {})
+        self.ctx.engine = (reference['engine'].value if 'engine' in reference else 'ase') if reference else None
+
+    def _job_inputs(self, label: str) -> AttributeDict:
+        return AttributeDict(
+            {
+                'code': self.inputs.code,
+                'parameters': orm.Dict(self.ctx.job_parameters),
+                'metadata': {'call_link_label': label, 'options': dict(self.ctx.options)},
+            }
+        )
+
+    def run_jobs(self):
+        """Submit the potential's job and, when asked, the reference's (they run side by side)."""
+        inputs = self._job_inputs('potential')
+        inputs.potential = self.inputs.potential
+        jobs = {'potential_job': self.submit(ValidatePotential, **inputs)}
+        reference = self.inputs.get('reference', {})
+        if self.ctx.engine == 'qe':
+            from aiida_gaprss.rss.phases import build_phase
+
+            relax = self.ctx.job_parameters['relax']
+            self.ctx.qe_meshes = {}
+            for name in self.ctx.phases:
+                builder, mesh = qe_relax_builder(reference['qe'], build_phase(self.inputs.element.value, name),
+                                                 'vc-relax', relax)  # fmt: skip
+                self.ctx.qe_meshes[name] = [int(n) for n in mesh]
+                builder.metadata.call_link_label = f'reference_relax_{name}'
+                jobs[f'qe_relax_{name}'] = self.submit(builder)
+        elif reference:
+            inputs = self._job_inputs('reference')
+            ase = reference.get('ase', {})
+            if 'calculator' in ase:
+                inputs.calculator = ase['calculator']
+            else:
+                inputs.potential = ase['potential']
+            jobs['reference_job'] = self.submit(ValidatePotential, **inputs)
+        self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
+        return ToContext(**jobs)
+
+    def inspect_jobs(self):
+        """Check the jobs; keep their results."""
+        node = self.ctx.potential_job
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_POTENTIAL_JOB_FAILED.format(message=node.exit_message or 'excepted')
+        self.out('potential_results', node.outputs.results)
+        self.out('relaxed_phases', node.outputs.structures)
+        if self.ctx.engine == 'qe':
+            self.ctx.qe_nodes = {}
+            for name in self.ctx.phases:
+                child = self.ctx[f'qe_relax_{name}']
+                if child.is_finished_ok and 'output_parameters' in child.outputs:
+                    self.ctx.qe_nodes[f'relax_{name}_parameters'] = child.outputs.output_parameters
+                    structure = child.outputs.output_structure if 'output_structure' in child.outputs else None
+                    self.ctx.qe_nodes[f'relax_{name}_structure'] = structure or child.inputs.structure
+                else:
+                    self.report(f'reference relaxation of {name} <{child.pk}> failed: {child.exit_message}')
+            if not self.ctx.qe_nodes:
+                return self.exit_codes.ERROR_REFERENCE_RELAX_FAILED
+            self.ctx.reference_results = None  # made after the E(V) points
+        elif 'reference_job' in self.ctx:
+            node = self.ctx.reference_job
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_REFERENCE_JOB_FAILED.format(message=node.exit_message or 'excepted')
+            self.ctx.reference_results = node.outputs.results
+        elif 'reference_results' in self.inputs:
+            self.ctx.reference_results = self.inputs.reference_results
+        else:
+            self.ctx.reference_results = None
+        return None
+
+    def needs_qe_eos(self):
+        """QE reference: the relaxed phases, then the E(V) points (unless ``eos`` is None)."""
+        return self.ctx.engine == 'qe'
+
+    def run_qe_eos(self):
+        """One fixed-volume ``PwRelaxWorkChain`` per phase and volume factor, on the relaxed cell's k-point mesh."""
+        import numpy as np
+
+        from aiida_gaprss.rss.eos import is_cubic
+
+        eos = self.ctx.job_parameters.get('eos')
+        if eos is None:
+            return None
+        qe = self.inputs.reference.qe
+        jobs = {}
+        for name in self.ctx.phases:
+            if f'relax_{name}_structure' not in self.ctx.qe_nodes:
+                continue
+            relaxed = self.ctx.qe_nodes[f'relax_{name}_structure'].get_ase()
+            mode = eos.get('relax', 'auto')
+            if mode == 'auto':
+                mode = 'positions' if is_cubic(relaxed) else 'shape'
+            # 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x
+            # the k-point mesh of the phase's vc-relax for every point of its curve: a mesh that changed with the
+            # volume would put steps into E(V) (±60 meV/atom for Si2 at 0.5 1/Å) and shift E0 from the relaxed energy
+            mesh = self.ctx.qe_meshes[name]
+            for index, factor in enumerate(np.sort(eos['volume_factors'])):
+                scaled = relaxed.copy()
+                scaled.set_cell(relaxed.cell.array * float(factor) ** (1.0 / 3.0), scale_atoms=True)
+                builder, _ = qe_relax_builder(qe, scaled, 'shape' if mode == 'shape' else 'relax',
+                                              {**self.ctx.job_parameters['relax'], **eos}, mesh)  # fmt: skip
+                builder.metadata.call_link_label = f'reference_eos_{name}_{index:02d}'
+                jobs[f'qe_eos_{name}_{index:02d}'] = self.submit(builder)
+        self.ctx.qe_eos = sorted(jobs)
+        self.report(f'QE reference: {len(jobs)} fixed-volume relaxations')
+        return ToContext(**jobs)
+
+    def inspect_qe_eos(self):
+        """Gather the QE reference side into a ``results`` Dict."""
+        for key in self.ctx.get('qe_eos', []):
+            child = self.ctx[key]
+            tag = key[len('qe_') :]
+            if child.is_finished_ok and 'output_parameters' in child.outputs:
+                self.ctx.qe_nodes[f'{tag}_parameters'] = child.outputs.output_parameters
+                structure = child.outputs.output_structure if 'output_structure' in child.outputs else None
+                self.ctx.qe_nodes[f'{tag}_structure'] = structure or child.inputs.structure
+            else:
+                self.report(f'reference E(V) point {tag} <{child.pk}> failed: {child.exit_message}')
+        eos = self.ctx.job_parameters.get('eos')
+        settings = {
+            'element': self.inputs.element.value,
+            'phases': self.ctx.phases,
+            'engine': 'qe',
+            'relax': self.ctx.job_parameters['relax'],
+            'eos': eos,
+            'num_points': len(eos['volume_factors']) if eos else 0,
+            'units': {'energy': 'eV', 'energy_per_atom': 'eV/atom', 'volume_per_atom': 'Angstrom^3/atom', 'b0': 'GPa'},
+        }
+        self.ctx.reference_results = qe_reference_results(orm.Dict(settings), **self.ctx.qe_nodes)
+
+    def results(self):
+        """Phase errors, E–V curves and their plot."""
+        kwargs = {}
+        if self.ctx.reference_results is not None:
+            kwargs['reference'] = self.ctx.reference_results
+            self.out('reference_results', self.ctx.reference_results)
+        outputs = compare_validation(self.ctx.potential_job.outputs.results, **kwargs)
+        self.out('energy_volume', outputs['energy_volume'])
+        if 'phase_errors' in outputs:
+            errors = outputs['phase_errors']
+            self.out('phase_errors', errors)
+            summary = ', '.join(f'{name} {row["display"]}' for name, row in errors['phases'].items())
+            self.report(f'phase errors: {summary}')
+        if outputs['energy_volume']['phases']:
+            versus = ' (solid) vs reference (dashed)' if self.ctx.reference_results is not None else ''
+            title = orm.Str(f'{self.inputs.element.value}: potential{versus}')
+            self.out('plots.energy_volume', plot_validation_energy_volume(outputs['energy_volume'], title))

@@ -1,0 +1,314 @@
+"""ValidationWorkChain: known phases and E–V curves of a GAP against a reference; the loop with validation."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+
+from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.plots import PNG_MAGIC
+from aiida_gaprss.workflows.validation import ValidationWorkChain
+
+PHASES = ['diamond', 'beta_sn']
+#: Small settings: two phases, a 5-point E–V scan with a few fixed-volume steps.
+PARAMETERS = {
+    'relax': {'fmax': 0.02, 'steps': 100, 'smax': 0.02},
+    'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'fmax': 0.05, 'steps': 20},
+}
+
+
+@pytest.fixture
+def small_gap(small_gap_folder):
+    return GapPotential.from_folder(small_gap_folder).store()
+
+
+def builder_for(code, potential, **kwargs):
+    builder = ValidationWorkChain.get_builder()
+    builder.potential = potential
+    builder.element = orm.Str('Si')
+    builder.phases = orm.List(PHASES)
+    builder.code = code
+    builder.parameters = orm.Dict(PARAMETERS)
+    for key, value in kwargs.items():
+        builder[key] = value
+    return builder
+
+
+def _check_png(node: orm.SinglefileData) -> None:
+    data = node.get_content(mode='rb')
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 10_000
+
+
+@pytest.mark.slow
+def test_potential_against_itself_gives_zero_error(fixture_code, small_gap):
+    builder = builder_for(fixture_code('python'), small_gap)
+    builder.reference = {'engine': orm.Str('ase'), 'ase': {'potential': small_gap}}
+    builder.parameters = orm.Dict({**PARAMETERS, 'processes': 2})  # the two phases side by side in each job
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    errors = results['phase_errors'].get_dict()
+    assert set(errors['phases']) == set(PHASES)
+    for name, row in errors['phases'].items():
+        assert row['error'] == 0.0, name
+        assert row['converged'] and row['display'].startswith('< 1 meV/atom')
+    assert errors['all_converged']
+    curves = results['energy_volume']['phases']
+    for name in PHASES:
+        assert curves[name]['potential']['energies'] == curves[name]['reference']['energies']
+        assert len(curves[name]['potential']['volumes']) == 5
+    _check_png(results['plots']['energy_volume'])
+    assert len(results['relaxed_phases']) == 2
+
+
+@pytest.mark.slow
+def test_against_stillinger_weber_gives_the_hand_computed_error(fixture_code, small_gap):
+    from aiida_gaprss.rss.phases import build_phase
+    from aiida_gaprss.rss.potentials import stillinger_weber_si
+    from aiida_gaprss.rss.validation import relax_phase
+
+    builder = builder_for(fixture_code('python'), small_gap)
+    builder.reference = {'engine': orm.Str('ase'), 'ase': {'calculator': orm.Dict({'type': 'sw_si'})}}
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    errors = results['phase_errors']['phases']
+    relax = PARAMETERS['relax']
+    gap = small_gap.get_calculator()
+    sw = stillinger_weber_si()
+    for name in PHASES:
+        atoms = build_phase('Si', name)
+        e_gap = relax_phase(atoms, gap, relax['fmax'], relax['steps'], smax=relax['smax']).info['energy_per_atom']
+        e_sw = relax_phase(atoms, sw, relax['fmax'], relax['steps'], smax=relax['smax']).info['energy_per_atom']
+        assert errors[name]['error'] == pytest.approx(e_gap - e_sw, abs=1e-6), name
+        assert errors[name]['reference'] == pytest.approx(e_sw, abs=1e-6)
+    # SW diamond is -2 eps = -4.335 eV/atom at its minimum
+    assert errors['diamond']['reference'] == pytest.approx(-4.335, abs=1e-4)
+    fit = results['energy_volume']['phases']['diamond']['reference']['fit']
+    assert fit['v0'] == pytest.approx(5.43095**3 / 8, rel=2e-3)
+    assert 90 < fit['b0'] < 115  # SW silicon: B0 = 101 GPa
+
+    # the reference side is reused: no reference job, same errors
+    again = builder_for(fixture_code('python'), small_gap, reference_results=results['reference_results'])
+    results2, node2 = run_get_node(again)
+    assert node2.is_finished_ok, node2.exit_message
+    labels = {link.link_label for link in node2.base.links.get_outgoing().all()}
+    assert 'reference' not in labels and 'potential' in labels
+    for name in PHASES:
+        assert results2['phase_errors']['phases'][name]['error'] == pytest.approx(errors[name]['error'], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ('changes', 'message'),
+    [
+        ({'phases': ['diamond', 'kryptonite']}, 'unknown phase'),
+        ({'element': 'Xe'}, 'field `element`'),
+        ({'parameters': {'eos': {'volume_factors': [1.0, 1.1]}}}, 'eos.volume_factors'),
+        ({'reference': {'engine': 'vasp'}}, 'not implemented'),
+        ({'reference': {'engine': 'qe'}}, 'reference.qe.code'),
+        ({'reference': {'engine': 'ase'}}, 'reference.ase'),
+    ],
+)
+def test_bad_input_refused(fixture_code, small_gap, changes, message):
+    def node(value):
+        if isinstance(value, dict) and 'engine' in value:
+            return {'engine': orm.Str(value['engine'])}
+        return {list: orm.List, str: orm.Str, dict: orm.Dict}[type(value)](value)
+
+    builder = builder_for(fixture_code('python'), small_gap, **{key: node(value) for key, value in changes.items()})
+    with pytest.raises(ValueError, match=message):
+        run_get_node(builder)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which('pw.x') is None, reason='pw.x not installed')
+def test_quantum_espresso_reference(fixture_code, small_gap, aiida_code_installed):
+    """Diamond Si relaxed by PwRelaxWorkChain (vc-relax) and its E(V) by fixed-volume PwRelaxWorkChains."""
+    from aiida_gaprss.pseudos import install_debian_family
+
+    install_debian_family()
+    pw = aiida_code_installed(
+        default_calc_job_plugin='quantumespresso.pw', filepath_executable=shutil.which('pw.x'), label='pw-serial'
+    )
+    builder = builder_for(fixture_code('python'), small_gap, phases=orm.List(['diamond']))
+    builder.parameters = orm.Dict({'relax': {'fmax': 0.02, 'smax': 0.1}, 'eos': {**PARAMETERS['eos'], 'steps': 20}})
+    builder.reference = {'engine': orm.Str('qe'), 'qe': {'code': pw, 'kpoints_spacing': orm.Float(0.5)}}
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    labels = sorted(link.link_label for link in node.base.links.get_outgoing().all())
+    assert 'reference_relax_diamond' in labels
+    assert sum(label.startswith('reference_eos_diamond_') for label in labels) == 5
+    relax = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == 'reference_relax_diamond']
+    assert relax[0].process_label == 'PwRelaxWorkChain'
+    reference = results['reference_results'].get_dict()
+    diamond = reference['phases']['diamond']
+    assert 19.0 < diamond['volume_per_atom'] < 21.5  # PBE Si: a = 5.47 Å, 20.4 Å^3/atom (coarse k-mesh here)
+    fit = reference['energy_volume']['diamond']['fit']
+    assert fit['v0'] == pytest.approx(diamond['volume_per_atom'], rel=0.03)
+    assert 60 < fit['b0'] < 130  # PBE Si: 88 GPa
+    assert fit['e0'] == pytest.approx(diamond['energy_per_atom'], abs=5e-3)  # same k-mesh as the vc-relax
+    error = results['phase_errors']['phases']['diamond']
+    potential = results['potential_results']['phases']['diamond']['energy_per_atom']
+    assert error['error'] == pytest.approx(potential - diamond['energy_per_atom'], abs=1e-12)
+
+
+@pytest.mark.slow
+def test_structure_map_job(fixture_code):
+    """The KPCA map job: dimers left out, the known phases added and marked."""
+    import numpy as np
+
+    from aiida_gaprss.calculations.validate_potential import StructureMap
+    from aiida_gaprss.data.structure_set import StructureSet
+    from aiida_gaprss.rss.generation import generate_dimers, generate_random_cells
+    from aiida_gaprss.rss.phases import phase_names
+    from aiida_gaprss.workflows.rss import plot_run_structure_map
+
+    cells = generate_random_cells(8, 'Si', seed=3, natoms=(2, 6), processes=1)
+    dimers = generate_dimers('Si', 2)
+    for atoms in dimers:
+        atoms.info['config_type'] = 'dimer'
+    database = StructureSet.from_atoms(cells + dimers)
+    results, node = run_get_node(StructureMap, code=fixture_code('python'), structures=database)
+    assert node.is_finished_ok, node.exit_message
+    smap = results['structure_map'].get_dict()
+    assert smap['num_structures'] == 8 and smap['num_skipped'] == 2
+    assert np.asarray(smap['coordinates']).shape == (8 + len(phase_names('Si')), 2)
+    assert set(smap['phases']) == set(phase_names('Si'))
+    _check_png(plot_run_structure_map(results['structure_map']))
+
+
+def test_run_plots():
+    """The loop's scatter and learning-curve plots (calcfunctions) on small data."""
+    from aiida_gaprss.data.structure_set import StructureSet
+    from aiida_gaprss.rss.generation import generate_random_cells
+    from aiida_gaprss.workflows.rss import energy_scatter_data, plot_energy_scatter_of_run, plot_run_learning_curve
+
+    cells = generate_random_cells(5, 'Si', seed=3, natoms=(2, 6), processes=1)
+    # scatter: labelled structures matched to the previous potential's frames by origin
+    frames, labelled = [], []
+    for index, atoms in enumerate(cells[:5]):
+        frame = atoms.copy()
+        frame.info.update(origin=f'cell{index}:step3', energy=-4.0 * len(atoms) + 0.01 * index)
+        frames.append(frame)
+        label = frame.copy()
+        label.info['energy'] = -4.1 * len(atoms)
+        labelled.append(label)
+    trajectories, labels = StructureSet.from_atoms(frames), StructureSet.from_atoms(labelled)
+    reference, predicted = energy_scatter_data(trajectories, labels)
+    assert reference == pytest.approx([-4.1] * 5)
+    assert predicted == pytest.approx([-4.0 + 0.01 * i / len(a) for i, a in enumerate(cells[:5])])
+    _check_png(plot_energy_scatter_of_run(trajectories_01=trajectories, labelled_01=labels))
+
+    curve = orm.Dict({'iterations': [
+        {'iteration': 0, 'reference_evaluations': 13, 'training_energy_rmse': 0.01, 'phase_errors': {'diamond': 0.1}},
+        {'iteration': 1, 'reference_evaluations': 21, 'training_energy_rmse': 0.005,
+         'phase_errors': {'diamond': 0.0005}},
+    ]})  # fmt: skip
+    _check_png(plot_run_learning_curve(curve))
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+
+#: The fast protocol made smaller still (as in test_rss.py), so two iterations with validation take ~3 minutes.
+TINY = {
+    'budget': 21,
+    'num_select_initial': 10,
+    'num_select': 8,
+    'parameters': {
+        'pool': {'n': 60, 'n_relax': 10, 'natoms': [2, 6], 'dimers': 3},
+        'relax': {'steps': 30, 'fmax': 0.1},
+        'selection': {'n_flat': 24, 'soap': {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.5}},
+    },
+    'fit': {
+        'descriptors': {
+            'distance_2b': {'n_sparse': 10},
+            'angle_3b': {'n_sparse': 20},
+            'soap': {'n_sparse': 40, 'n_max': 4, 'l_max': 4},
+        }
+    },
+}
+
+
+@pytest.fixture(scope='module')
+def validated_run():
+    """Holder of the loop run with validation made by the first loop test, reused by the report test."""
+    return {}
+
+
+@pytest.mark.slow
+@pytest.mark.daemon
+def test_loop_with_validation_through_the_daemon(fixture_code, submit_and_await, validated_run):
+    from aiida.plugins import WorkflowFactory
+
+    from aiida_gaprss.rss.phases import phase_names
+
+    codes = {'python': fixture_code('python'), 'gap_fit': fixture_code('gaprss.gap_fit')}
+    builder = WorkflowFactory('gaprss.rss').get_builder_from_protocol(
+        'Si', codes=codes, engine='ase', protocol='fast', overrides=TINY
+    )
+    builder.validation = {
+        'enabled': orm.Bool(True),
+        'phases': orm.List(PHASES),
+        'parameters': orm.Dict(PARAMETERS),
+    }
+    node = submit_and_await(builder, timeout=1200)
+    assert node.is_finished_ok, node.exit_message
+    children = {link.link_label: link.node for link in node.base.links.get_outgoing().all()}
+    assert {'validation_00', 'validation_01', 'structure_map'} <= set(children)
+    first, second = children['validation_00'], children['validation_01']
+    # the reference side is computed once (SW, the loop's reference) and reused
+    assert 'reference' in first.inputs and 'reference_results' not in first.inputs
+    assert second.inputs.reference_results.uuid == first.outputs.reference_results.uuid
+    assert not [link for link in second.base.links.get_outgoing().all() if link.link_label == 'reference']
+    assert first.inputs.potential.uuid == node.outputs.potentials.iteration_00.uuid
+    assert second.inputs.potential.uuid == node.outputs.potential.uuid
+    # the learning curve has the phase errors of every iteration
+    rows = node.outputs.learning_curve['iterations']
+    for row, child in zip(rows, (first, second), strict=True):
+        assert set(row['phase_errors']) == set(PHASES)
+        for name in PHASES:
+            assert row['phase_errors'][name] == child.outputs.phase_errors['phases'][name]['error']
+    assert node.outputs.phase_errors.uuid == second.outputs.phase_errors.uuid
+    assert node.outputs.validation_reference['phases']['diamond']['energy_per_atom'] == pytest.approx(-4.335, 1e-4)
+    # every plot is there, a real PNG
+    assert set(node.outputs.plots) == {'learning_curve', 'energy_scatter', 'energy_volume', 'structure_map'}
+    for name in node.outputs.plots:
+        _check_png(node.outputs.plots[name])
+    smap = node.outputs.structure_map.get_dict()
+    assert smap['num_structures'] == len(node.outputs.database) - 3  # the 3 dimers are not crystals
+    assert set(smap['phases']) == set(phase_names('Si'))
+    validated_run['node'] = node
+
+
+def test_report_of_the_validated_run(validated_run, tmp_path):
+    from click.testing import CliRunner
+
+    from aiida_gaprss.cli import cmd_root
+    from tests.test_report import _chromium, check_report_html, screenshot
+
+    if 'node' not in validated_run:
+        pytest.skip('needs the run of test_loop_with_validation_through_the_daemon')
+    node = validated_run['node']
+    path = tmp_path / 'report.html'
+    result = CliRunner().invoke(cmd_root, ['report', str(node.pk), '-o', str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding='utf-8')
+    check_report_html(text, ['learning_curve', 'energy_scatter', 'energy_volume', 'structure_map'])
+    assert node.outputs.potential.sha256 in text  # lineage
+    assert '21</b> of 21' in text  # budget
+    assert 'iteration_01' in text and 'beta_sn (meV/at)' in text  # per-iteration table with phase errors
+    result = CliRunner().invoke(cmd_root, ['report', str(node.pk), '-o', str(path)])
+    assert result.exit_code != 0 and '--force' in result.output
+    if _chromium() is not None:
+        screenshot(path, tmp_path / 'report.png')
+        assert (tmp_path / 'report.png').stat().st_size > 50_000
+    keep = os.environ.get('GAPRSS_REPORT_DIR')  # to look at the page and its screenshot after the test
+    if keep:
+        for name in ('report.html', 'report.png'):
+            if (tmp_path / name).exists():
+                shutil.copy(tmp_path / name, pathlib.Path(keep) / name)
