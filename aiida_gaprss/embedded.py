@@ -78,9 +78,9 @@ def ensure_localhost(report: SetupReport, label: str = 'localhost'):
         computer = orm.load_computer(label)
         report.record(f'computer {label}', False)
     except NotExistent:
-        from aiida.manage.configuration import get_profile
+        from aiida.manage.configuration import get_config, get_profile
 
-        workdir = pathlib.Path(get_profile().repository_path).parent / 'scratch'
+        workdir = pathlib.Path(get_config().dirpath) / 'scratch' / get_profile().name
         computer = orm.Computer(
             label=label,
             hostname='localhost',

@@ -16,8 +16,12 @@ FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
 
 @pytest.fixture(scope='session', autouse=True)
 def aiida_profile(aiida_config, aiida_profile_factory):
-    """A temporary profile like ``verdi presto``'s: SQLite storage and the built-in ZeroMQ broker, so the daemon runs."""
+    """A temporary profile like ``verdi presto``'s: SQLite storage and the built-in ZeroMQ broker (the daemon runs)."""
     with aiida_profile_factory(aiida_config, broker_backend='core.zeromq') as profile:
+        # stopping the daemon may take longer than the default 2 s on a loaded 2-core machine
+        profile.set_option('daemon.timeout', 60)
+        aiida_config.update_profile(profile)
+        aiida_config.store()
         yield profile
 
 

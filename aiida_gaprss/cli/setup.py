@@ -12,14 +12,21 @@ from . import cmd_root
 @click.option('--daemon/--no-daemon', default=True, show_default=True, help='Start the daemon.')
 @click.option('--pseudos/--no-pseudos', default=True, show_default=True, help='Install the QE pseudopotential family.')
 @click.option('--threads', default=2, show_default=True, type=click.IntRange(1), help='OpenMP threads for gap_fit.')
-def cmd_setup(profile, daemon, pseudos, threads):
+@click.option(
+    '--scheduler',
+    type=click.Choice(['slurm']),
+    default=None,
+    help='Also create the core.slurm computer `localhost-slurm` (SLURM on this machine) with the same codes.',
+)
+def cmd_setup(profile, daemon, pseudos, threads, scheduler):
     """Create (if missing) a `verdi presto` profile, the localhost computer, the codes, and start the daemon.
 
-    Running it twice changes nothing: everything that exists is kept as it is.
+    With `--scheduler slurm`, also a `core.slurm` computer `localhost-slurm` (transport core.local) and its codes
+    (gap_fit, gaprss-python, pw). Running it twice changes nothing: everything that exists is kept as it is.
     """
     from aiida_gaprss.embedded import setup
 
-    report = setup(profile, daemon=daemon, pseudos=pseudos, threads=threads)
+    report = setup(profile, daemon=daemon, pseudos=pseudos, threads=threads, scheduler=scheduler)
     click.echo(f'profile: {report.profile}')
     for item in report.created:
         click.echo(f'  created  {item}')

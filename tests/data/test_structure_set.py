@@ -41,7 +41,7 @@ def test_round_trip_is_exact():
     loaded = orm.load_node(node.pk)
     back = loaded.get_atoms()
     assert len(back) == len(frames)
-    for original, restored in zip(frames, back):
+    for original, restored in zip(frames, back, strict=True):
         assert restored.calc is None
         assert np.array_equal(original.positions, restored.positions)
         assert np.array_equal(original.cell.array, restored.cell.array)
