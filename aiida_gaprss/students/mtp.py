@@ -1,0 +1,337 @@
+"""Moment Tensor Potential students fitted with ``motep`` (MOTEP: moment tensor potentials in Python).
+
+The student of indirect learning (seed 003) is an MTP (Shapeev, Multiscale Model. Simul. 14, 1153 (2016)) of
+maximum level ``lev_max`` fitted to teacher-labelled data. ``motep`` (PyPI, MIT) trains and evaluates MTPs in the
+MLIP-2 ``.mtp`` file format with a compiled C engine and ships an ASE calculator. It does not ship the untrained
+MLIP-2 basis templates (``untrained_mtps/NN.mtp``), so this package carries them, stripped of coefficients, in
+``untrained_mtps/NN.mtp.gz`` for even levels 2--24 (the basis definitions -- ``alpha_index_basic``,
+``alpha_index_times``, ``alpha_moment_mapping`` -- of MLIP-2, taken from motep's MIT-licensed test data; moment
+counts 1, 2, 8, 18, 41, 84, 174, 350, 718, 1352, 2621, 4991 for levels 2--24, as in motep's
+``moments_count_to_level_map``). Radial basis: Chebyshev, 8 functions, ``min_dist`` 1.5 Angstrom (paper
+Table S2), ``max_dist`` = the cut-off.
+
+Fit protocol (:func:`fit_student`): linear least squares for the moment and species coefficients at random radial
+coefficients, then L-BFGS-B on all parameters (``max_iter`` iterations), then linear least squares again. Loss
+weights energy : force : stress = 10 : 1 : 0.01 (paper; motep's loss is per atom for energies and per
+configuration for all terms).
+
+Files written into the student's folder: :data:`POTENTIAL_FILENAME` (MLIP-2 legacy format, also readable by
+MLIP-2's own tools and its LAMMPS interface) and :data:`SETTINGS_FILENAME` (settings, species, training errors).
+There is no MTP pair style in Debian's LAMMPS (``pair_style mlip`` needs the separately built MLIP-2 interface),
+so the student is evaluated through its ASE calculator.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import atomic_numbers, chemical_symbols
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    'AVAILABLE_LEVELS',
+    'POTENTIAL_FILENAME',
+    'SETTINGS_FILENAME',
+    'DEFAULT_WEIGHTS',
+    'untrained_mtp_text',
+    'labels_of',
+    'fit_student',
+    'student_calculator',
+    'evaluate',
+    'error_metrics',
+]
+
+#: Even levels whose untrained basis ships with the package.
+AVAILABLE_LEVELS = tuple(range(2, 25, 2))
+#: Name of the trained potential file in a student folder.
+POTENTIAL_FILENAME = 'student.mtp'
+#: Name of the JSON settings/report file in a student folder.
+SETTINGS_FILENAME = 'student.json'
+#: Energy : force : stress weights of the paper.
+DEFAULT_WEIGHTS = (10.0, 1.0, 0.01)
+
+
+def untrained_mtp_text(level: int, *, cutoff: float = 5.0, min_dist: float = 1.5) -> str:
+    """Return the untrained MLIP-2 ``.mtp`` text of a level with the given radial range.
+
+    Parameters
+    ----------
+    level : int
+        Maximum level lev_max, even, 2--24.
+    cutoff : float
+        Outer radius of the radial basis (``max_dist``), Angstrom.
+    min_dist : float
+        Inner radius of the radial basis (``min_dist``), Angstrom.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not available or the radii are inconsistent.
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or int(level) not in AVAILABLE_LEVELS:
+        raise ValueError(
+            f'level: expected an even integer in {AVAILABLE_LEVELS[0]}..{AVAILABLE_LEVELS[-1]}, got {level!r}'
+        )
+    if not (0.0 < float(min_dist) < float(cutoff)):
+        raise ValueError(f'cutoff: expected 0 < min_dist ({min_dist}) < cutoff ({cutoff})')
+    blob = resources.files(__package__).joinpath('untrained_mtps', f'{int(level):02d}.mtp.gz').read_bytes()
+    lines = []
+    for line in gzip.decompress(blob).decode('utf-8').splitlines():
+        key = line.strip().split('=')[0].strip()
+        if key == 'min_dist':
+            line = f'\tmin_dist = {float(min_dist)!r}'
+        elif key == 'max_dist':
+            line = f'\tmax_dist = {float(cutoff)!r}'
+        lines.append(line)
+    return '\n'.join(lines) + '\n'
+
+
+def labels_of(atoms: Atoms, index: int = 0, field: str = 'train_atoms') -> dict:
+    """Return the labels of one structure as ``{'energy', 'forces', 'stress'?}`` (eV, eV/Angstrom, eV/Angstrom^3).
+
+    Labels follow the project convention: ``info['energy']``, ``arrays['forces']`` and optionally ``info['virial']``
+    (eV, 3x3; stress = -virial / volume). The stress is only given for cells periodic in all directions.
+
+    Raises
+    ------
+    ValueError
+        If energy or forces are missing or malformed (the message names the structure index).
+    """
+    if 'energy' not in atoms.info:
+        raise ValueError(f"{field}[{index}].info['energy']: missing")
+    if 'forces' not in atoms.arrays:
+        raise ValueError(f"{field}[{index}].arrays['forces']: missing")
+    energy = float(atoms.info['energy'])
+    forces = np.asarray(atoms.arrays['forces'], dtype=float)
+    if not np.isfinite(energy) or forces.shape != (len(atoms), 3) or not np.all(np.isfinite(forces)):
+        raise ValueError(f'{field}[{index}]: energy or forces not finite or of wrong shape')
+    labels = {'energy': energy, 'forces': forces}
+    if 'virial' in atoms.info and all(atoms.pbc) and atoms.cell.rank == 3:
+        virial = np.asarray(atoms.info['virial'], dtype=float).reshape(3, 3)
+        stress = -virial / atoms.get_volume()
+        labels['stress'] = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    return labels
+
+
+def _training_images(train_atoms: Sequence[Atoms]) -> list[Atoms]:
+    images = []
+    for index, atoms in enumerate(train_atoms):
+        if not isinstance(atoms, Atoms) or len(atoms) == 0:
+            raise ValueError(f'train_atoms[{index}]: expected a non-empty ase.Atoms')
+        labels = labels_of(atoms, index)
+        image = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        image.calc = SinglePointCalculator(image, **labels)
+        images.append(image)
+    if not images:
+        raise ValueError('train_atoms: empty')
+    return images
+
+
+def fit_student(
+    train_atoms: Sequence[Atoms],
+    *,
+    level: int,
+    cutoff: float = 5.0,
+    weights: Sequence[float] = DEFAULT_WEIGHTS,
+    seed: int,
+    max_iter: int = 500,
+    workdir: str | Path,
+    min_dist: float = 1.5,
+) -> dict:
+    """Fit an MTP of one level to labelled structures and write it into ``workdir``.
+
+    Parameters
+    ----------
+    train_atoms : sequence of ase.Atoms
+        Labelled structures (``info['energy']``, ``arrays['forces']``, optional ``info['virial']``).
+    level : int
+        Maximum MTP level (even, 2--24).
+    cutoff : float
+        Cut-off radius (Angstrom), 5 for Si in the paper.
+    weights : (float, float, float)
+        Energy, force and stress weights of the loss (paper: 10 : 1 : 0.01).
+    seed : int
+        Seed of the random initial radial coefficients (the fit is reproducible for a given seed).
+    max_iter : int
+        L-BFGS-B iterations on all parameters.
+    workdir : path
+        Folder receiving :data:`POTENTIAL_FILENAME` and :data:`SETTINGS_FILENAME` (created if needed).
+    min_dist : float
+        Inner radius of the radial basis (Angstrom).
+
+    Returns
+    -------
+    dict
+        The settings/report also written to :data:`SETTINGS_FILENAME`: ``level``, ``cutoff``, ``min_dist``,
+        ``weights``, ``seed``, ``max_iter``, ``species`` (chemical symbols), ``atomic_numbers``,
+        ``num_parameters`` (moment + species + radial coefficients), ``num_basis_functions``, ``num_structures``,
+        ``num_atoms``, ``fit_time`` (s), ``motep_version``,
+        ``training_errors`` (see :func:`error_metrics`).
+    """
+    from motep.io.mlip.mtp import read_mtp, write_mtp
+    from motep.train import Trainer
+
+    weights = tuple(float(w) for w in weights)
+    if len(weights) != 3 or any(not np.isfinite(w) or w < 0 for w in weights) or weights[0] <= 0:
+        raise ValueError(f'weights: expected three non-negative (energy > 0) numbers, got {weights!r}')
+    if isinstance(max_iter, bool) or int(max_iter) < 0:
+        raise ValueError(f'max_iter: expected a non-negative integer, got {max_iter!r}')
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')
+    images = _training_images(train_atoms)
+    numbers = sorted({int(z) for atoms in images for z in atoms.numbers})
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    initial = workdir / 'untrained.mtp'
+    initial.write_text(untrained_mtp_text(level, cutoff=cutoff, min_dist=min_dist), encoding='utf-8')
+    mtp_data = read_mtp(initial)
+    initial.unlink()
+    mtp_data.species = numbers
+
+    loss = {'energy_weight': weights[0], 'forces_weight': weights[1], 'stress_weight': weights[2]}
+    steps = [{'method': 'LLS'}]
+    if int(max_iter) > 0:
+        steps.append({'method': 'minimize', 'kwargs': {'method': 'L-BFGS-B', 'options': {'maxiter': int(max_iter)}}})
+        steps.append({'method': 'LLS'})
+    trainer = Trainer(mtp_data, rng=np.random.default_rng(int(seed)), engine='cext', loss=loss, steps=steps)
+    start = time.perf_counter()
+    _run_in(workdir, trainer.train, images)  # motep writes intermediate_<i>.mtp into the working directory
+    fit_time = time.perf_counter() - start
+    for path in workdir.glob('intermediate_*.mtp'):
+        path.unlink()
+    write_mtp(workdir / POTENTIAL_FILENAME, mtp_data, legacy=True)
+
+    import motep
+
+    settings = {
+        'package': 'motep',
+        'motep_version': getattr(motep, '__version__', _dist_version('motep')),
+        'level': int(level),
+        'cutoff': float(cutoff),
+        'min_dist': float(min_dist),
+        'weights': list(weights),
+        'seed': int(seed),
+        'max_iter': int(max_iter),
+        'atomic_numbers': numbers,
+        'species': [chemical_symbols[z] for z in numbers],
+        'num_parameters': int(mtp_data.moment_coeffs.size + mtp_data.species_coeffs.size + mtp_data.radial_coeffs.size),
+        'num_basis_functions': int(mtp_data.alpha_scalar_moments),
+        'num_structures': len(images),
+        'num_atoms': int(sum(len(atoms) for atoms in images)),
+        'fit_time': fit_time,
+    }
+    (workdir / SETTINGS_FILENAME).write_text(json.dumps(settings, indent=1), encoding='utf-8')
+    calculator = student_calculator(workdir)
+    predicted = evaluate(train_atoms, calculator)
+    settings['training_errors'] = error_metrics(train_atoms, predicted)
+    (workdir / SETTINGS_FILENAME).write_text(json.dumps(settings, indent=1), encoding='utf-8')
+    logger.info(
+        'MTP level %d fitted on %d structures in %.1f s: energy RMSE %.2f meV/atom, force RMSE %.3f eV/A',
+        level, len(images), fit_time, 1000 * settings['training_errors']['energy_rmse'],
+        settings['training_errors']['force_rmse'],
+    )  # fmt: skip
+    return settings
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def _run_in(folder: Path, function, *args):
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        return function(*args)
+    finally:
+        os.chdir(cwd)
+
+
+def student_calculator(folder: str | Path):
+    """Return an ASE calculator (``motep.calculator.MTP``, C engine) for the student in ``folder``.
+
+    Raises
+    ------
+    ValueError
+        If the folder lacks :data:`POTENTIAL_FILENAME` or :data:`SETTINGS_FILENAME`.
+    """
+    from motep.calculator import MTP
+    from motep.io.mlip.mtp import read_mtp
+
+    folder = Path(folder)
+    for name in (POTENTIAL_FILENAME, SETTINGS_FILENAME):
+        if not (folder / name).is_file():
+            raise ValueError(f'folder: {name} not found in {folder}')
+    settings = json.loads((folder / SETTINGS_FILENAME).read_text(encoding='utf-8'))
+    numbers = settings.get('atomic_numbers') or [atomic_numbers[s] for s in settings['species']]
+    mtp_data = read_mtp(folder / POTENTIAL_FILENAME)
+    mtp_data.species = numbers
+    return MTP(mtp_data, engine='cext', mode='run')
+
+
+def evaluate(atoms_list: Sequence[Atoms], calculator) -> dict:
+    """Evaluate a calculator on structures.
+
+    Returns
+    -------
+    dict
+        ``energies`` (ndarray, eV per structure), ``forces`` (list of N_i x 3 ndarrays, eV/Angstrom),
+        ``natoms`` (ndarray of ints).
+    """
+    energies, forces, natoms = [], [], []
+    for atoms in atoms_list:
+        copy = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        copy.calc = calculator
+        energies.append(float(copy.get_potential_energy()))
+        forces.append(np.array(copy.get_forces()))
+        natoms.append(len(copy))
+    return {'energies': np.array(energies), 'forces': forces, 'natoms': np.array(natoms, dtype=int)}
+
+
+def error_metrics(reference: Sequence[Atoms] | dict, predicted: dict) -> dict:
+    """Energy (per atom) and force-component MAE/RMSE of ``predicted`` against ``reference``.
+
+    Parameters
+    ----------
+    reference : sequence of ase.Atoms or dict
+        Labelled structures (``info['energy']``, ``arrays['forces']``) or an :func:`evaluate` result.
+    predicted : dict
+        An :func:`evaluate` result for the same structures.
+
+    Returns
+    -------
+    dict
+        ``energy_mae``, ``energy_rmse`` (eV/atom), ``force_mae``, ``force_rmse`` (eV/Angstrom),
+        ``num_structures``.
+    """
+    if not isinstance(reference, dict):
+        labels = [labels_of(atoms, i, 'reference') for i, atoms in enumerate(reference)]
+        reference = {
+            'energies': np.array([lab['energy'] for lab in labels]),
+            'forces': [lab['forces'] for lab in labels],
+            'natoms': np.array([len(atoms) for atoms in reference]),
+        }
+    if len(reference['energies']) != len(predicted['energies']):
+        raise ValueError('predicted: number of structures differs from the reference')
+    de = (np.asarray(predicted['energies']) - np.asarray(reference['energies'])) / np.asarray(reference['natoms'])
+    df = np.concatenate([np.ravel(p - r) for p, r in zip(predicted['forces'], reference['forces'], strict=True)])
+    return {
+        'energy_mae': float(np.mean(np.abs(de))),
+        'energy_rmse': float(np.sqrt(np.mean(de**2))),
+        'force_mae': float(np.mean(np.abs(df))),
+        'force_rmse': float(np.sqrt(np.mean(df**2))),
+        'num_structures': int(len(de)),
+    }

@@ -1,0 +1,167 @@
+"""Benchmark ``student_speed``: MD cost per atom-step of MTP students (motep) vs a GAP teacher, same cell, same run.
+
+Setup (all real programs, no mocks):
+
+1. Teacher: a GAP fitted here with ``gap_fit`` to Stillinger--Weber-labelled Si cells, with GAP-18-like descriptors
+   (2b + SOAP cut-off 5 A, n_max 12, l_max 6, ``--teacher-sparse`` sparse points, 2000 by default; GAP-18 has
+   9,000 SOAP sparse points, so this teacher is *cheaper* than GAP-18 and the speed-ups are lower bounds).
+2. Students: MTPs of each level fitted with motep (linear least squares only: the cost of an MTP does not depend
+   on its coefficients) on the same data.
+3. The timing cell: ``--natoms`` Si atoms (1,000 by default) placed at random at the density of amorphous Si
+   (20 A^3/atom, min. separation 2.1 A) and shaken by 30 SW MD steps: a disordered cell with the neighbour count of
+   a-Si, which is what sets the cost (a melt--quenched 1,000-atom cell is too expensive for this shared machine).
+4. Each potential runs ``--steps`` velocity-Verlet steps from the same positions and velocities; rounds alternate
+   the potentials (``--rounds``) and the best round is kept. OMP_NUM_THREADS=1: figures are per core.
+
+Prints ratios teacher_cost / student_cost, ends with ONE JSON line, writes benchmarks/results/student_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+import numpy as np  # noqa: E402
+from ase import units  # noqa: E402
+from ase.build import bulk  # noqa: E402
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E402
+from ase.md.verlet import VelocityVerlet  # noqa: E402
+
+from aiida_gaprss.data.extxyz import write_frames  # noqa: E402
+from aiida_gaprss.rss.md import random_start  # noqa: E402
+from aiida_gaprss.rss.potentials import stillinger_weber_si  # noqa: E402
+from aiida_gaprss.students.mtp import fit_student, student_calculator  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).parent / 'results' / 'student_speed.json'
+GAP_FIT = os.environ.get('GAP_FIT', 'gap_fit')
+
+
+def sw_labelled_cells(n: int, seed: int) -> list:
+    """Rattled strained diamond 64-atom cells and random 64-atom cells, labelled by SW."""
+    rng = np.random.default_rng(seed)
+    sw = stillinger_weber_si()
+    cells = []
+    for i in range(n):
+        if i % 2:
+            atoms = bulk('Si', 'diamond', a=5.431 * rng.uniform(0.92, 1.06), cubic=True) * (2, 2, 2)
+            atoms.rattle(0.2, seed=seed + i)
+        else:
+            atoms = random_start(64, 'Si', volume_per_atom=rng.uniform(16.0, 24.0), min_distance=2.1, seed=seed + i)
+        atoms.calc = sw
+        atoms.info['energy'] = atoms.get_potential_energy()
+        atoms.arrays['forces'] = atoms.get_forces()
+        atoms.info['virial'] = -atoms.get_stress(voigt=False) * atoms.get_volume()
+        atoms.calc = None
+        cells.append(atoms)
+    return cells
+
+
+def fit_teacher(cells: list, folder: pathlib.Path, n_sparse: int) -> pathlib.Path:
+    """Fit the GAP teacher with gap_fit; return the XML path."""
+    with open(folder / 'train.xyz', 'w', encoding='utf-8') as handle:
+        write_frames(handle, cells)
+    gap = (
+        'distance_2b cutoff=5.0 cutoff_transition_width=1.0 covariance_type=ard_se delta=2.0 theta_uniform=0.5 '
+        'n_sparse=15 sparse_method=uniform : '
+        'soap cutoff=5.0 cutoff_transition_width=1.0 n_max=12 l_max=6 atom_sigma=0.5 zeta=4 delta=0.2 '
+        f'covariance_type=dot_product n_sparse={n_sparse} sparse_method=cur_points'
+    )
+    command = [
+        GAP_FIT, 'at_file=train.xyz', f'gap={{{gap}}}', 'default_sigma={0.002 0.1 0.1 0.0}', 'e0_method=average',
+        'energy_parameter_name=energy', 'force_parameter_name=forces', 'virial_parameter_name=virial',
+        'sparse_jitter=1e-8', 'gp_file=gap.xml',
+    ]  # fmt: skip
+    with open(folder / 'gap_fit.out', 'w', encoding='utf-8') as out:
+        subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, check=True)
+    return folder / 'gap.xml'
+
+
+def timing_cell(natoms: int, seed: int):
+    atoms = random_start(natoms, 'Si', volume_per_atom=20.0, min_distance=2.1, seed=seed)
+    atoms.calc = stillinger_weber_si()
+    MaxwellBoltzmannDistribution(atoms, temperature_K=1000.0, rng=np.random.default_rng(seed))
+    VelocityVerlet(atoms, 1.0 * units.fs).run(30)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=500.0, rng=np.random.default_rng(seed + 1))
+    atoms.calc = None
+    return atoms
+
+
+def md_cost(cell, calculator, steps: int) -> float:
+    """Seconds per atom-step of ``steps`` velocity-Verlet steps (after one warm-up force call)."""
+    atoms = cell.copy()
+    atoms.calc = calculator
+    atoms.get_forces()
+    dyn = VelocityVerlet(atoms, 1.0 * units.fs)
+    start = time.perf_counter()
+    dyn.run(steps)
+    return (time.perf_counter() - start) / (steps * len(atoms))
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--natoms', type=int, default=1000)
+    parser.add_argument('--levels', type=int, nargs='+', default=[8, 12, 16, 20, 24])
+    parser.add_argument('--teacher-sparse', type=int, default=2000)
+    parser.add_argument('--train-cells', type=int, default=40)
+    parser.add_argument('--steps', type=int, default=5, help='MD steps per student timing')
+    parser.add_argument('--teacher-steps', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=2)
+    parser.add_argument('--workdir', type=pathlib.Path, default=None, help='reuse/keep the fitted potentials here')
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix='student_speed_'))
+    workdir.mkdir(parents=True, exist_ok=True)
+    cells = sw_labelled_cells(args.train_cells, seed=11)
+    setup = {}
+    start = time.perf_counter()
+    xml = workdir / 'teacher' / 'gap.xml'
+    if not xml.is_file():
+        xml.parent.mkdir(exist_ok=True)
+        fit_teacher(cells, xml.parent, args.teacher_sparse)
+    setup['teacher_fit_s'] = time.perf_counter() - start
+    students = {}
+    for level in args.levels:
+        folder = workdir / f'student_{level}'
+        if not (folder / 'student.json').is_file():
+            fit_student(cells[:8], level=level, seed=1, max_iter=0, workdir=folder)
+        students[level] = student_calculator(folder)
+    from quippy.potential import Potential
+
+    teacher = Potential(param_filename=str(xml))
+    cell = timing_cell(args.natoms, seed=3)
+
+    costs = {'teacher': [], **{f'mtp{level}': [] for level in args.levels}}
+    for _ in range(args.rounds):
+        costs['teacher'].append(md_cost(cell, teacher, args.teacher_steps))
+        for level in args.levels:
+            costs[f'mtp{level}'].append(md_cost(cell, students[level], args.steps))
+    best = {name: min(values) for name, values in costs.items()}
+    figures = {
+        'natoms': len(cell),
+        'teacher': f'GAP 2b+SOAP(n12,l6,{args.teacher_sparse} sparse) from gap_fit on SW Si',
+        'seconds_per_atom_step': best,
+        'atom_steps_per_second': {name: 1.0 / value for name, value in best.items()},
+        'speedup_vs_teacher': {name: best['teacher'] / value for name, value in best.items() if name != 'teacher'},
+        'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
+        **setup,
+    }
+    for name, ratio in figures['speedup_vs_teacher'].items():
+        sys.stdout.write(f'{name}: {1 / best[name]:.0f} atom-steps/s, {ratio:.1f}x faster than the teacher\n')
+    sys.stdout.write(f'teacher: {1 / best["teacher"]:.0f} atom-steps/s\n')
+    line = json.dumps(figures)
+    sys.stdout.write(line + '\n')
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(line + '\n', encoding='utf-8')
+    return figures
+
+
+if __name__ == '__main__':
+    main()
