@@ -9,14 +9,13 @@ import sys
 from aiida import orm
 from aiida.engine import submit
 
-from aiida_gaprss.workflows.rss import restart_inputs
+from aiida_gaprss.workflows.rss import restart_builder
 
 if len(sys.argv) < 3:
     raise SystemExit('usage: verdi run workflows/continue_run.py PK NEW_BUDGET')
 previous = orm.load_node(int(sys.argv[1]))
-builder = previous.get_builder_restart()
+builder = restart_builder(previous)
 builder.budget = orm.Int(int(sys.argv[2]))
-builder.restart = restart_inputs(previous)
 if not builder.restart:
     raise SystemExit(f'run {previous.pk} finished no reference calculation: start a new run instead')
 node = submit(builder)

@@ -56,6 +56,12 @@ def validate_calculator(spec: dict) -> str | None:
         return f'field `calculator.path`: module `{module}` cannot be found'
     if not isinstance(spec.get('kwargs', {}), dict):
         return 'field `calculator.kwargs`: expected a dict'
+    from aiida_gaprss.rss.potentials import check_calculator_factory
+
+    try:
+        check_calculator_factory(path)
+    except ValueError as exception:
+        return f'field `calculator.path`: {str(exception).split(": ", 1)[1]}'
     return None
 
 

@@ -9,6 +9,8 @@ from aiida_gaprss.calculations.structure_job import StructureJob
 __all__ = ('RelaxBatch', 'validate_relax_parameters')
 
 KEYS = {'seed', 'fmax', 'steps', 'processes', 'pressure', 'iteration', 'trajectory_offset'}
+#: Largest pressure scale accepted (GPa): a value above it is almost certainly in the wrong unit.
+MAX_PRESSURE_GPA = 1000.0
 
 
 def validate_relax_parameters(parameters: dict) -> None:
@@ -34,6 +36,11 @@ def validate_relax_parameters(parameters: dict) -> None:
     for key, value in pressure.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValueError(f'field `parameters.pressure.{key}`: expected a positive number, got {value!r}')
+    if pressure.get('p0', 1.0) > MAX_PRESSURE_GPA:
+        raise ValueError(
+            f'field `parameters.pressure.p0`: {pressure["p0"]} GPa is beyond {MAX_PRESSURE_GPA} GPa '
+            '(pressures are in GPa)'
+        )
 
 
 class RelaxBatch(StructureJob):

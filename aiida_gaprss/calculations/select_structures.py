@@ -27,7 +27,7 @@ def validate_selection_parameters(parameters: dict) -> None:
         value = parameters.get(key, minimum)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f'field `parameters.{key}`: expected an integer >= {minimum}, got {value!r}')
-    if method == 'flat_histogram_cur':
+    if method == 'flat_histogram_cur' or 'kT' in parameters:
         kT = parameters.get('kT')
         if isinstance(kT, bool) or not isinstance(kT, (int, float)) or not math.isfinite(kT) or kT <= 0:
             raise ValueError(f'field `parameters.kT`: expected a positive energy (eV), got {kT!r}')

@@ -74,11 +74,10 @@ def cmd_continue(pk, budget, max_iterations, wait):
     """Continue the finished or failed GAP-RSS run PK from what it finished (no reference calculation repeated)."""
     from aiida import orm
 
-    from aiida_gaprss.workflows.rss import restart_inputs
+    from aiida_gaprss.workflows.rss import restart_builder
 
     previous = _load_run(pk)
-    builder = previous.get_builder_restart()
-    builder.restart = restart_inputs(previous)
+    builder = restart_builder(previous)
     if not builder.restart:
         raise click.UsageError(f'run {pk} finished no reference calculation: nothing to continue from')
     if budget is not None:

@@ -51,11 +51,19 @@ class StructureSet(orm.Data):
         if (atoms is None) == (file is None):
             raise ValueError('StructureSet: give exactly one of `atoms` or `file`')
         if file is not None:
+            frames = []
             with open(file, encoding='utf-8') as handle:
                 try:
-                    frames = list(read_frames(handle))
-                except (KeyError, ValueError, IndexError, OSError) as exception:
-                    raise ValueError(f'file `{file}`: not readable as extended XYZ: {exception}') from exception
+                    for atoms in read_frames(handle):
+                        frames.append(atoms)
+                except KeyError as exception:
+                    raise ValueError(
+                        f'structure {len(frames)}: field `species`: unknown element {exception} in file `{file}`'
+                    ) from exception
+                except (ValueError, IndexError, OSError) as exception:
+                    raise ValueError(
+                        f'structure {len(frames)}: file `{file}`: not readable as extended XYZ: {exception}'
+                    ) from exception
         else:
             frames = list(atoms)
         self._set_frames(frames)

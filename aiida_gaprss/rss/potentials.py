@@ -119,7 +119,43 @@ def validate_calculator_spec(spec: Any) -> dict:
         if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise ValueError("calculator_spec['kwargs']: expected a dict with string keys")
         out['kwargs'] = dict(kwargs)
+        check_calculator_factory(path)
     return out
+
+
+#: Packages whose callables may be used as calculator factories even when they are not Calculator classes.
+FACTORY_PACKAGES = ('aiida_gaprss', 'quippy')
+
+
+def check_calculator_factory(path: str) -> None:
+    """Refuse an ``import`` path that is not an ASE calculator class or a factory of an allowed package.
+
+    A spec is run by a job with its ``kwargs``; accepting any callable (``os:system``, ``subprocess:getoutput``)
+    would let a parameter run a shell command. Allowed: subclasses of ASE's ``BaseCalculator`` (any package), and
+    callables of :data:`FACTORY_PACKAGES`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``calculator_spec['path']``.
+    """
+    import importlib
+    import inspect
+
+    from ase.calculators.calculator import BaseCalculator
+
+    module_name, _, attribute = path.partition(':')
+    try:
+        target = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError, TypeError) as exception:
+        raise ValueError(f"calculator_spec['path']: cannot import {path!r}: {exception}") from exception
+    if inspect.isclass(target) and issubclass(target, BaseCalculator):
+        return
+    if callable(target) and module_name.split('.')[0] in FACTORY_PACKAGES:
+        return
+    raise ValueError(
+        f"calculator_spec['path']: {path!r} is not an ASE calculator class (nor a factory of {FACTORY_PACKAGES})"
+    )
 
 
 def calculator_from_spec(spec: dict):

@@ -32,6 +32,7 @@ from aiida.engine import (
 )
 from aiida.plugins import CalculationFactory
 
+from aiida_gaprss.calculations.gap_fit import validate_training_set
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.gap_hyper import delta_from_error
 from aiida_gaprss.rss.gap_parameters import DESCRIPTOR_TYPES, select_descriptors, validate_gap_parameters
@@ -145,7 +146,12 @@ class GapFitWorkChain(WorkChain):
     def define(cls, spec):
         """Inputs: the training set, the Table-1 parameters, settings and the gap_fit run options."""
         super().define(spec)
-        spec.input('training_set', valid_type=StructureSet, help='Labelled training database (energies required).')
+        spec.input(
+            'training_set',
+            valid_type=StructureSet,
+            validator=validate_training_set,
+            help='Labelled training database (energies required).',
+        )
         spec.input(
             'parameters',
             valid_type=orm.Dict,

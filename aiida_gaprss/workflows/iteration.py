@@ -14,13 +14,15 @@ failed fit still leaves the new labels for a continued run.
 
 from __future__ import annotations
 
+import contextlib
+
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, append_, if_
 
 from aiida_gaprss.calculations.generate_pool import GeneratePool, validate_pool_parameters
 from aiida_gaprss.calculations.relax_batch import RelaxBatch, validate_relax_parameters
-from aiida_gaprss.calculations.select_structures import SelectStructures, validate_selection_parameters
+from aiida_gaprss.calculations.select_structures import METHODS, SelectStructures, validate_selection_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.selection import flat_histogram_kt
@@ -47,20 +49,34 @@ def validate_iteration_parameters(parameters: dict, iteration: int = 0) -> None:
     n_relax = pool.pop('n_relax', 1)
     if isinstance(n_relax, bool) or not isinstance(n_relax, int) or n_relax < 1:
         raise ValueError(f'field `parameters.pool.n_relax`: expected an integer >= 1, got {n_relax!r}')
-    validate_pool_parameters({**pool, 'element': pool.get('element', 'Si'), 'seed': seed})
+    with _section('pool'):
+        validate_pool_parameters({**pool, 'element': pool.get('element', 'Si'), 'seed': seed})
     relax = {key: value for key, value in parameters.get('relax', {}).items() if key != 'batches'}
-    validate_relax_parameters({**relax, 'seed': seed})
+    with _section('relax'):
+        validate_relax_parameters({**relax, 'seed': seed})
     batches = parameters.get('relax', {}).get('batches', 1)
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
         raise ValueError(f'field `parameters.relax.batches`: expected an integer >= 1, got {batches!r}')
     selection = dict(parameters.get('selection', {}))
-    selection.setdefault('method', 'kernel_cur')
+    for key, default in (('initial_method', 'kernel_cur'), ('later_method', 'flat_histogram_cur')):
+        method = selection.pop(key, default)
+        if method not in METHODS:
+            raise ValueError(f'field `parameters.selection.{key}`: expected one of {METHODS}, got {method!r}')
+    selection.setdefault('method', 'flat_histogram_cur' if 'kT' in selection else 'kernel_cur')
     selection.setdefault('n', 1)
-    selection.pop('initial_method', None)
-    selection.pop('later_method', None)
-    validate_selection_parameters(selection)
+    with _section('selection'):
+        validate_selection_parameters(selection)
     if not isinstance(parameters.get('job_options', {}), dict):
         raise ValueError('field `parameters.job_options`: expected a dict of metadata.options')
+
+
+@contextlib.contextmanager
+def _section(name: str):
+    """Re-raise a section validator's ``parameters.x`` error as ``parameters.<name>.x``."""
+    try:
+        yield
+    except ValueError as exception:
+        raise ValueError(str(exception).replace('parameters.', f'parameters.{name}.', 1)) from exception
 
 
 def _validate_inputs(value, _):

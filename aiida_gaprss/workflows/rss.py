@@ -36,6 +36,7 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
+from aiida_gaprss.calculations.gap_fit import validate_training_set
 from aiida_gaprss.calculations.validate_potential import StructureMap
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
@@ -43,7 +44,13 @@ from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain, validate_iteration_parameters
 from aiida_gaprss.workflows.validation import QE_KEYS, ValidationWorkChain
 
-__all__ = ('GapRssWorkChain', 'plot_energy_scatter_of_run', 'plot_run_learning_curve', 'restart_inputs')
+__all__ = (
+    'GapRssWorkChain',
+    'plot_energy_scatter_of_run',
+    'plot_run_learning_curve',
+    'restart_builder',
+    'restart_inputs',
+)
 
 
 @calcfunction
@@ -233,7 +240,34 @@ def _validate_inputs(value, _):
     restart = value.get('restart', {})
     if 'potential' in restart and 'database' not in restart:
         return 'field `restart.database`: a restart potential needs the database it was fitted to'
-    return None
+    if 'database' in restart:
+        error = validate_training_set(restart['database'], None)
+        if error:
+            return f'field `restart.database`: {error}'
+        used = (
+            restart['reference_evaluations'].value if 'reference_evaluations' in restart else len(restart['database'])
+        )
+        if used >= value['budget'].value:
+            return (
+                f'field `budget`: the restart already used {used} reference evaluations; raise the budget above it '
+                f'(got {value["budget"].value})'
+            )
+    return _validate_reference_element(value)
+
+
+def _validate_reference_element(value) -> str | None:
+    """Check the element against the reference engine now (e.g. a pseudopotential for QE), not in iteration 0."""
+    from ase import Atoms
+
+    from aiida_gaprss.workflows.reference.engines import ENGINES
+
+    reference = value.get('reference', {})
+    engine = reference['engine'].value if 'engine' in reference else 'qe'
+    if engine not in ENGINES:
+        return None  # the reference namespace's own validator names the field
+    atom = Atoms(value['element'].value, cell=[10.0] * 3, pbc=True)
+    error = ENGINES[engine].validate(reference, [atom])
+    return f'element {value["element"].value}: {error}' if error else None
 
 
 class GapRssWorkChain(WorkChain):
@@ -567,6 +601,27 @@ class GapRssWorkChain(WorkChain):
             self.out('learning_curve', curve)
             self._plots(curve)
         self.out('exclusions', collect_exclusions(**self.ctx.exclusions))
+
+
+def restart_builder(node: orm.WorkflowNode):
+    """A builder that continues the run ``node``: its own inputs, with ``restart`` from :func:`restart_inputs`.
+
+    ``ProcessNode.get_builder_restart`` cannot be used: it validates exposed namespaces without their metadata
+    defaults. The inputs are the run's incoming links plus its non-database metadata inputs (e.g. the gap_fit
+    options), merged.
+    """
+    from aiida.common.links import LinkType
+
+    from aiida_gaprss.rss.gap_parameters import deep_merge
+
+    inputs = node.base.links.get_incoming(link_type=(LinkType.INPUT_CALC, LinkType.INPUT_WORK)).nested()
+    inputs = deep_merge(node.get_metadata_inputs() or {}, inputs) if hasattr(node, 'get_metadata_inputs') else inputs
+    inputs.pop('restart', None)
+    inputs.pop('metadata', None)
+    builder = GapRssWorkChain.get_builder()
+    builder._update(inputs)
+    builder.restart = restart_inputs(node)
+    return builder
 
 
 def restart_inputs(node: orm.WorkflowNode) -> dict:

@@ -90,10 +90,10 @@ def test_every_structure_failing_gives_exit_code(fixture_code):
 
 def test_task_exception_gives_job_failed(fixture_code):
     """A calculator that cannot be built in the job: exit code 301 carrying the exception message."""
-    spec = {'type': 'import', 'path': 'ase.calculators.lj:NoSuchCalculator'}
+    spec = {'type': 'import', 'path': 'ase.calculators.mixing:SumCalculator', 'kwargs': {}}
     _, node = run_batch(fixture_code('python'), [bulk('Si', 'diamond', a=5.43)], calculator=orm.Dict(spec))
     assert node.exit_status == AseBatch.exit_codes.ERROR_JOB_FAILED.status
-    assert 'NoSuchCalculator' in node.exit_message
+    assert 'calcs' in node.exit_message  # SumCalculator() misses its required argument
 
 
 @pytest.mark.parametrize(
@@ -103,6 +103,8 @@ def test_task_exception_gives_job_failed(fixture_code):
         ({'calculator': {'type': 'gap', 'xml': '/tmp/gap.xml'}}, 'give the `potential` input'),
         ({'calculator': {'type': 'import', 'path': 'no_such_module_xyz:Calc'}}, 'module `no_such_module_xyz`'),
         ({'calculator': {'type': 'import', 'path': 'ase.calculators.lj'}}, 'field `calculator.path`'),
+        ({'calculator': {'type': 'import', 'path': 'ase.calculators.lj:NoSuchCalculator'}}, 'field `calculator.path`'),
+        ({'calculator': {'type': 'import', 'path': 'os:system', 'kwargs': {'command': 'id'}}}, 'not an ASE calculator'),
         ({'calculator': {'type': 'magic'}}, 'field `calculator.type`'),
         ({'calculator': {'type': 'sw_si'}, 'parameters': {'colour': True}}, 'field `parameters.colour`'),
     ],

@@ -26,11 +26,17 @@ def test_setup_is_idempotent(tmp_path):
         assert 'created' not in second.stdout
         listing = subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), 'verdi'), '-p', 'embedded', 'code', 'list', '-r'],
-            env={**os.environ, 'AIIDA_PATH': str(tmp_path)}, capture_output=True, text=True, check=True,
+            env={**os.environ, 'AIIDA_PATH': str(tmp_path)},
+            capture_output=True,
+            text=True,
+            check=True,
         )
         assert listing.stdout.count('gap_fit@localhost') == 1
     finally:
         subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), 'verdi'), '-p', 'embedded', 'daemon', 'stop'],
-            env={**os.environ, 'AIIDA_PATH': str(tmp_path)}, capture_output=True, text=True, check=False,
+            env={**os.environ, 'AIIDA_PATH': str(tmp_path)},
+            capture_output=True,
+            text=True,
+            check=False,
         )

@@ -157,7 +157,7 @@ def test_rejects_empty_set_and_wrong_types(tmp_path):
 def test_rejects_malformed_file(tmp_path):
     path = tmp_path / 'bad.xyz'
     path.write_text('2\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3\nXx 0 0 0\nSi 1 1 1\n')
-    with pytest.raises(ValueError, match='not readable as extended XYZ'):
+    with pytest.raises(ValueError, match='structure 0: field `species`: unknown element'):
         StructureSet.from_file(path)
     path.write_text('3\nProperties=species:S:1:pos:R:3\nSi 0 0 0\n')
     with pytest.raises(ValueError, match='not readable as extended XYZ'):

@@ -123,7 +123,7 @@ def test_high_pressure_shrinks_and_enthalpy_is_e_plus_pv():
 
 
 def test_exploding_cell_is_flagged_not_raised(test_calculators):
-    spec = {'type': 'import', 'path': f'{test_calculators}:volume_pull', 'kwargs': {'a': -1.0}}
+    spec = {'type': 'import', 'path': f'{test_calculators}:VolumePull', 'kwargs': {'a': -1.0}}
     start = strained_diamond()
     frames = relax_one(start, spec, 0.0, steps=300, explode_factor=2.0, maxstep=0.2)
     assert_trajectory_well_formed(frames)
@@ -137,7 +137,7 @@ def test_exploding_cell_is_flagged_not_raised(test_calculators):
 
 
 def test_collapsing_cell_is_flagged_not_raised(test_calculators):
-    spec = {'type': 'import', 'path': f'{test_calculators}:volume_pull', 'kwargs': {'a': 1.0}}
+    spec = {'type': 'import', 'path': f'{test_calculators}:VolumePull', 'kwargs': {'a': 1.0}}
     frames = relax_one(strained_diamond(), spec, 0.0, steps=300, collapse_factor=0.5, min_distance=1.0)
     assert_trajectory_well_formed(frames)
     assert frames[-1].info['status'] == 'collapsed'
@@ -147,7 +147,7 @@ def test_collapsing_cell_is_flagged_not_raised(test_calculators):
 
 def test_calculator_failure_falls_back_then_fails(test_calculators):
     # one failure on the 4th call: PreconLBFGS raises, FIRE takes over from the last kept frame
-    spec = {'type': 'import', 'path': f'{test_calculators}:flaky', 'kwargs': {'fail_on': [4]}}
+    spec = {'type': 'import', 'path': f'{test_calculators}:Flaky', 'kwargs': {'fail_on': [4]}}
     frames = relax_one(strained_diamond(), spec, 0.0, steps=40)
     assert_trajectory_well_formed(frames)
     assert frames[-1].info['fallback'] is True
@@ -221,7 +221,7 @@ def test_relax_structures_rattle_uses_seed():
 
 
 def test_batch_survives_pathological_structures(test_calculators):
-    spec = {'type': 'import', 'path': f'{test_calculators}:volume_pull', 'kwargs': {'a': -1.0}}
+    spec = {'type': 'import', 'path': f'{test_calculators}:VolumePull', 'kwargs': {'a': -1.0}}
     frames = relax_structures(_cells(), spec, 0.0, processes=2, steps=200, explode_factor=1.5, maxstep=0.2)
     assert status_counts(frames)['exploded'] == 3
     assert len(split_trajectories(frames)) == 3
@@ -281,7 +281,7 @@ def test_random_cells_batch():
 
 
 def test_non_finite_first_energy_gives_no_frames(test_calculators):
-    spec = {'type': 'import', 'path': f'{test_calculators}:flaky', 'kwargs': {'nan_on': [1]}}
+    spec = {'type': 'import', 'path': f'{test_calculators}:Flaky', 'kwargs': {'nan_on': [1]}}
     assert relax_one(strained_diamond(), spec, 0.0, steps=10, fallback=None) == []
     # in a batch, the other structures are unaffected
     frames = relax_structures(_cells()[:2], spec, 0.0, processes=1, steps=5, fallback=None)
