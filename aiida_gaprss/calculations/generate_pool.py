@@ -11,7 +11,7 @@ __all__ = ('GeneratePool', 'validate_pool_parameters')
 MODES = ('initial', 'narrow', 'wide')
 PARITIES = ('any', 'even', 'odd')
 KEYS = {'element', 'n', 'seed', 'mode', 'parity', 'natoms', 'symmops', 'radius', 'bonding', 'dimers', 'iteration',
-        'processes'}  # fmt: skip
+        'processes', 'dimer_box'}  # fmt: skip
 
 
 def _positive_int(parameters: dict, key: str, *, minimum: int = 1) -> None:
@@ -44,6 +44,9 @@ def validate_pool_parameters(parameters: dict) -> None:
         parse_range(parameters['natoms'], 'parameters.natoms')
     if 'symmops' in parameters:
         parse_range(parameters['symmops'], 'parameters.symmops', maximum=48)
+    box = parameters.get('dimer_box')
+    if box is not None and (isinstance(box, bool) or not isinstance(box, (int, float)) or box < 5.0):
+        raise ValueError(f'field `parameters.dimer_box`: expected a box edge >= 5 Å, got {box!r}')
     radius = parameters.get('radius')
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0):
         raise ValueError(f'field `parameters.radius`: expected a positive number (Å), got {radius!r}')

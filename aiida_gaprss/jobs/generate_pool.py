@@ -3,7 +3,8 @@
 Run as ``python -m aiida_gaprss.jobs.generate_pool job.json`` by
 :class:`aiida_gaprss.calculations.generate_pool.GeneratePool`. ``mode`` 'initial' gives the paper's first-iteration
 split (half narrow 80/20 even/odd, half wide even only), 'narrow' / 'wide' one volume mode; ``dimers`` adds that many
-dimers in vacuum. Every cell gets ``info['origin']`` = ``pool:<iteration>:<index>`` and ``info['iteration']``.
+dimers in vacuum (in a periodic cubic box of edge ``dimer_box`` Å, default: beyond the 2-body cut-off). Every
+cell gets ``info['origin']`` = ``pool:<iteration>:<index>`` and ``info['iteration']``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def make_pool(parameters: dict) -> list:
     if int(parameters.get('dimers', 0)) > 0:
         cells.extend(
             generate_dimers(
-                element, int(parameters['dimers']), radius=parameters.get('radius'), bonding=parameters.get('bonding')
+                element,
+                int(parameters['dimers']),
+                radius=parameters.get('radius'),
+                bonding=parameters.get('bonding'),
+                box=parameters.get('dimer_box'),
             )
         )
     iteration = int(parameters.get('iteration', 0))
