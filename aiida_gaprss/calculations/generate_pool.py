@@ -45,8 +45,16 @@ def validate_pool_parameters(parameters: dict) -> None:
     if 'symmops' in parameters:
         parse_range(parameters['symmops'], 'parameters.symmops', maximum=48)
     box = parameters.get('dimer_box')
-    if box is not None and (isinstance(box, bool) or not isinstance(box, (int, float)) or box < 5.0):
-        raise ValueError(f'field `parameters.dimer_box`: expected a box edge >= 5 Å, got {box!r}')
+    if box is not None:
+        from aiida_gaprss.rss.elements import characteristic_radius
+        from aiida_gaprss.rss.generation import DIMER_RANGE
+
+        longest = 2 * DIMER_RANGE[1] * characteristic_radius(parameters['element'], parameters.get('radius'))
+        if isinstance(box, bool) or not isinstance(box, (int, float)) or box <= 2 * longest:
+            raise ValueError(
+                f'field `parameters.dimer_box`: expected a box edge above {2 * longest:.2f} Å (twice the longest '
+                f'dimer), got {box!r}'
+            )
     radius = parameters.get('radius')
     if radius is not None and (isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0):
         raise ValueError(f'field `parameters.radius`: expected a positive number (Å), got {radius!r}')
