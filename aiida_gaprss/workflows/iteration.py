@@ -36,7 +36,7 @@ __all__ = ('ITERATION_KEYS', 'GapRssIterationWorkChain', 'validate_iteration_par
 ITERATION_KEYS = ('pool', 'relax', 'selection', 'seed', 'job_options')
 
 
-def validate_iteration_parameters(parameters: dict, iteration: int = 0) -> None:
+def validate_iteration_parameters(parameters: dict, element: str = 'Si') -> None:
     """Raise ``ValueError`` naming the field for bad iteration parameters (checked before anything is submitted)."""
     unknown = sorted(set(parameters) - set(ITERATION_KEYS))
     if unknown:
@@ -50,7 +50,7 @@ def validate_iteration_parameters(parameters: dict, iteration: int = 0) -> None:
     if isinstance(n_relax, bool) or not isinstance(n_relax, int) or n_relax < 1:
         raise ValueError(f'field `parameters.pool.n_relax`: expected an integer >= 1, got {n_relax!r}')
     with _section('pool'):
-        validate_pool_parameters({**pool, 'element': pool.get('element', 'Si'), 'seed': seed})
+        validate_pool_parameters({**pool, 'element': element, 'seed': seed})
     relax = {key: value for key, value in parameters.get('relax', {}).items() if key != 'batches'}
     with _section('relax'):
         validate_relax_parameters({**relax, 'seed': seed})
@@ -81,7 +81,7 @@ def _section(name: str):
 
 def _validate_inputs(value, _):
     try:
-        validate_iteration_parameters(value['parameters'].get_dict())
+        validate_iteration_parameters(value['parameters'].get_dict(), value['element'].value)
     except ValueError as exception:
         return str(exception)
     if value['iteration'].value < 0:

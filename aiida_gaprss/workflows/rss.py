@@ -230,7 +230,7 @@ def _validate_inputs(value, _):
     if 'convergence_tolerance' in value and value['convergence_tolerance'].value <= 0:
         return 'field `convergence_tolerance`: must be a positive energy per atom (eV)'
     try:
-        validate_iteration_parameters(value['parameters'].get_dict())
+        validate_iteration_parameters(value['parameters'].get_dict(), value['element'].value)
     except ValueError as exception:
         return str(exception)
     if _validation_enabled(value):

@@ -65,7 +65,7 @@ def test_bad_input_refused_before_submission(codes, kwargs, message):
 def test_bad_parameters_refused_by_the_spec(codes):
     builder = tiny_builder(codes)
     builder.parameters = orm.Dict({**builder.parameters.get_dict(), 'relax': {'fmax': -1.0}})
-    with pytest.raises(ValueError, match='parameters.fmax'):
+    with pytest.raises(ValueError, match='parameters.relax.fmax'):
         run_get_node(builder)
 
 
