@@ -93,6 +93,15 @@ def get_gaprss_builder(
         setattr(builder, key, orm.Int(_positive(settings[key], key)))
     if settings.get('convergence_tolerance') is not None:
         builder.convergence_tolerance = orm.Float(float(settings['convergence_tolerance']))
+    pool = settings['parameters'].get('pool', {})
+    user_box = ((overrides.get('parameters') or {}).get('pool') or {}).get('dimer_box')
+    if 'dimer_box' in pool and user_box is None:
+        # the protocol's box is for Si; larger elements need a box above twice their longest dimer
+        from aiida_gaprss.rss.elements import characteristic_radius
+        from aiida_gaprss.rss.generation import DIMER_RANGE
+
+        minimum = 4 * DIMER_RANGE[1] * characteristic_radius(element)
+        pool['dimer_box'] = max(float(pool['dimer_box']), round(minimum + 1.0, 1))
     builder.parameters = orm.Dict(settings['parameters'])
 
     builder.fit.parameters = orm.Dict(table1_parameters(element, overrides=settings.get('fit') or {}))

@@ -1,0 +1,290 @@
+"""Benchmark ``workflow_overhead``: wall time of a GAP-RSS run through the daemon outside its CalcJobs' jobs.
+
+A two-iteration fast-protocol run (the protocol made smaller still — the ``TINY`` overrides of
+``tests/workflows/test_rss.py``, copied here — with the ASE reference engine and Stillinger–Weber, so that every job
+is cheap) is submitted to the daemon of a throwaway embedded profile (``gaprss setup``) and awaited.
+
+**Inside a CalcJob** means: the job script of some CalcJob is running. The localhost computer's prepend/append text
+(which the job script puts before every code's prepend text and after every append text) writes
+``date +%s.%N`` into ``.bench_start`` / ``.bench_end`` of the job folder; after the run they are read from each
+CalcJob's remote work directory (no job of this run cleans its folder). The time inside CalcJobs is the **union** of
+these intervals (jobs that overlap count once), clipped to the run.
+
+    overhead fraction = (T_run − |∪ job intervals|) / T_run         target <= 0.10
+
+``T_run``: from just before ``submit`` to the moment the terminated run is seen (0.5 s polling of the node; the
+node's own ctime→mtime is reported too). The overhead is split into
+
+* ``calcjob_machinery``: inside some CalcJob node's lifetime (ctime → mtime) but outside its job: upload
+  (ctime → remote_folder created), submit + scheduler start (→ ``.bench_start``), detection by the scheduler poll +
+  retrieve (``.bench_end`` → retrieved folder created), parse + finish (→ mtime) — per CalcJob type below;
+* ``workflow``: outside every CalcJob node's lifetime: WorkChain steps, calcfunctions (merging, hull sigmas,
+  gathering labels, learning curve, plots), process launches and the daemon's message round trips.
+
+The daemon polls the scheduler of a computer at most every ``minimum_job_poll_interval`` (1 s on this embedded
+localhost): a finished job waits for the next poll. ``--poll-intervals 1 0.2`` repeats the run with each interval
+(the daemon is stopped and started in between so that it reads the new value) to measure the effect; the mean
+detection + retrieve delay per CalcJob is printed for each.
+
+Usage: ``python benchmarks/workflow_overhead.py [--poll-intervals 1.0 0.2] [--budget 21] [--profile NAME]``.
+Prints the ratios, ends with ONE JSON line written to benchmarks/results/workflow_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+from _profile import bench_profile, is_terminated  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).parent / 'results' / 'workflow_overhead.json'
+PROFILE = 'bench-overhead'
+TARGET = 0.10
+START_FILE, END_FILE = '.bench_start', '.bench_end'
+PREPEND = f'date +%s.%N > {START_FILE}'
+APPEND = f'date +%s.%N > {END_FILE}'
+
+#: The fast protocol made smaller still (copied from tests/workflows/test_rss.py): two iterations take minutes.
+TINY = {
+    'budget': 30,
+    'num_select_initial': 10,
+    'num_select': 8,
+    'parameters': {
+        'pool': {'n': 60, 'n_relax': 10, 'natoms': [2, 6], 'dimers': 3},
+        'relax': {'steps': 30, 'fmax': 0.1},
+        'selection': {'n_flat': 24, 'soap': {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.5}},
+    },
+    'fit': {
+        'descriptors': {
+            'distance_2b': {'n_sparse': 10},
+            'angle_3b': {'n_sparse': 20},
+            'soap': {'n_sparse': 40, 'n_max': 4, 'l_max': 4},
+        }
+    },
+}
+
+
+def union_length(intervals, lo: float, hi: float) -> float:
+    """Total length of the union of ``intervals`` clipped to [lo, hi]."""
+    total, end = 0.0, -float('inf')
+    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in intervals):
+        if b <= a:
+            continue
+        if a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def read_stamp(folder: pathlib.Path, name: str) -> float | None:
+    try:
+        return float((folder / name).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def job_records(run) -> list[dict]:
+    """Per CalcJob of the run: node times, job interval from the stamp files, and the stages between."""
+    from aiida import orm
+
+    records = []
+    for node in run.called_descendants:
+        if not isinstance(node, orm.CalcJobNode):
+            continue
+        folder = pathlib.Path(node.get_remote_workdir() or '/nonexistent')
+        record = {
+            'pk': node.pk,
+            'process': node.process_label,
+            'exit_status': node.exit_status,
+            'ctime': node.ctime.timestamp(),
+            'mtime': node.mtime.timestamp(),
+            'job_start': read_stamp(folder, START_FILE),
+            'job_end': read_stamp(folder, END_FILE),
+            'remote_ctime': node.outputs.remote_folder.ctime.timestamp() if 'remote_folder' in node.outputs else None,
+            'retrieved_ctime': node.outputs.retrieved.ctime.timestamp() if 'retrieved' in node.outputs else None,
+        }
+        records.append(record)
+    return sorted(records, key=lambda record: record['ctime'])
+
+
+def stage_means(records: list[dict]) -> dict:
+    """Mean seconds of each stage of a CalcJob (records with every time stamp only)."""
+    stages = {'upload': [], 'submit_and_start': [], 'job': [], 'poll_and_retrieve': [], 'parse_and_finish': []}
+    for r in records:
+        if None in (r['job_start'], r['job_end'], r['remote_ctime'], r['retrieved_ctime']):
+            continue
+        stages['upload'].append(r['remote_ctime'] - r['ctime'])
+        stages['submit_and_start'].append(r['job_start'] - r['remote_ctime'])
+        stages['job'].append(r['job_end'] - r['job_start'])
+        stages['poll_and_retrieve'].append(r['retrieved_ctime'] - r['job_end'])
+        stages['parse_and_finish'].append(r['mtime'] - r['retrieved_ctime'])
+    return {key: round(statistics.mean(values), 3) if values else None for key, values in stages.items()}
+
+
+def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
+    from aiida import orm
+
+    records = job_records(run)
+    complete = [r for r in records if r['job_start'] is not None and r['job_end'] is not None]
+    total = t_done - t_submit
+    inside_jobs = union_length([(r['job_start'], r['job_end']) for r in complete], t_submit, t_done)
+    inside_nodes = union_length([(r['ctime'], r['mtime']) for r in records], t_submit, t_done)
+    overhead = total - inside_jobs
+    per_type = {}
+    for label in sorted({r['process'] for r in records}):
+        group = [r for r in records if r['process'] == label]
+        per_type[label] = {'count': len(group), **stage_means(group)}
+    calcfunctions = [n for n in run.called_descendants if isinstance(n, orm.CalcFunctionNode)]
+    workchains = [n for n in run.called_descendants if isinstance(n, orm.WorkChainNode)]
+    all_stages = stage_means(records)
+    return {
+        'minimum_job_poll_interval_s': interval,
+        'run_pk': run.pk,
+        'run_ok': run.is_finished_ok,
+        'run_exit_status': run.exit_status,
+        'total_seconds': round(total, 2),
+        'node_lifetime_seconds': round(run.mtime.timestamp() - run.ctime.timestamp(), 2),
+        'inside_jobs_seconds': round(inside_jobs, 2),
+        'sum_of_job_seconds': round(sum(r['job_end'] - r['job_start'] for r in complete), 2),
+        'overhead_seconds': round(overhead, 2),
+        'overhead_fraction': round(overhead / total, 4),
+        'split': {
+            'calcjob_machinery_seconds': round(inside_nodes - inside_jobs, 2),
+            'workflow_seconds': round(total - inside_nodes, 2),
+        },
+        'num_calcjobs': len(records),
+        'num_calcjobs_without_stamps': len(records) - len(complete),
+        'num_workchains': len(workchains),
+        'num_calcfunctions': len(calcfunctions),
+        'calcfunction_seconds_sum': round(sum(n.mtime.timestamp() - n.ctime.timestamp() for n in calcfunctions), 2),
+        'calcjob_stage_means_seconds': all_stages,
+        'poll_and_retrieve_seconds_sum': round(
+            sum(r['retrieved_ctime'] - r['job_end'] for r in complete if r['retrieved_ctime']), 2
+        ),
+        'per_calcjob_type': per_type,
+    }
+
+
+def restart_daemon(timeout: int = 300) -> None:
+    """Stop and start the daemon of the loaded profile (long time-outs: the machine is shared and loaded)."""
+    from aiida.engine.daemon.client import get_daemon_client
+
+    client = get_daemon_client()
+    if client.is_daemon_running:
+        client.stop_daemon(wait=True, timeout=timeout)
+    client.start_daemon(number_workers=1, wait=True, timeout=timeout)
+    deadline = time.time() + timeout
+    while not client.is_daemon_running:
+        if time.time() > deadline:
+            raise RuntimeError('the daemon did not start')
+        time.sleep(1.0)
+    # the broker is bundled with the daemon: reconnect this process, or `submit` talks to the stopped one and the
+    # run is never picked up (this happened: the run waited as `Created` until `verdi process repair`)
+    from aiida.manage import get_manager
+
+    get_manager().reset_runner()
+    get_manager().reset_broker()
+
+
+def run_once(builder, interval: float) -> dict:
+    from aiida import orm
+    from aiida.engine import submit
+
+    computer = orm.load_computer('localhost')
+    if computer.get_minimum_job_poll_interval() != interval:
+        computer.set_minimum_job_poll_interval(interval)
+        restart_daemon()  # the workers read the new interval
+    load_start = os.getloadavg()
+    t_submit = time.time()
+    node = submit(builder)
+    while not is_terminated(node):
+        time.sleep(0.5)
+    t_done = time.time()
+    figures = analyse(node, t_submit, t_done, interval)
+    figures['loadavg_start'] = load_start
+    figures['loadavg_end'] = os.getloadavg()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--poll-intervals', type=float, nargs='+', default=[1.0], help='seconds; one run each')
+    parser.add_argument('--budget', type=int, default=21, help='21 = 10 + 3 dimers in iteration 0, 8 in iteration 1')
+    parser.add_argument('--profile', default=None, help='an existing profile with a running daemon')
+    args = parser.parse_args()
+    with bench_profile(PROFILE, profile=args.profile):
+        from aiida import orm
+
+        from aiida_gaprss.rss.gap_parameters import deep_merge
+        from aiida_gaprss.workflows.rss import GapRssWorkChain
+
+        computer = orm.load_computer('localhost')
+        saved = (computer.get_prepend_text(), computer.get_append_text(), computer.get_minimum_job_poll_interval())
+        computer.set_prepend_text('\n'.join(text for text in (PREPEND, saved[0]) if text))
+        computer.set_append_text('\n'.join(text for text in (saved[1], APPEND) if text))
+        codes = {'python': orm.load_code('gaprss-python@localhost'), 'gap_fit': orm.load_code('gap_fit@localhost')}
+        try:
+            runs = []
+            overrides = deep_merge(TINY, {'budget': args.budget})
+            for interval in args.poll_intervals:
+                builder = GapRssWorkChain.get_builder_from_protocol(
+                    'Si', codes=codes, engine='ase', protocol='fast', overrides=overrides
+                )
+                figures = run_once(builder, interval)
+                runs.append(figures)
+                print(
+                    f'poll interval {interval:.1f} s: run {figures["total_seconds"]:.1f} s, inside jobs '
+                    f'{figures["inside_jobs_seconds"]:.1f} s, overhead {figures["overhead_seconds"]:.1f} s = '
+                    f'{figures["overhead_fraction"]:.3f} of the total (target <= {TARGET}); CalcJob machinery '
+                    f'{figures["split"]["calcjob_machinery_seconds"]:.1f} s, workflow '
+                    f'{figures["split"]["workflow_seconds"]:.1f} s; {figures["num_calcjobs"]} CalcJobs, '
+                    f'mean poll+retrieve {figures["calcjob_stage_means_seconds"]["poll_and_retrieve"]} s',
+                    flush=True,
+                )
+                for label, row in figures['per_calcjob_type'].items():
+                    print(f'    {label:24s} {row}')
+        finally:
+            computer.set_prepend_text(saved[0])
+            computer.set_append_text(saved[1])
+            computer.set_minimum_job_poll_interval(saved[2])
+    main_run = runs[0]
+    result = {
+        'benchmark': 'workflow_overhead',
+        'engine': 'ase (Stillinger-Weber)',
+        'protocol': 'fast + TINY overrides of tests/workflows/test_rss.py',
+        'budget': args.budget,
+        'overhead_fraction': main_run['overhead_fraction'],
+        'target_fraction': TARGET,
+        'meets_target': main_run['overhead_fraction'] <= TARGET,
+        'minimum_job_poll_interval_s': main_run['minimum_job_poll_interval_s'],
+        'definition': 'overhead = run wall time - |union of job-script intervals (computer prepend/append date '
+        'stamps)|; fraction = overhead / run wall time',
+        'runs': runs,
+        'nproc': os.cpu_count(),
+    }
+    if len(runs) > 1:
+        result['poll_interval_effect'] = {
+            f'{r["minimum_job_poll_interval_s"]}': {
+                'overhead_fraction': r['overhead_fraction'],
+                'overhead_seconds': r['overhead_seconds'],
+                'mean_poll_and_retrieve_s': r['calcjob_stage_means_seconds']['poll_and_retrieve'],
+            }
+            for r in runs
+        }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result) + '\n')
+    print(json.dumps(result))
+
+
+if __name__ == '__main__':
+    main()
