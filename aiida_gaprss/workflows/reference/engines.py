@@ -99,6 +99,15 @@ class AseEngine:
         return results, records
 
 
+#: Volume per atom (Å³) above which a structure is treated as a molecule in a box (dimers): Γ point only.
+MOLECULE_VOLUME_PER_ATOM = 200.0
+
+
+def _is_molecule_in_a_box(atoms) -> bool:
+    """Whether ``atoms`` is a small molecule (a dimer) in a large periodic box."""
+    return len(atoms) <= 2 and atoms.get_volume() / len(atoms) > MOLECULE_VOLUME_PER_ATOM
+
+
 class QeEngine:
     """One ``PwBaseWorkChain`` per structure, parameters from ``reference_qe.yaml``."""
 
@@ -188,6 +197,8 @@ class QeEngine:
             extra = qe.structure_overrides.get_dict().get(str(int(tag[1:])), {})
             overrides = deep_merge(overrides, _upper_sections(extra))
         parameters, mesh = cls.parameters(protocol, atoms, overrides)
+        if _is_molecule_in_a_box(atoms):
+            mesh = [1, 1, 1]  # a dimer in vacuum has no dispersion: the Γ point is exact and far cheaper
 
         builder = PwBaseWorkChain.get_builder()
         builder.pw.code = qe.code
