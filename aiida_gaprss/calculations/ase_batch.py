@@ -24,7 +24,7 @@ from aiida_gaprss.calculations.python_job import PythonJob
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 
-__all__ = ('AseBatch', 'validate_calculator')
+__all__ = ('AseBatch', 'validate_calculator', 'validate_calculator_or_potential')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -65,16 +65,19 @@ def validate_calculator(spec: dict) -> str | None:
     return None
 
 
+def validate_calculator_or_potential(value) -> str | None:
+    """Exactly one of the inputs ``calculator`` (a valid spec) and ``potential``: an error message, else ``None``."""
+    has_calculator = 'calculator' in value
+    if has_calculator == ('potential' in value):
+        return 'give exactly one of the inputs `calculator` (Dict spec) and `potential` (GapPotential)'
+    return validate_calculator(value['calculator'].get_dict()) if has_calculator else None
+
+
 def validate_inputs(value, _):
     """Exactly one of ``calculator`` and ``potential``; known parameter keys."""
-    has_calculator = 'calculator' in value
-    has_potential = 'potential' in value
-    if has_calculator == has_potential:
-        return 'give exactly one of the inputs `calculator` (Dict spec) and `potential` (GapPotential)'
-    if has_calculator:
-        error = validate_calculator(value['calculator'].get_dict())
-        if error:
-            return error
+    error = validate_calculator_or_potential(value)
+    if error:
+        return error
     if 'parameters' in value:
         for key, content in value['parameters'].get_dict().items():
             if key not in _PARAMETER_KEYS:

@@ -23,7 +23,7 @@ from aiida import orm
 from aiida.common.folders import Folder
 from aiida.engine import ExitCode
 
-from aiida_gaprss.calculations.ase_batch import validate_calculator
+from aiida_gaprss.calculations.ase_batch import validate_calculator_or_potential
 from aiida_gaprss.calculations.python_job import PythonJob
 from aiida_gaprss.data.extxyz import read_frames
 from aiida_gaprss.data.gap_potential import GapPotential
@@ -133,14 +133,9 @@ def validate_map_parameters(parameters: dict) -> None:
 
 
 def _validate_inputs(value, _):
-    has_calculator = 'calculator' in value
-    has_potential = 'potential' in value
-    if has_calculator == has_potential:
-        return 'give exactly one of the inputs `calculator` (Dict spec) and `potential` (GapPotential)'
-    if has_calculator:
-        error = validate_calculator(value['calculator'].get_dict())
-        if error:
-            return error
+    error = validate_calculator_or_potential(value)
+    if error:
+        return error
     if 'parameters' in value:
         try:
             validate_validation_parameters(value['parameters'].get_dict(), known_phases_only='structures' not in value)

@@ -12,7 +12,9 @@ from aiida.engine import run_get_node
 
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.plots import PNG_MAGIC
+from aiida_gaprss.rss.gap_parameters import deep_merge
 from aiida_gaprss.workflows.validation import ValidationWorkChain
+from tests.workflows.test_rss import TINY as RSS_TINY
 
 PHASES = ['diamond', 'beta_sn']
 #: Small settings: two phases, a 5-point E–V scan with a few fixed-volume steps.
@@ -214,24 +216,8 @@ def test_run_plots():
 # ------------------------------------------------------------------------------------------------ the loop
 
 
-#: The fast protocol made smaller still (as in test_rss.py), so two iterations with validation take ~3 minutes.
-TINY = {
-    'budget': 21,
-    'num_select_initial': 10,
-    'num_select': 8,
-    'parameters': {
-        'pool': {'n': 60, 'n_relax': 10, 'natoms': [2, 6], 'dimers': 3},
-        'relax': {'steps': 30, 'fmax': 0.1},
-        'selection': {'n_flat': 24, 'soap': {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.5}},
-    },
-    'fit': {
-        'descriptors': {
-            'distance_2b': {'n_sparse': 10},
-            'angle_3b': {'n_sparse': 20},
-            'soap': {'n_sparse': 40, 'n_max': 4, 'l_max': 4},
-        }
-    },
-}
+#: The tiny overrides of test_rss.py (two iterations in minutes), with budget 21 and validation set by the tests.
+TINY = deep_merge({key: value for key, value in RSS_TINY.items() if key != 'validation'}, {'budget': 21})
 
 
 @pytest.fixture(scope='module')
