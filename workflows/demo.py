@@ -48,8 +48,9 @@ with potential.as_folder() as folder:
     for name in potential.filenames:
         (OUTPUT / name).write_bytes((folder / name).read_bytes())
 curve = node.outputs.learning_curve.get_dict()
-if 'learning_curve_plot' in node.outputs:
-    (OUTPUT / 'learning_curve.png').write_bytes(node.outputs.learning_curve_plot.get_content(mode='rb'))
+plots = dict(node.outputs.plots) if 'plots' in node.outputs else {}
+for name, plot in plots.items():
+    (OUTPUT / f'{name}.png').write_bytes(plot.get_content(mode='rb'))
 print(f'\nfinished in {time.time() - start:.0f} s')
 print(f'potential:      GapPotential<{potential.pk}>  (files in {OUTPUT}/{potential.xml_name})')
 print(f'database:       StructureSet<{node.outputs.database.pk}> ({len(node.outputs.database)} structures)')
@@ -61,6 +62,6 @@ for row in curve['iterations']:
         f'  iteration {row["iteration"]}: {row["reference_evaluations"]} evaluations, training RMSE '
         f'{rmse * 1000:.1f} meV/atom' + (f', prediction RMSE {prediction * 1000:.1f} meV/atom' if prediction else '')
     )
-if 'learning_curve_plot' in node.outputs:
-    print(f'plot:           SinglefileData<{node.outputs.learning_curve_plot.pk}> ({OUTPUT}/learning_curve.png)')
+for name, plot in plots.items():
+    print(f'plot:           {name}: SinglefileData<{plot.pk}> ({OUTPUT}/{name}.png)')
 print(f'provenance:     gaprss lineage {potential.pk};  verdi node graph generate {potential.pk}')
