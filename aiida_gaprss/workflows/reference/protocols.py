@@ -11,6 +11,8 @@ import pathlib
 import numpy as np
 import yaml
 
+from aiida_gaprss.rss.gap_parameters import deep_merge
+
 __all__ = ('deep_merge', 'kpoint_mesh', 'load_protocol', 'settings_for_species')
 
 LOGGER = logging.getLogger(__name__)
@@ -74,14 +76,3 @@ def kpoint_mesh(cell, spacing: float, pbc=(True, True, True)) -> list[int]:
     for vector, periodic in zip(reciprocal, pbc, strict=True):
         mesh.append(max(1, math.ceil(np.linalg.norm(vector) / spacing - 1e-8)) if periodic else 1)
     return mesh
-
-
-def deep_merge(base: dict, overrides: dict) -> dict:
-    """Return ``base`` updated recursively with ``overrides`` (neither is modified)."""
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
