@@ -154,6 +154,10 @@ def run_status(run: orm.WorkflowNode) -> dict:
             metrics = outputs.fit_parameters.get_dict()
             row['energy_rmse'] = metrics.get('energy_rmse')
             row['forces_rmse'] = metrics.get('forces_rmse')
+            per_type = (metrics.get('training_errors') or {}).get('per_config_type') or {}
+            row['energy_rmse_per_config_type'] = {
+                config_type: values.get('energy_rmse') for config_type, values in sorted(per_type.items())
+            }
         if not child.is_terminated:
             messages = orm.Log.collection.get_logs_for(child)
             descendants = [child, *[n for n in child.called_descendants if not n.is_terminated]]

@@ -213,7 +213,10 @@ def gap_phases(potential) -> dict:
 
 
 # -- the run --------------------------------------------------------------------------------------------------------
-def submit_run(budget: int):
+def submit_run(
+    budget: int, num_select_initial: int | None = None, num_select: int | None = None, max_iterations: int | None = None
+):
+    """Submit the fast-protocol Si run on QE with ``budget`` (and optionally larger selections per iteration)."""
     from aiida import orm
     from aiida.engine import submit
 
@@ -221,8 +224,13 @@ def submit_run(budget: int):
 
     codes = {label: orm.load_code(f'{code}@localhost') for label, code in
              (('python', 'gaprss-python'), ('gap_fit', 'gap_fit'), ('pw', 'pw'))}  # fmt: skip
+    overrides = {'budget': budget}
+    for key, value in (('num_select_initial', num_select_initial), ('num_select', num_select),
+                       ('max_iterations', max_iterations)):  # fmt: skip
+        if value is not None:
+            overrides[key] = value
     builder = GapRssWorkChain.get_builder_from_protocol(
-        'Si', codes=codes, engine='qe', protocol='fast', overrides={'budget': budget}
+        'Si', codes=codes, engine='qe', protocol='fast', overrides=overrides
     )
     return submit(builder)
 
@@ -253,6 +261,9 @@ def main() -> None:
     parser.add_argument('--keep-daemon', action='store_true', help='leave the private daemon running (a run goes on)')
     parser.add_argument('--nprocs', type=int, default=2, help='MPI processes of the QE vc-relaxations')
     parser.add_argument('--note', default='', help='free text stored in the JSON')
+    parser.add_argument('--num-select-initial', type=int, default=None, help='override: cells labelled in iteration 0')
+    parser.add_argument('--num-select', type=int, default=None, help='override: cells labelled per later iteration')
+    parser.add_argument('--max-iterations', type=int, default=None, help='override: iterations at most')
     args = parser.parse_args()
 
     cache = json.loads(RESULTS.read_text()) if RESULTS.exists() else None
@@ -265,7 +276,7 @@ def main() -> None:
         if args.resume is not None:
             node = orm.load_node(args.resume)
         else:
-            node = submit_run(args.budget)
+            node = submit_run(args.budget, args.num_select_initial, args.num_select, args.max_iterations)
             print(f'submitted GapRssWorkChain<{node.pk}> (Si, QE, fast, budget {args.budget})', flush=True)
         # the reference side runs while the daemon works on the loop
         reference = reference_phases('fast', args.nprocs, cache)

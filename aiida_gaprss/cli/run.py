@@ -141,6 +141,21 @@ def _print_status(node) -> None:
             row.get('last_message', ''),
         ])  # fmt: skip
     echo_table(rows, ['iteration', 'pk', 'state', 'evaluations', 'database', 'E rmse meV/at', 'F rmse eV/Å', 'now'])
+    config_types = sorted({key for row in status['iterations'] for key in row.get('energy_rmse_per_config_type', {})})
+    if config_types:
+        click.echo('\ntraining energy RMSE per config_type (meV/atom):')
+        table = []
+        for row in status['iterations']:
+            per_type = row.get('energy_rmse_per_config_type') or {}
+            if not per_type:
+                continue
+            table.append(
+                [
+                    row['label'],
+                    *(f'{per_type[key] * 1000:.1f}' if per_type.get(key) is not None else '' for key in config_types),
+                ]
+            )
+        echo_table(table, ['iteration', *config_types])
 
 
 @cmd_root.command('status')

@@ -108,32 +108,100 @@ def _is_molecule_in_a_box(atoms) -> bool:
     return len(atoms) <= 2 and atoms.get_volume() / len(atoms) > MOLECULE_VOLUME_PER_ATOM
 
 
-class QeEngine:
-    """One ``PwBaseWorkChain`` per structure, parameters from ``reference_qe.yaml``."""
+class _PerStructureEngine:
+    """Shared shape of the DFT engines: one workflow child per structure, settings from a YAML protocol.
 
-    name = 'qe'
+    Subclasses set ``name`` (also their input namespace and protocol kind), ``code_help``, ``pbc_help``,
+    ``result_outputs`` (``{output label of the child: suffix of the result key}``, the first one required) and may
+    extend the validation hooks.
+    """
 
-    @staticmethod
-    def validate(inputs, atoms_list) -> str | None:
-        from aiida_gaprss.pseudos import check_family_elements
+    name = ''
+    code_help = ''
+    pbc_help = ''
+    result_outputs: dict = {}
 
-        if 'qe' not in inputs or 'code' not in inputs['qe']:
-            return 'field `qe.code`: engine `qe` needs the `qe` namespace with a pw.x code'
-        qe = inputs['qe']
-        try:
-            protocol = load_protocol('qe', qe['protocol'].value if 'protocol' in qe else None)
-        except ValueError as exception:
-            return str(exception)
-        species = sorted({symbol for atoms in atoms_list for symbol in atoms.get_chemical_symbols()})
-        family = qe['pseudo_family'].value if 'pseudo_family' in qe else protocol['pseudo_family']
-        error = check_family_elements(family, species)
+    @classmethod
+    def validate(cls, inputs, atoms_list) -> str | None:
+        """Check the engine's namespace against the structures; return the first problem, naming its field."""
+        if cls.name not in inputs or 'code' not in inputs[cls.name]:
+            return f'field `{cls.name}.code`: engine `{cls.name}` needs the `{cls.name}` namespace with {cls.code_help}'
+        namespace = inputs[cls.name]
+        error = cls._check_namespace(namespace)
         if error:
             return error
         try:
-            settings_for_species(protocol, species, 'qe')
+            protocol = load_protocol(cls.name, namespace['protocol'].value if 'protocol' in namespace else None)
         except ValueError as exception:
             return str(exception)
-        overrides = _upper_sections(qe['parameters'].get_dict() if 'parameters' in qe else {})
+        species = sorted({symbol for atoms in atoms_list for symbol in atoms.get_chemical_symbols()})
+        error = cls._check_species(namespace, protocol, species)
+        if error:
+            return error
+        try:
+            settings_for_species(protocol, species, cls.name)
+        except ValueError as exception:
+            return str(exception)
+        error = cls._check_parameters(namespace)
+        if error:
+            return error
+        for index, atoms in enumerate(atoms_list):
+            if not all(atoms.pbc):
+                return f'structure {index}: field `pbc`: {cls.pbc_help}'
+        return cls._check_structures(namespace, atoms_list)
+
+    @staticmethod
+    def _check_namespace(namespace) -> str | None:
+        return None
+
+    @staticmethod
+    def _check_species(namespace, protocol: dict, species: list[str]) -> str | None:
+        return None
+
+    @staticmethod
+    def _check_parameters(namespace) -> str | None:
+        return None
+
+    @staticmethod
+    def _check_structures(namespace, atoms_list) -> str | None:
+        return None
+
+    @staticmethod
+    def split(workchain) -> dict:
+        return split_structures(workchain.inputs.structures)
+
+    @classmethod
+    def collect(cls, workchain, tag, child) -> tuple[dict, list[dict]]:
+        """The child's result nodes (``{tag}_{suffix}``) if it finished with its required output, else an exclusion."""
+        index = int(tag[1:])
+        required = next(iter(cls.result_outputs))
+        if child.is_finished_ok and required in child.outputs:
+            return {
+                f'{tag}_{suffix}': child.outputs[label]
+                for label, suffix in cls.result_outputs.items()
+                if label in child.outputs
+            }, []
+        return {}, [_record(index, child)]
+
+
+class QeEngine(_PerStructureEngine):
+    """One ``PwBaseWorkChain`` per structure, parameters from ``reference_qe.yaml``."""
+
+    name = 'qe'
+    code_help = 'a pw.x code'
+    pbc_help = 'pw.x needs a fully periodic cell (put molecules in a box)'
+    result_outputs = {'output_trajectory': 'trajectory', 'output_parameters': 'parameters'}
+
+    @staticmethod
+    def _check_species(namespace, protocol: dict, species: list[str]) -> str | None:
+        from aiida_gaprss.pseudos import check_family_elements
+
+        family = namespace['pseudo_family'].value if 'pseudo_family' in namespace else protocol['pseudo_family']
+        return check_family_elements(family, species)
+
+    @staticmethod
+    def _check_parameters(namespace) -> str | None:
+        overrides = _upper_sections(namespace['parameters'].get_dict() if 'parameters' in namespace else {})
         control = {key.lower(): value for key, value in overrides.get('CONTROL', {}).items()}
         system = {key.lower(): value for key, value in overrides.get('SYSTEM', {}).items()}
         if control.get('calculation', 'scf') != 'scf':
@@ -142,18 +210,15 @@ class QeEngine:
             return 'field `qe.parameters.CONTROL`: tprnfor and tstress must stay True (forces and virials are labels)'
         if system.get('occupations', 'smearing') != 'smearing':
             return 'field `qe.parameters.SYSTEM.occupations`: must be `smearing` (random cells are often metallic)'
-        for index, atoms in enumerate(atoms_list):
-            if not all(atoms.pbc):
-                return f'structure {index}: field `pbc`: pw.x needs a fully periodic cell (put molecules in a box)'
-        if 'structure_overrides' in qe:
-            for key in qe['structure_overrides'].get_dict():
-                if not key.isdigit() or int(key) >= len(atoms_list):
-                    return f'field `qe.structure_overrides`: key {key!r} is not a structure index'
         return None
 
     @staticmethod
-    def split(workchain) -> dict:
-        return split_structures(workchain.inputs.structures)
+    def _check_structures(namespace, atoms_list) -> str | None:
+        if 'structure_overrides' in namespace:
+            for key in namespace['structure_overrides'].get_dict():
+                if not key.isdigit() or int(key) >= len(atoms_list):
+                    return f'field `qe.structure_overrides`: key {key!r} is not a structure index'
+        return None
 
     @staticmethod
     def parameters(protocol: dict, atoms, overrides: dict | None = None) -> tuple[dict, list[int]]:
@@ -222,51 +287,29 @@ class QeEngine:
         builder.metadata.call_link_label = tag
         return PwBaseWorkChain, builder
 
-    @staticmethod
-    def collect(workchain, tag, child) -> tuple[dict, list[dict]]:
-        index = int(tag[1:])
-        if child.is_finished_ok and 'output_trajectory' in child.outputs:
-            return {
-                f'{tag}_parameters': child.outputs.output_parameters,
-                f'{tag}_trajectory': child.outputs.output_trajectory,
-            }, []
-        return {}, [_record(index, child)]
 
-
-class VaspEngine:
+class VaspEngine(_PerStructureEngine):
     """One aiida-vasp ``VaspWorkChain`` per structure, the paper's settings from ``reference_vasp.yaml``."""
 
     name = 'vasp'
+    code_help = 'a VASP code'
+    pbc_help = 'VASP needs a fully periodic cell'
+    result_outputs = {'misc': 'misc', 'arrays': 'arrays'}
 
     @staticmethod
-    def validate(inputs, atoms_list) -> str | None:
-        if 'vasp' not in inputs or 'code' not in inputs['vasp']:
-            return 'field `vasp.code`: engine `vasp` needs the `vasp` namespace with a VASP code'
-        vasp = inputs['vasp']
+    def _check_namespace(namespace) -> str | None:
         for name in ('potential_family', 'potential_mapping'):
-            if name not in vasp:
+            if name not in namespace:
                 return f'field `vasp.{name}`: required for engine `vasp`'
-        try:
-            protocol = load_protocol('vasp', vasp['protocol'].value if 'protocol' in vasp else None)
-        except ValueError as exception:
-            return str(exception)
-        species = sorted({symbol for atoms in atoms_list for symbol in atoms.get_chemical_symbols()})
-        mapping = vasp['potential_mapping'].get_dict()
-        for symbol in species:
-            if symbol not in mapping:
-                return f'element {symbol}: missing from `vasp.potential_mapping`'
-        try:
-            settings_for_species(protocol, species, 'vasp')
-        except ValueError as exception:
-            return str(exception)
-        for index, atoms in enumerate(atoms_list):
-            if not all(atoms.pbc):
-                return f'structure {index}: field `pbc`: VASP needs a fully periodic cell'
         return None
 
     @staticmethod
-    def split(workchain) -> dict:
-        return split_structures(workchain.inputs.structures)
+    def _check_species(namespace, protocol: dict, species: list[str]) -> str | None:
+        mapping = namespace['potential_mapping'].get_dict()
+        for symbol in species:
+            if symbol not in mapping:
+                return f'element {symbol}: missing from `vasp.potential_mapping`'
+        return None
 
     @staticmethod
     def incar(protocol: dict, atoms, overrides: dict | None = None) -> tuple[dict, float]:
@@ -311,16 +354,6 @@ class VaspEngine:
         builder.max_iterations = vasp.get('max_iterations', orm.Int(2))
         builder.metadata.call_link_label = tag
         return VaspWorkChain, builder
-
-    @staticmethod
-    def collect(workchain, tag, child) -> tuple[dict, list[dict]]:
-        index = int(tag[1:])
-        if child.is_finished_ok and 'misc' in child.outputs:
-            results = {f'{tag}_misc': child.outputs.misc}
-            if 'arrays' in child.outputs:
-                results[f'{tag}_arrays'] = child.outputs.arrays
-            return results, []
-        return {}, [_record(index, child)]
 
 
 ENGINES = {engine.name: engine for engine in (AseEngine, QeEngine, VaspEngine)}
