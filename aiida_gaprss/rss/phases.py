@@ -15,10 +15,17 @@ By default the primitive cell is returned (``primitive=True``), which halves or 
 calculations for centred lattices (diamond 2 atoms, bc8 8, α-B12 12); ``primitive=False`` gives the conventional cell.
 
 Not included: **oS24** (the open-framework Si24 allotrope of Kim et al., Nat. Mater. 14, 169 (2015), space group
-Cmcm, No. 63, 24 atoms in the conventional C-centred cell, three 8f sites). Its refined Wyckoff coordinates could not
-be obtained from a verifiable source while writing this module and are not invented here; add the entry to
-:data:`PHASES` (``'oS24': PhaseSpec(63, (a, b, c, 90, 90, 90), ((0, y1, z1), (0, y2, z2), (0, y3, z3)))``) once
-they are at hand.
+Cmcm, No. 63, 24 atoms in the conventional C-centred cell, 12 in the primitive one, three 8f sites (0, y, z); AFLOW
+prototype A_oC24_63_3f-001, ICSD 291479). Its refined lattice parameters and Wyckoff coordinates could not be read
+from a checkable source while writing this module (the AFLOW page lists the parameters a, b/a, c/a, y1, z1, y2, z2,
+y3, z3 but their values were not retrievable) and are not invented here; add the entry to :data:`PHASES`
+(``'oS24': PhaseSpec(63, (a, b, c, 90, 90, 90), ((0, y1, z1), (0, y2, z2), (0, y3, z3)))``) once they are at hand,
+with a test of space group 63, 24/12 atoms and four-fold Si–Si bonds of 2.3–2.45 Å.
+
+Checks against independent data: ST12 built here and the st12 cell of libAtoms' silicon-testing-framework
+(``tests/bulk_st12/st12.extxyz``, the GAP-18 Si tests) relax with Stillinger–Weber to the same minimum
+(-4.15736 eV/atom, 17.563 Å^3/atom, P4_3 2_1 2); bc8's x = 0.1003 agrees with that framework's bc8 cell (0.1001).
+The Imma entry has not been checked against a second source (see its ``notes``).
 """
 
 from __future__ import annotations
@@ -84,7 +91,9 @@ def _cubic(a: float) -> tuple:
 
 # ST12 positional parameters x1, x2, y2, z2 in P4_3 2_1 2: Ge-III, Bundy & Kasper, Science 139, 340 (1963), used for
 # Si by Crain et al., Phys. Rev. B 50, 13043 (1994). Cell: Ge-III's a = 5.93, c = 6.98 Å scaled isotropically by
-# 0.955 to Si bond lengths (2.37-2.38 Å, all atoms four-fold).
+# 0.955 to Si bond lengths (2.37-2.38 Å, all atoms four-fold). The scaled cell is a starting geometry, not a measured
+# Si-IX cell (every phase is relaxed before it is compared); it relaxes to the same SW minimum as an independent ST12
+# cell (module docstring).
 _ST12_SCALE = 0.955
 
 #: Known phases per element. Lattice parameters and positions from the literature cited in ``source``.

@@ -159,9 +159,6 @@ def _set_validation(builder, element: str, engine: str, protocol: str | None, en
     if element not in PHASES:
         LOGGER.warning('no known phases for %s: the run is not validated', element)
         return
-    if engine == 'vasp':
-        LOGGER.warning('validation with a VASP reference is not implemented yet: the run is not validated')
-        return
     builder.validation = loop_validation_inputs(element, protocol or 'moderate')
 
 

@@ -42,7 +42,7 @@ from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain, validate_iteration_parameters
-from aiida_gaprss.workflows.validation import QE_KEYS, ValidationWorkChain
+from aiida_gaprss.workflows.validation import QE_KEYS, VASP_KEYS, ValidationWorkChain
 
 __all__ = (
     'GapRssWorkChain',
@@ -210,10 +210,10 @@ def _validate_validation(value) -> str | None:
     if 'reference_results' not in validation:
         reference = value.get('reference', {})
         engine = reference['engine'].value if 'engine' in reference else 'qe'
-        if engine not in ('ase', 'qe'):
+        if engine not in ('ase', 'qe', 'vasp'):
             return (
                 f'field `validation.reference_results`: the reference side of the validation is computed only for '
-                f'engines `ase` and `qe` (known-phase relaxations with {engine} are not implemented); give '
+                f'engines `ase`, `qe` and `vasp` (known-phase relaxations with {engine} are not implemented); give '
                 'precomputed reference_results or disable validation'
             )
     return None
@@ -508,9 +508,11 @@ class GapRssWorkChain(WorkChain):
             inputs.reference_results = self.ctx.validation_reference
         elif 'reference_results' in validation:
             inputs.reference_results = validation['reference_results']
-        elif self.inputs.reference.engine.value == 'qe':
-            qe = self.inputs.reference.qe
-            inputs.reference = {'engine': orm.Str('qe'), 'qe': {key: qe[key] for key in QE_KEYS if key in qe}}
+        elif self.inputs.reference.engine.value in ('qe', 'vasp'):
+            engine = self.inputs.reference.engine.value
+            side = self.inputs.reference[engine]
+            keys = QE_KEYS if engine == 'qe' else VASP_KEYS
+            inputs.reference = {'engine': orm.Str(engine), engine: {key: side[key] for key in keys if key in side}}
         else:
             ase = self.inputs.reference.get('ase', {})
             side = {'calculator': ase['calculator']} if 'calculator' in ase else {'potential': ase['potential']}

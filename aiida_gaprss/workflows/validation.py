@@ -27,13 +27,21 @@ Reference side — one of:
   ``cell_dofree = 'shape'`` otherwise), on the k-point mesh of the phase's vc-relax. pw.x energies are converted with
   QE's CODATA-2006 constants, as the reference labels of the loop (:func:`~aiida_gaprss.workflows.reference.functions.
   labels_from_qe`), so a GAP fitted to QE labels is compared in the same units;
+* ``reference.engine = 'vasp'`` with ``reference.vasp`` (the inputs of the VASP engine of the ReferenceWorkChain:
+  ``code``, ``protocol``, ``potential_family``, ``potential_mapping``, ``parameters``, ``options``,
+  ``max_iterations``): each phase is relaxed by aiida-vasp's ``VaspRelaxWorkChain`` (``vasp.v2.relax``; ``ISIF = 3``,
+  0 GPa, ``EDIFFG = -relax.fmax``, restarted with a fresh basis until one whole VASP run changes the volume by less
+  than 1 % (aiida-vasp's ``convergence_mode = 'inout'``), then a final single point in the relaxed cell, so the
+  energy has no Pulay stress), then each E(V) point by another
+  ``VaspRelaxWorkChain`` at fixed volume (``ISIF = 2`` for cubic phases, ``ISIF = 4`` otherwise; no relaxation for
+  ``eos.relax = 'none'``) on the k-point mesh of the phase's relaxed single point. INCAR as the reference labels
+  (``reference_vasp.yaml``: ENCUT, KSPACING with 2π — aiida-vasp's ``kpoints_spacing`` is KSPACING / 2π — smearing);
+  the energy is ``energy_free`` (TOTEN), as in the labels (:func:`~aiida_gaprss.workflows.reference.functions.
+  labels_from_vasp`). VASP has no stress criterion: ``relax.smax`` is not used, the cell is converged by the
+  workchain's restarts;
 * ``reference_results``: the ``reference_results`` output of an earlier validation of the same phases and settings
   (the GAP-RSS loop computes the reference side once per run and reuses it);
 * none: only the potential's side (relaxed phases, E–V curves and fits), no errors.
-
-Not implemented: ``reference.engine = 'vasp'`` (the aiida-vasp relax workchain, ``ISIF = 3`` for the phases and
-``ISIF = 4`` / ``2`` at fixed volume, would take the place of ``PwRelaxWorkChain``); the validator refuses it, and a
-VASP reference side can be given as ``reference_results`` (a Dict in the job's ``results`` format).
 """
 
 from __future__ import annotations
@@ -57,6 +65,8 @@ __all__ = (
     'loop_validation_inputs',
     'plot_validation_energy_volume',
     'validation_protocol',
+    'vasp_reference_results',
+    'vasp_relax_builder',
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -157,14 +167,11 @@ def validate_inputs(value, _):
     if reference:
         engine = reference['engine'].value if 'engine' in reference else 'ase'
         if engine == 'vasp':
-            return (
-                "field `reference.engine`: 'vasp' relaxations of the known phases are not implemented; "
-                'use engine `ase` or `qe`, or give `reference_results` computed elsewhere'
-            )
+            return _validate_vasp(reference, element, _phases_of(value))
         if engine == 'qe':
             return _validate_qe(reference, element, _phases_of(value))
         if engine != 'ase':
-            return f"field `reference.engine`: expected 'ase' or 'qe', got {engine!r}"
+            return f"field `reference.engine`: expected 'ase', 'qe' or 'vasp', got {engine!r}"
         ase = reference.get('ase', {})
         if ('calculator' in ase) == ('potential' in ase):
             return 'field `reference.ase`: give exactly one of `calculator` (Dict spec) and `potential` (GapPotential)'
@@ -193,6 +200,132 @@ def _validate_qe(reference, element: str, phases: list[str]) -> str | None:
         return 'field `reference.qe.code`: engine `qe` needs a pw.x code'
     error = QeEngine.validate({'qe': reference['qe']}, [build_phase(element, name) for name in phases])
     return error.replace('field `qe.', 'field `reference.qe.') if error else None
+
+
+#: INCAR tags of a relaxation that the validation sets itself (from ``relax`` / ``eos`` and the mode).
+VASP_RELAX_TAGS = ('ibrion', 'nsw', 'isif', 'ediffg', 'pstress')
+
+
+def _validate_vasp(reference, element: str, phases: list[str]) -> str | None:
+    from aiida_gaprss.rss.phases import build_phase
+    from aiida_gaprss.workflows.reference.engines import VaspEngine
+
+    if 'vasp' not in reference or 'code' not in reference['vasp']:
+        return 'field `reference.vasp.code`: engine `vasp` needs a VASP code'
+    error = VaspEngine.validate({'vasp': reference['vasp']}, [build_phase(element, name) for name in phases])
+    if error:
+        return error.replace('field `vasp.', 'field `reference.vasp.').replace('`vasp.', '`reference.vasp.')
+    parameters = reference['vasp']['parameters'].get_dict() if 'parameters' in reference['vasp'] else {}
+    for key in parameters:
+        if key.lower() in VASP_RELAX_TAGS:
+            return (
+                f'field `reference.vasp.parameters.{key}`: set by the validation (relaxation of the phases and fixed-'
+                f'volume E(V) points from `parameters.relax` / `parameters.eos`); leave it out'
+            )
+    return None
+
+
+#: Inputs of the ``vasp`` namespace (those of the ReferenceWorkChain's VASP engine used here).
+VASP_KEYS = ('code', 'protocol', 'potential_family', 'potential_mapping', 'parameters', 'options', 'max_iterations')
+#: Degrees of freedom (positions, shape, volume) of a VASP relaxation per mode; ISIF 3, 4 and 2.
+_VASP_MODES = {'vc-relax': (True, True, True), 'shape': (True, True, False), 'relax': (True, False, False)}
+
+
+def vasp_relax_builder(vasp, atoms, mode: str, relax: dict, mesh=None):
+    """A ``VaspRelaxWorkChain`` (``vasp.v2.relax``) builder for one phase.
+
+    Parameters
+    ----------
+    vasp : mapping
+        The ``reference.vasp`` inputs (``code``, ``potential_family``, ``potential_mapping``, optional ``protocol``,
+        ``parameters``, ``options``, ``max_iterations``).
+    atoms : ase.Atoms
+        The starting structure.
+    mode : {'vc-relax', 'shape', 'relax', 'none'}
+        ``vc-relax``: positions, shape and volume at 0 GPa (ISIF 3); ``shape``: positions and shape at fixed volume
+        (ISIF 4); ``relax``: positions only (ISIF 2); ``none``: a single point.
+    relax : dict
+        ``fmax`` (eV/Å, EDIFFG = -fmax) and ``steps`` (NSW of each VASP run).
+    mesh : list of int, optional
+        Explicit k-point mesh (the E(V) points use the mesh of their phase's relaxed single point); default: the
+        protocol's KSPACING through aiida-vasp's ``kpoints_spacing`` (KSPACING / 2π).
+
+    Returns
+    -------
+    ProcessBuilder
+    """
+    from aiida.plugins import WorkflowFactory
+    from aiida_vasp.utils.opthold import RelaxOptions
+
+    from aiida_gaprss.workflows.reference.engines import VaspEngine
+    from aiida_gaprss.workflows.reference.protocols import load_protocol
+
+    if mode not in (*_VASP_MODES, 'none'):
+        raise ValueError(f'mode: expected one of {[*_VASP_MODES, "none"]}, got {mode!r}')
+    VaspRelaxWorkChain = WorkflowFactory('vasp.v2.relax')
+    protocol = load_protocol('vasp', vasp['protocol'].value if 'protocol' in vasp else None)
+    overrides = vasp['parameters'].get_dict() if 'parameters' in vasp else {}
+    incar, spacing = VaspEngine.incar(protocol, atoms, overrides)
+    for key in VASP_RELAX_TAGS:  # the single-point tags of the label protocol; the relax settings set them
+        incar.pop(key, None)
+    positions, shape, volume = _VASP_MODES.get(mode, (False, False, False))
+    fmax = float(relax.get('fmax', 0.01))
+    structure = orm.StructureData(ase=atoms)
+    builder = VaspRelaxWorkChain.get_builder()
+    builder.structure = structure
+    # every option written out (aiida-vasp's defaults filled in), as its own serializer would for a plain dict
+    builder.relax_settings = RelaxOptions(
+        perform=mode != 'none',
+        algo='cg',
+        force_cutoff=fmax,
+        steps=int(relax.get('steps', 300)),
+        positions=positions,
+        shape=shape,
+        volume=volume,
+        # variable cell: VASP relaxes with the plane-wave basis of the starting cell (Pulay stress), so aiida-vasp
+        # restarts until one whole run changes the volume by < 1 % and the positions by < 0.1 Å ('inout'); at fixed
+        # volume its default ('last': the last two ionic steps) suffices
+        convergence_mode='inout' if volume else 'last',
+    ).aiida_dict()
+    builder.verbose = orm.Bool(False)
+    builder.vasp.code = vasp['code']
+    builder.vasp.parameters = orm.Dict({'incar': incar})
+    if mesh is None:
+        builder.vasp.kpoints_spacing = orm.Float(spacing)
+    else:
+        kpoints = orm.KpointsData()
+        kpoints.set_kpoints_mesh([int(n) for n in mesh])
+        builder.vasp.kpoints = kpoints
+    builder.vasp.potential_family = vasp['potential_family']
+    builder.vasp.potential_mapping = vasp['potential_mapping']
+    builder.vasp.settings = orm.Dict(
+        {
+            'parser_settings': {
+                'include_quantity': ['forces', 'stress'],
+                'energy_type': ['energy_free', 'energy_extrapolated'],
+            }
+        }
+    )
+    options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
+    if 'options' in vasp:
+        options.update(vasp['options'].get_dict())
+    builder.vasp.calc.metadata.options = options
+    builder.vasp.max_iterations = vasp['max_iterations'] if 'max_iterations' in vasp else orm.Int(2)
+    builder.vasp.clean_workdir = orm.Bool(True)
+    return builder
+
+
+def _last_kpoints_mesh(node: orm.ProcessNode) -> list[int] | None:
+    """The k-point mesh of the last VASP calculation under ``node`` (that of the relaxed single point)."""
+    calculations = [child for child in node.called_descendants if isinstance(child, orm.CalcJobNode)]
+    if not calculations:
+        return None
+    last = max(calculations, key=lambda child: child.ctime)
+    try:
+        mesh, _ = last.inputs.kpoints.get_kpoints_mesh()
+    except (AttributeError, KeyError):
+        return None
+    return [int(n) for n in mesh]
 
 
 #: Inputs of the ``qe`` namespace (those of the ReferenceWorkChain's QE engine used here).
@@ -266,23 +399,25 @@ def _qe_energy(parameters: orm.Dict) -> float:
     return float(parameters['energy']) / CONSTANTS.hartree_to_ev * create_units('2006')['Hartree']
 
 
-@calcfunction
-def qe_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
-    """The reference side from ``PwRelaxWorkChain`` outputs, in the ``results`` format of the validation job.
+def _vasp_energy(misc: orm.Dict) -> float:
+    """VASP total energy in eV: ``energy_free`` (TOTEN), the energy of the reference labels."""
+    energies = misc['total_energies']
+    if 'energy_free' not in energies:
+        raise KeyError('misc.total_energies.energy_free: missing (set parser_settings.energy_type)')
+    return float(energies['energy_free'])
 
-    ``nodes``: ``relax_<phase>_parameters`` / ``relax_<phase>_structure`` of each phase's vc-relax and
-    ``eos_<phase>_<i>_parameters`` / ``eos_<phase>_<i>_structure`` of its fixed-volume points.
-    """
+
+def _relaxation_results(content: dict, nodes: dict, suffix: str, energy_of, failed: str) -> dict:
+    """The reference side in the ``results`` format from ``relax_<phase>_<suffix>`` / ``_structure`` nodes."""
     from aiida_gaprss.rss.eos import fit_birch_murnaghan
 
-    content = settings.get_dict()
     phases, curves, failures = {}, {}, []
     for name in content['phases']:
-        if f'relax_{name}_parameters' not in nodes:
-            failures.append({'phase': name, 'error': 'PwRelaxWorkChain failed'})
+        if f'relax_{name}_{suffix}' not in nodes:
+            failures.append({'phase': name, 'error': f'{failed} failed'})
             continue
         atoms = nodes[f'relax_{name}_structure'].get_ase()
-        energy = _qe_energy(nodes[f'relax_{name}_parameters'])
+        energy = energy_of(nodes[f'relax_{name}_{suffix}'])
         phases[name] = {
             'energy': energy,
             'energy_per_atom': energy / len(atoms),
@@ -293,9 +428,9 @@ def qe_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
         }
         points = []
         for key in sorted(nodes):
-            if key.startswith(f'eos_{name}_') and key.endswith('_parameters'):
-                frame = nodes[key.replace('_parameters', '_structure')].get_ase()
-                points.append((frame.get_volume() / len(frame), _qe_energy(nodes[key]) / len(frame)))
+            if key.startswith(f'eos_{name}_') and key.endswith(f'_{suffix}'):
+                frame = nodes[key[: -len(suffix)] + 'structure'].get_ase()
+                points.append((frame.get_volume() / len(frame), energy_of(nodes[key]) / len(frame)))
         if points:
             points.sort()
             curve = {'volumes': [v for v, _ in points], 'energies': [e for _, e in points], 'fit': None,
@@ -305,7 +440,27 @@ def qe_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
             except ValueError as exception:
                 curve['fit_error'] = str(exception)
             curves[name] = curve
-    return orm.Dict({**content, 'phases': phases, 'energy_volume': curves, 'failures': failures})
+    return {**content, 'phases': phases, 'energy_volume': curves, 'failures': failures}
+
+
+@calcfunction
+def qe_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
+    """The reference side from ``PwRelaxWorkChain`` outputs, in the ``results`` format of the validation job.
+
+    ``nodes``: ``relax_<phase>_parameters`` / ``relax_<phase>_structure`` of each phase's vc-relax and
+    ``eos_<phase>_<i>_parameters`` / ``eos_<phase>_<i>_structure`` of its fixed-volume points.
+    """
+    return orm.Dict(_relaxation_results(settings.get_dict(), nodes, 'parameters', _qe_energy, 'PwRelaxWorkChain'))
+
+
+@calcfunction
+def vasp_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
+    """The reference side from ``VaspRelaxWorkChain`` outputs, in the ``results`` format of the validation job.
+
+    ``nodes``: ``relax_<phase>_misc`` / ``relax_<phase>_structure`` of each phase's relaxation (``misc`` of its final
+    single point) and ``eos_<phase>_<i>_misc`` / ``eos_<phase>_<i>_structure`` of its fixed-volume points.
+    """
+    return orm.Dict(_relaxation_results(settings.get_dict(), nodes, 'misc', _vasp_energy, 'VaspRelaxWorkChain'))
 
 
 @calcfunction
@@ -376,7 +531,7 @@ class ValidationWorkChain(WorkChain):
             'job_options (metadata.options of the jobs). Defaults: DEFAULT_PARAMETERS.',
         )
         spec.input_namespace('reference', required=False, populate_defaults=False, help='Compute the reference side.')
-        spec.input('reference.engine', valid_type=orm.Str, required=False, help="'ase' (default) or 'qe'.")
+        spec.input('reference.engine', valid_type=orm.Str, required=False, help="'ase' (default), 'qe' or 'vasp'.")
         spec.input('reference.ase.calculator', valid_type=orm.Dict, required=False, help='ASE calculator spec.')
         spec.input('reference.ase.potential', valid_type=GapPotential, required=False, help='A GAP as reference.')
         spec.input_namespace('reference.qe', required=False, populate_defaults=False, help='QE engine inputs.')
@@ -388,6 +543,19 @@ class ValidationWorkChain(WorkChain):
         spec.input('reference.qe.options', valid_type=orm.Dict, required=False, help='PwCalculation options.')
         spec.input('reference.qe.settings', valid_type=orm.Dict, required=False, help='PwCalculation settings.')
         spec.input('reference.qe.parallelization', valid_type=orm.Dict, required=False, help='pw.x parallelization.')
+        spec.input_namespace('reference.vasp', required=False, populate_defaults=False, help='VASP engine inputs.')
+        spec.input('reference.vasp.code', valid_type=orm.AbstractCode, required=False, help='VASP code (vasp.vasp).')
+        spec.input('reference.vasp.protocol', valid_type=orm.Str, required=False, help='Of reference_vasp.yaml.')
+        spec.input('reference.vasp.potential_family', valid_type=orm.Str, required=False, help='POTCAR family.')
+        spec.input('reference.vasp.potential_mapping', valid_type=orm.Dict, required=False, help='Element -> POTCAR.')
+        spec.input(
+            'reference.vasp.parameters',
+            valid_type=orm.Dict,
+            required=False,
+            help='INCAR overrides (and `kspacing`, 1/Å with 2π); not IBRION, NSW, ISIF, EDIFFG, PSTRESS.',
+        )
+        spec.input('reference.vasp.options', valid_type=orm.Dict, required=False, help='VaspCalculation options.')
+        spec.input('reference.vasp.max_iterations', valid_type=orm.Int, required=False, help='VaspWorkChain restarts.')
         spec.input(
             'reference_results',
             valid_type=orm.Dict,
@@ -399,7 +567,7 @@ class ValidationWorkChain(WorkChain):
             cls.setup,
             cls.run_jobs,
             cls.inspect_jobs,
-            if_(cls.needs_qe_eos)(cls.run_qe_eos, cls.inspect_qe_eos),
+            if_(cls.needs_reference_eos)(cls.run_reference_eos, cls.inspect_reference_eos),
             cls.results,
         )
         spec.output('potential_results', valid_type=orm.Dict, help="The potential's relaxed phases and E–V curves.")
@@ -438,17 +606,20 @@ class ValidationWorkChain(WorkChain):
         inputs.potential = self.inputs.potential
         jobs = {'potential_job': self.submit(ValidatePotential, **inputs)}
         reference = self.inputs.get('reference', {})
-        if self.ctx.engine == 'qe':
+        if self.ctx.engine in ('qe', 'vasp'):
             from aiida_gaprss.rss.phases import build_phase
 
             relax = self.ctx.job_parameters['relax']
-            self.ctx.qe_meshes = {}
+            self.ctx.meshes = {}
             for name in self.ctx.phases:
-                builder, mesh = qe_relax_builder(reference['qe'], build_phase(self.inputs.element.value, name),
-                                                 'vc-relax', relax)  # fmt: skip
-                self.ctx.qe_meshes[name] = [int(n) for n in mesh]
+                atoms = build_phase(self.inputs.element.value, name)
+                if self.ctx.engine == 'qe':
+                    builder, mesh = qe_relax_builder(reference['qe'], atoms, 'vc-relax', relax)
+                    self.ctx.meshes[name] = [int(n) for n in mesh]
+                else:
+                    builder = vasp_relax_builder(reference['vasp'], atoms, 'vc-relax', relax)
                 builder.metadata.call_link_label = f'reference_relax_{name}'
-                jobs[f'qe_relax_{name}'] = self.submit(builder)
+                jobs[f'{self.ctx.engine}_relax_{name}'] = self.submit(builder)
         elif reference:
             inputs = self._job_inputs('reference')
             ase = reference.get('ase', {})
@@ -467,17 +638,15 @@ class ValidationWorkChain(WorkChain):
             return self.exit_codes.ERROR_POTENTIAL_JOB_FAILED.format(message=node.exit_message or 'excepted')
         self.out('potential_results', node.outputs.results)
         self.out('relaxed_phases', node.outputs.structures)
-        if self.ctx.engine == 'qe':
-            self.ctx.qe_nodes = {}
+        if self.ctx.engine in ('qe', 'vasp'):
+            self.ctx.relax_nodes = {}
             for name in self.ctx.phases:
-                child = self.ctx[f'qe_relax_{name}']
-                if child.is_finished_ok and 'output_parameters' in child.outputs:
-                    self.ctx.qe_nodes[f'relax_{name}_parameters'] = child.outputs.output_parameters
-                    structure = child.outputs.output_structure if 'output_structure' in child.outputs else None
-                    self.ctx.qe_nodes[f'relax_{name}_structure'] = structure or child.inputs.structure
-                else:
+                child = self.ctx[f'{self.ctx.engine}_relax_{name}']
+                if not self._collect_relaxation(child, f'relax_{name}'):
                     self.report(f'reference relaxation of {name} <{child.pk}> failed: {child.exit_message}')
-            if not self.ctx.qe_nodes:
+                elif self.ctx.engine == 'vasp':
+                    self.ctx.meshes[name] = _last_kpoints_mesh(child)
+            if not self.ctx.relax_nodes:
                 return self.exit_codes.ERROR_REFERENCE_RELAX_FAILED
             self.ctx.reference_results = None  # made after the E(V) points
         elif 'reference_job' in self.ctx:
@@ -491,12 +660,28 @@ class ValidationWorkChain(WorkChain):
             self.ctx.reference_results = None
         return None
 
-    def needs_qe_eos(self):
-        """QE reference: the relaxed phases, then the E(V) points (unless ``eos`` is None)."""
-        return self.ctx.engine == 'qe'
+    def _collect_relaxation(self, child, tag: str) -> bool:
+        """Keep the energy node and relaxed structure of a reference relaxation; False if it gave none."""
+        if self.ctx.engine == 'qe':
+            if not (child.is_finished_ok and 'output_parameters' in child.outputs):
+                return False
+            self.ctx.relax_nodes[f'{tag}_parameters'] = child.outputs.output_parameters
+            structure = child.outputs.output_structure if 'output_structure' in child.outputs else None
+        else:
+            if not (child.is_finished_ok and 'misc' in child.outputs):
+                return False
+            self.ctx.relax_nodes[f'{tag}_misc'] = child.outputs.misc
+            links = child.base.links.get_outgoing(link_label_filter='relax__structure').all()  # relax.structure
+            structure = links[0].node if links else None
+        self.ctx.relax_nodes[f'{tag}_structure'] = structure or child.inputs.structure
+        return True
 
-    def run_qe_eos(self):
-        """One fixed-volume ``PwRelaxWorkChain`` per phase and volume factor, on the relaxed cell's k-point mesh."""
+    def needs_reference_eos(self):
+        """QE or VASP reference: the relaxed phases, then the E(V) points (unless ``eos`` is None)."""
+        return self.ctx.engine in ('qe', 'vasp')
+
+    def run_reference_eos(self):
+        """One fixed-volume relaxation per phase and volume factor, on the k-point mesh of the relaxed phase."""
         import numpy as np
 
         from aiida_gaprss.rss.eos import is_cubic
@@ -504,52 +689,55 @@ class ValidationWorkChain(WorkChain):
         eos = self.ctx.job_parameters.get('eos')
         if eos is None:
             return None
-        qe = self.inputs.reference.qe
+        engine = self.ctx.engine
         jobs = {}
         for name in self.ctx.phases:
-            if f'relax_{name}_structure' not in self.ctx.qe_nodes:
+            if f'relax_{name}_structure' not in self.ctx.relax_nodes:
                 continue
-            relaxed = self.ctx.qe_nodes[f'relax_{name}_structure'].get_ase()
+            relaxed = self.ctx.relax_nodes[f'relax_{name}_structure'].get_ase()
             mode = eos.get('relax', 'auto')
             if mode == 'auto':
                 mode = 'positions' if is_cubic(relaxed) else 'shape'
-            # 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x
-            # the k-point mesh of the phase's vc-relax for every point of its curve: a mesh that changed with the
+            # QE: 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x; VASP: a single point
+            # the k-point mesh of the phase's relaxation for every point of its curve: a mesh that changed with the
             # volume would put steps into E(V) (±60 meV/atom for Si2 at 0.5 1/Å) and shift E0 from the relaxed energy
-            mesh = self.ctx.qe_meshes[name]
+            mesh = self.ctx.meshes.get(name)
+            settings = {**self.ctx.job_parameters['relax'], **eos}
             for index, factor in enumerate(np.sort(eos['volume_factors'])):
                 scaled = relaxed.copy()
                 scaled.set_cell(relaxed.cell.array * float(factor) ** (1.0 / 3.0), scale_atoms=True)
-                builder, _ = qe_relax_builder(qe, scaled, 'shape' if mode == 'shape' else 'relax',
-                                              {**self.ctx.job_parameters['relax'], **eos}, mesh)  # fmt: skip
+                if engine == 'qe':
+                    builder, _ = qe_relax_builder(self.inputs.reference.qe, scaled,
+                                                  'shape' if mode == 'shape' else 'relax', settings, mesh)  # fmt: skip
+                else:
+                    vasp_mode = {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
+                    builder = vasp_relax_builder(self.inputs.reference.vasp, scaled, vasp_mode, settings, mesh)
                 builder.metadata.call_link_label = f'reference_eos_{name}_{index:02d}'
-                jobs[f'qe_eos_{name}_{index:02d}'] = self.submit(builder)
-        self.ctx.qe_eos = sorted(jobs)
-        self.report(f'QE reference: {len(jobs)} fixed-volume relaxations')
+                jobs[f'{engine}_eos_{name}_{index:02d}'] = self.submit(builder)
+        self.ctx.eos_jobs = sorted(jobs)
+        self.report(f'{engine.upper()} reference: {len(jobs)} fixed-volume relaxations')
         return ToContext(**jobs)
 
-    def inspect_qe_eos(self):
-        """Gather the QE reference side into a ``results`` Dict."""
-        for key in self.ctx.get('qe_eos', []):
+    def inspect_reference_eos(self):
+        """Gather the QE or VASP reference side into a ``results`` Dict."""
+        engine = self.ctx.engine
+        for key in self.ctx.get('eos_jobs', []):
             child = self.ctx[key]
-            tag = key[len('qe_') :]
-            if child.is_finished_ok and 'output_parameters' in child.outputs:
-                self.ctx.qe_nodes[f'{tag}_parameters'] = child.outputs.output_parameters
-                structure = child.outputs.output_structure if 'output_structure' in child.outputs else None
-                self.ctx.qe_nodes[f'{tag}_structure'] = structure or child.inputs.structure
-            else:
+            tag = key[len(f'{engine}_') :]
+            if not self._collect_relaxation(child, tag):
                 self.report(f'reference E(V) point {tag} <{child.pk}> failed: {child.exit_message}')
         eos = self.ctx.job_parameters.get('eos')
         settings = {
             'element': self.inputs.element.value,
             'phases': self.ctx.phases,
-            'engine': 'qe',
+            'engine': engine,
             'relax': self.ctx.job_parameters['relax'],
             'eos': eos,
             'num_points': len(eos['volume_factors']) if eos else 0,
             'units': {'energy': 'eV', 'energy_per_atom': 'eV/atom', 'volume_per_atom': 'Angstrom^3/atom', 'b0': 'GPa'},
         }
-        self.ctx.reference_results = qe_reference_results(orm.Dict(settings), **self.ctx.qe_nodes)
+        gather = qe_reference_results if engine == 'qe' else vasp_reference_results
+        self.ctx.reference_results = gather(orm.Dict(settings), **self.ctx.relax_nodes)
 
     def results(self):
         """Phase errors, E–V curves and their plot."""

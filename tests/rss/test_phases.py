@@ -34,6 +34,7 @@ COORDINATION = [
     ('Si', 'st12', 2.7, {4}, (2.35, 2.40)),
     ('Si', 'beta_sn', 2.85, {6}, (2.42, 2.59)),  # 4 + 2
     ('Si', 'sh', 2.85, {8}, (2.37, 2.55)),  # 2 along c + 6 in plane
+    ('Si', 'imma', 2.6, {6}, (2.38, 2.55)),  # 2 + 2 + 2, between beta-Sn (4 + 2) and sh (2 + 6)
     ('C', 'diamond', 1.7, {4}, (1.54, 1.55)),
     ('C', 'graphite', 1.7, {3}, (1.42, 1.43)),
     ('B', 'alpha_b12', 2.1, {6, 7}, (1.66, 2.02)),  # 5 intra-icosahedral + 1 (polar) or 2 (equatorial) inter

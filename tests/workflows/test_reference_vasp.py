@@ -123,3 +123,18 @@ def test_bad_vasp_inputs_refused(vasp_code, potcar_family, change, message):
         builder.vasp.protocol = orm.Str('nonsense')
     with pytest.raises(ValueError, match=message):
         run_get_node(builder)
+
+
+def test_loop_on_vasp_validates_with_vasp(vasp_code, potcar_family, fixture_code):
+    """A GAP-RSS run on the VASP engine gets the validation namespace; its reference side is VASP (not refused)."""
+    from aiida_gaprss.workflows.rss import GapRssWorkChain, _validate_inputs
+
+    python = fixture_code('python')
+    codes = {'python': python, 'gap_fit': fixture_code('gaprss.gap_fit'), 'vasp': vasp_code}
+    overrides = {'reference': {'vasp': {'potential_family': FAMILY, 'potential_mapping': {'Si': 'Si'}}}}
+    builder = GapRssWorkChain.get_builder_from_protocol(
+        'Si', codes=codes, engine='vasp', protocol='fast', overrides=overrides
+    )
+    assert builder.validation.enabled.value and 'diamond' in builder.validation.phases.get_list()
+    inputs = {key: builder[key] for key in builder if builder[key] is not None and key != 'metadata'}
+    assert _validate_inputs(inputs, None) is None

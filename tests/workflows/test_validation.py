@@ -110,7 +110,7 @@ def test_against_stillinger_weber_gives_the_hand_computed_error(fixture_code, sm
         ({'phases': ['diamond', 'kryptonite']}, 'unknown phase'),
         ({'element': 'Xe'}, 'field `element`'),
         ({'parameters': {'eos': {'volume_factors': [1.0, 1.1]}}}, 'eos.volume_factors'),
-        ({'reference': {'engine': 'vasp'}}, 'not implemented'),
+        ({'reference': {'engine': 'vasp'}}, 'reference.vasp.code'),
         ({'reference': {'engine': 'qe'}}, 'reference.qe.code'),
         ({'reference': {'engine': 'ase'}}, 'reference.ase'),
     ],
