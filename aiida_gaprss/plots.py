@@ -14,6 +14,9 @@ Figures (GAP-RSS = Bernstein et al. 2019, IL = Morrow & Deringer 2022):
 * :func:`plot_structure_map` — the KPCA map coloured by mean coordination, known phases labelled (GAP-RSS Fig. 5).
 * :func:`plot_error_vs_cost` — student errors vs cost relative to the teacher (IL Fig. 3).
 * :func:`plot_similarity_curve` — SOAP similarity vs pressure, students vs teacher (IL Fig. 4).
+* :func:`plot_error_vs_cost_panels` — energy and force MAE vs relative cost, one line per test set (IL Fig. 3 a–b).
+* :func:`plot_similarity_comparison` — similarity vs pressure with differences to the teacher underneath and
+  failed runs marked (IL Fig. 4 layout).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ __all__ = (
     'plot_energy_scatter',
     'plot_energy_volume',
     'plot_error_vs_cost',
+    'plot_error_vs_cost_panels',
     'plot_learning_curve',
+    'plot_similarity_comparison',
     'plot_similarity_curve',
     'plot_structure_map',
 )
@@ -461,4 +466,129 @@ def plot_similarity_curve(curves: Mapping, path=None, *, reference_label: str = 
     ax.legend(fontsize='small', loc='best')
     if title:
         ax.set_title(title)
+    return _save(figure, path)
+
+
+def plot_error_vs_cost_panels(students: Sequence[Mapping], path=None, *, teacher_label: str = 'teacher', title=None):
+    """Energy and force MAE of each student vs its cost relative to the teacher, two panels (IL Fig. 3 a–b).
+
+    Parameters
+    ----------
+    students : sequence of dict
+        Each ``{'label': 'L16', 'cost': 0.02, 'energy_mae': {test set: eV/atom}, 'force_mae': {test set: eV/Å}}``;
+        cost per MD step per atom relative to the teacher. ``force_mae`` is optional (no right panel without it).
+    teacher_label : str
+        Label of the vertical line at cost 1.
+    """
+    if not isinstance(students, Sequence) or isinstance(students, str) or not students:
+        raise ValueError('students: empty (no student to plot)')
+    rows = []
+    for index, student in enumerate(students):
+        if not isinstance(student, Mapping):
+            raise ValueError(f'students[{index}]: expected a dict')
+        for key in ('label', 'cost', 'energy_mae'):
+            if key not in student:
+                raise ValueError(f'students[{index}]: missing {key!r}')
+        cost = float(student['cost'])
+        if not (math.isfinite(cost) and cost > 0):
+            raise ValueError(f'students[{index}]: cost must be a positive number, got {student["cost"]!r}')
+        panels = {}
+        for key in ('energy_mae', 'force_mae'):
+            values = student.get(key)
+            if values is None:
+                continue
+            if not isinstance(values, Mapping) or not values:
+                raise ValueError(f'students[{index}].{key}: expected a dict test set -> error')
+            for name, value in values.items():
+                if value is None or not math.isfinite(float(value)):
+                    raise ValueError(f'students[{index}].{key}[{name!r}]: not a finite number')
+            panels[key] = {str(k): float(v) for k, v in values.items()}
+        rows.append((str(student['label']), cost, panels))
+    rows.sort(key=lambda row: row[1])
+    kinds = [key for key in ('energy_mae', 'force_mae') if any(key in panels for _, _, panels in rows)]
+    figure = _figure(6.4 * len(kinds) / 1.4 if len(kinds) > 1 else 6.4, 4.4)
+    markers = 'osD^v<>p'
+    for column, kind in enumerate(kinds):
+        ax = figure.add_subplot(1, len(kinds), column + 1)
+        test_sets = list(dict.fromkeys(name for _, _, panels in rows for name in panels.get(kind, {})))
+        scale = 1000.0 if kind == 'energy_mae' else 1.0
+        for index, name in enumerate(test_sets):
+            points = [(cost, panels[kind][name]) for _, cost, panels in rows if name in panels.get(kind, {})]
+            xs = [cost for cost, _ in points]
+            floor = ERROR_FLOOR_MEV if kind == 'energy_mae' else ERROR_FLOOR_MEV / 1000.0
+            ys = np.maximum(np.abs([value for _, value in points]) * scale, floor)
+            ax.plot(xs, ys, marker=markers[index % len(markers)], linestyle='-', label=name)
+        if test_sets:
+            first = test_sets[0]
+            for label, cost, panels in rows:
+                if first in panels.get(kind, {}):
+                    value = max(abs(panels[kind][first]) * scale, ERROR_FLOOR_MEV if scale > 1 else 1e-5)
+                    ax.annotate(label, (cost, value), xytext=(3, 5), textcoords='offset points', fontsize='x-small')
+        ax.axvline(1.0, color='0.4', linestyle=':', linewidth=1.0, label=teacher_label)
+        ax.set_xscale('log')
+        ax.set_yscale('log')
+        _plain_log_ticks(ax.xaxis)
+        _plain_log_ticks(ax.yaxis)
+        ax.set_xlabel('cost per MD step per atom relative to the teacher')
+        ax.set_ylabel('energy MAE vs teacher (meV/atom)' if kind == 'energy_mae' else 'force MAE vs teacher (eV/Å)')
+        ax.grid(True, which='both', alpha=0.3)
+        ax.legend(fontsize='small', loc='best')
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def plot_similarity_comparison(curves: Mapping, path=None, *, reference: str = 'teacher', labels=None, title=None):
+    """SOAP similarity to pressure-adjusted sh Si vs pressure, and each model's difference to the reference
+    (IL Fig. 4: absolute values on top, differences underneath; failed runs end with an asterisk).
+
+    Parameters
+    ----------
+    curves : mapping key -> dict
+        Each with lists ``pressure`` (GPa) and ``similarity`` (0–1), optionally ``failed_at`` (not None: the run
+        failed after its last point). The curve ``reference`` is drawn dashed and black; differences are taken at
+        the same snapshot index.
+    labels : mapping key -> str, optional
+        Legend labels.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError('curves: empty (no curve to plot)')
+    labels = dict(labels or {})
+    data = {}
+    for key, curve in curves.items():
+        if not isinstance(curve, Mapping) or 'pressure' not in curve or 'similarity' not in curve:
+            raise ValueError(f'curves[{key!r}]: expected a dict with pressure and similarity')
+        p = _finite_array(curve['pressure'], f'curves[{key!r}].pressure')
+        s = _finite_array(curve['similarity'], f'curves[{key!r}].similarity')
+        if p.shape != s.shape:
+            raise ValueError(f'curves[{key!r}]: pressure and similarity differ in length')
+        data[key] = (p, s, curve.get('failed_at') is not None)
+    figure = _figure(6.4, 6.0)
+    grid = figure.add_gridspec(2, 1, height_ratios=(2, 1))
+    top = figure.add_subplot(grid[0])
+    bottom = figure.add_subplot(grid[1], sharex=top)
+    colours = _colours(max(1, len(data) - (reference in data)))
+    index = 0
+    for key, (p, s, failed) in data.items():
+        label = labels.get(key, key)
+        if key == reference:
+            top.plot(p, s, color='black', linestyle='--', label=label)
+            continue
+        colour = colours[index % len(colours)]
+        index += 1
+        top.plot(p, s, color=colour, linestyle='-', label=label)
+        if failed:
+            top.plot(p[-1:], s[-1:], marker='*', markersize=12, color=colour, linestyle='none')
+        if reference in data:
+            n = min(len(s), len(data[reference][1]))
+            bottom.plot(p[:n], s[:n] - data[reference][1][:n], color=colour, linestyle='-', label=label)
+    bottom.axhline(0.0, color='black', linestyle='--', linewidth=1.0)
+    top.set_ylabel('SOAP similarity to sh')
+    bottom.set_ylabel(f'difference to {labels.get(reference, reference)}')
+    bottom.set_xlabel('pressure (GPa)')
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
+    top.legend(fontsize='small', loc='best')
+    if title:
+        top.set_title(title)
     return _save(figure, path)

@@ -11,6 +11,12 @@ be mailed or archived and opened anywhere. Sections, each an ``<section id=...>`
 ``plots``       every PNG in the run's ``plots`` outputs (learning curve, E–V, energy scatter, structure map);
 ``exclusions``  the reference calculations that failed and were left out;
 ``lineage``     where the final potential came from (:func:`aiida_gaprss.provenance.lineage`).
+
+Indirect learning (seed 003) has its own page (:data:`INDIRECT_SECTIONS`): :func:`indirect_report_data` builds its
+data from the ``gaprss.student_validation`` report Dict and plot nodes alone (no database access, so a workchain can
+render it from its outputs), :func:`collect_indirect_report` reads an ``IndirectLearningWorkChain`` or a
+``StudentValidation`` node, :func:`render_indirect_report` draws the page (overview, students' levels and cost, errors
+vs the teacher, the melt–quench table, the similarity summary, plots, failures, the teacher's lineage).
 """
 
 from __future__ import annotations
@@ -21,7 +27,17 @@ import html
 import json
 import logging
 
-__all__ = ('SECTIONS', 'collect_report', 'render_report', 'write_report')
+__all__ = (
+    'INDIRECT_SECTIONS',
+    'SECTIONS',
+    'collect_indirect_report',
+    'collect_report',
+    'indirect_report_data',
+    'render_indirect_report',
+    'render_report',
+    'write_indirect_report',
+    'write_report',
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -353,6 +369,362 @@ def write_report(node, path) -> int:
     import pathlib
 
     text = render_report(collect_report(node))
+    path = pathlib.Path(path)
+    path.write_text(text, encoding='utf-8')
+    return len(text.encode('utf-8'))
+
+
+# ------------------------------------------------------------------------------------------------ indirect learning
+
+#: Section ids and headings of the indirect-learning page (:func:`render_indirect_report`), in order.
+INDIRECT_SECTIONS = {
+    'overview': 'Overview',
+    'students': 'Students: level and cost',
+    'errors': 'Numerical validation: errors vs the teacher',
+    'melt_quench': 'Melt–quench (Table I)',
+    'similarity': 'Compression: similarity to sh Si (Fig. 4)',
+    'plots': 'Plots',
+    'failures': 'Failures',
+    'lineage': 'Lineage of the teacher',
+}
+INDIRECT_PLOT_ORDER = ('error_vs_cost', 'similarity')
+INDIRECT_PLOT_CAPTIONS = {
+    'error_vs_cost': 'Energy and force MAE of each student against the teacher labels of each test set, against the '
+    'cost per MD step per atom relative to the teacher measured in the same job (Morrow & Deringer Fig. 3).',
+    'similarity': 'Average SOAP similarity to simple-hexagonal Si relaxed with the teacher at the snapshot pressure, '
+    'during compression from the same start; differences to the teacher underneath; * marks a failed run (Fig. 4).',
+}
+#: GAP-18 row of the paper's Table I (100,000 atoms, 10^11 K/s), shown for orientation.
+PAPER_TABLE_ONE = {'N3': 0.0070, 'N5': 0.0095, 'H_inv': 0.564, 'bond_angle_mean': 109.17, 'bond_angle_width': 9.99,
+                   'delta_e': 0.145}  # fmt: skip
+
+
+def _plot_b64(value) -> str:
+    """Base64 of PNG bytes, of a SinglefileData, or a string already in base64."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode('ascii')
+    return base64.b64encode(value.get_content(mode='rb')).decode('ascii')
+
+
+def indirect_report_data(
+    validation: dict,
+    plots=None,
+    *,
+    students: dict | None = None,
+    fit_report: dict | None = None,
+    lineage: dict | None = None,
+    run: dict | None = None,
+    title: str | None = None,
+) -> dict:
+    """Plain data of the indirect-learning page, from the validation job's outputs (no database access).
+
+    Parameters
+    ----------
+    validation : dict
+        The ``report`` Dict of ``gaprss.student_validation`` (the workchain's ``validation_report``).
+    plots : mapping name -> PNG bytes, SinglefileData or base64 str, optional
+        The ``plots`` outputs (``error_vs_cost``, ``similarity``).
+    students : mapping key -> dict, optional
+        Per student: ``level``, ``num_parameters``, ``training_errors``, ``pk``, ``sha256`` (node attributes).
+    fit_report : dict, optional
+        The workchain's ``fit_report`` (per level: training and test errors, fit time).
+    lineage : dict, optional
+        :func:`aiida_gaprss.provenance.lineage` of the teacher.
+    run : dict, optional
+        ``pk``, ``uuid``, ``process``, ``state``, ``exit_status``, ``exit_message``, ``created``.
+    """
+    return {
+        'title': title or (f'Indirect learning run {run["pk"]}' if run and run.get('pk') else 'Indirect learning'),
+        'run': run or {},
+        'validation': dict(validation or {}),
+        'students': dict(students or {}),
+        'fit_report': dict(fit_report or {}),
+        'plots': {name: _plot_b64(value) for name, value in (plots or {}).items()},
+        'lineage': lineage,
+        'generated': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+    }
+
+
+def _student_keys(data) -> list[str]:
+    validation = data.get('validation') or {}
+    keys = list((validation.get('students') or {}).keys()) or list(data.get('students') or {})
+
+    def level(key):
+        value = ((validation.get('students') or {}).get(key) or {}).get('level')
+        return (value if value is not None else 1e9, key)
+
+    return sorted(keys, key=level)
+
+
+def _label(data, key) -> str:
+    return ((data.get('validation') or {}).get('labels') or {}).get(key, key)
+
+
+def _indirect_overview(data) -> str:
+    validation = data.get('validation') or {}
+    run = data.get('run') or {}
+    protocol = validation.get('protocol') or {}
+    state = _esc(run.get('state', ''))
+    if run.get('exit_status') not in (None, 0):
+        state += f' <span class="bad">[{_esc(run.get("exit_status"))}] {_esc(run.get("exit_message") or "")}</span>'
+    elif run.get('exit_status') == 0:
+        state += ' <span class="ok">[0]</span>'
+    rows = [
+        ['run', _esc(f'{run.get("process", "")}<{run.get("pk", "")}>') + (f' {state}' if state else '')],
+        ['checks', _esc(', '.join(validation.get('checks') or []))],
+        ['students', _esc(', '.join(_label(data, key) for key in _student_keys(data)))],
+        ['test sets', _esc(', '.join(f'{k} ({v})' for k, v in (validation.get('test_sets') or {}).items()))],
+        ['MD protocol', _esc(f'{protocol.get("natoms", "")} atoms, time step {protocol.get("timestep_fs", "")} fs, '
+                             f'barostat {protocol.get("barostat", "")}') if protocol else ''],
+        ['seed', _esc(validation.get('seed', ''))],
+        ['failures', _esc(len(validation.get('failures') or []))],
+    ]  # fmt: skip
+    return _table(['', ''], rows, text_columns=(0, 1))
+
+
+def _indirect_students(data) -> str:
+    validation = data.get('validation') or {}
+    costs = (validation.get('cost') or {}).get('calculators') or {}
+    cell = (validation.get('cost') or {}).get('cell') or {}
+    nodes = data.get('students') or {}
+    rows = []
+    for key in ['teacher', *_student_keys(data)]:
+        node = nodes.get(key) or {}
+        cost = costs.get(key) or {}
+        relative = cost.get('relative')
+        training = node.get('training_errors') or {}
+        rows.append([
+            _esc(_label(data, key)), _esc(((validation.get('students') or {}).get(key) or {}).get('level', '')),
+            _esc(node.get('num_parameters', '')), _number(training.get('energy_rmse'), 1e3, 2),
+            _number(cost.get('seconds_per_atom_step'), 1e6, 1), _number(relative, 1, 4),
+            _number(1.0 / relative, 1, 1) if relative else '',
+        ])  # fmt: skip
+    headers = ['model', 'level', 'parameters', 'train E RMSE (meV/at)', 'cost (µs/atom/step)', 'cost / teacher',
+               'speed-up']  # fmt: skip
+    note = (
+        f'<p class="muted">Cost: velocity-Verlet steps on one {_esc(cell.get("kind", ""))} cell of '
+        f'{_esc(cell.get("natoms", ""))} atoms, best of {_esc(cell.get("repeats", ""))} rounds alternating the models, '
+        'same job (one core).</p>'
+        if cell
+        else '<p class="muted">No cost measured.</p>'
+    )
+    return _table(headers, rows) + note
+
+
+def _indirect_errors(data) -> str:
+    errors = (data.get('validation') or {}).get('errors') or {}
+    if not errors:
+        return '<p class="muted">No numerical validation in this run.</p>'
+    rows = []
+    for key in _student_keys(data):
+        for name, row in sorted((errors.get(key) or {}).items()):
+            rows.append([
+                _esc(_label(data, key)), _esc(name), _esc(row.get('num_structures', '')),
+                _number(row.get('energy_mae'), 1e3, 2), _number(row.get('energy_rmse'), 1e3, 2),
+                _number(row.get('force_mae'), 1, 3), _number(row.get('force_rmse'), 1, 3),
+            ])  # fmt: skip
+    headers = ['student', 'test set', 'structures', 'E MAE (meV/at)', 'E RMSE (meV/at)', 'F MAE (eV/Å)',
+               'F RMSE (eV/Å)']  # fmt: skip
+    return _table(headers, rows, text_columns=(0, 1))
+
+
+def _indirect_melt_quench(data) -> str:
+    metrics = (data.get('validation') or {}).get('melt_quench') or {}
+    if not metrics:
+        return '<p class="muted">No melt–quench in this run.</p>'
+    headers = ['model', 'N3 (%)', 'N5 (%)', 'H⁻¹', 'θ̄ (deg)', 'Δθ (deg)', 'ΔE (meV/at)', 'V (Å³/at)', 'atoms',
+               'relaxed']  # fmt: skip
+    rows = []
+    for key in ['teacher', *_student_keys(data)]:
+        row = metrics.get(key)
+        if row is None:
+            continue
+        if 'error' in row and 'N3' not in row:
+            rows.append([_esc(_label(data, key)), f'<span class="bad">failed: {_esc(row["error"])}</span>'] + [''] * 8)
+            continue
+        relaxed = 'yes' if row.get('relaxed') and row.get('relax_converged') else ('not converged' if row.get(
+            'relaxed') else 'no')  # fmt: skip
+        rows.append([
+            _esc(_label(data, key)), _number(row.get('N3'), 100, 2), _number(row.get('N5'), 100, 2),
+            _number(row.get('H_inv'), 1, 3), _number(row.get('bond_angle_mean'), 1, 2),
+            _number(row.get('bond_angle_width'), 1, 2), _number(row.get('delta_e'), 1e3, 1),
+            _number(row.get('volume_per_atom'), 1, 2), _esc(row.get('natoms', '')), _esc(relaxed),
+        ])  # fmt: skip
+    paper = PAPER_TABLE_ONE
+    rows.append([
+        '<span class="muted">GAP-18 (paper, 100,000 atoms)</span>', _number(paper['N3'], 100, 2),
+        _number(paper['N5'], 100, 2), _number(paper['H_inv'], 1, 3), _number(paper['bond_angle_mean'], 1, 2),
+        _number(paper['bond_angle_width'], 1, 2), _number(paper['delta_e'], 1e3, 0), '', '100000', '',
+    ])  # fmt: skip
+    note = (
+        '<p class="muted">N3, N5: fractions of 3- and 5-fold coordinated atoms (cut-off 2.85 Å); H⁻¹: inverse height '
+        'of the first sharp diffraction peak of S(Q); θ̄, Δθ: mean and width of the bond-angle distribution; ΔE: '
+        'energy per atom of the relaxed quenched cell above diamond relaxed with the same model. Small cells and '
+        'fast quenches give more defects than the paper’s 100,000-atom models.</p>'
+    )
+    return _table(headers, rows) + note
+
+
+def _indirect_similarity(data) -> str:
+    compression = (data.get('validation') or {}).get('compression') or {}
+    curves = compression.get('curves') or {}
+    if not curves:
+        return '<p class="muted">No compression in this run.</p>'
+    reference = compression.get('reference') or {}
+    rows = []
+    for key in ['teacher', *_student_keys(data)]:
+        curve = curves.get(key)
+        if curve is None:
+            continue
+        pressures, similarity = curve.get('pressure') or [], curve.get('similarity') or []
+        failed = curve.get('failed_at')
+        if failed is None:
+            state = '<span class="ok">completed</span>'
+        else:
+            where = failed if not isinstance(failed, dict) else (
+                f'step {failed.get("step")}, target {_number(failed.get("pressure_target"), 1, 1)} GPa')  # fmt: skip
+            state = f'<span class="bad">failed at {_esc(where)} {_esc(curve.get("error") or "")}</span>'
+        rows.append([
+            _esc(_label(data, key)), _esc(len(similarity)),
+            _esc(f'{min(pressures):.1f} – {max(pressures):.1f}') if pressures else '',
+            _number(similarity[0], 1, 3) if similarity else '', _number(similarity[-1], 1, 3) if similarity else '',
+            _number(curve.get('mean_abs_difference'), 1, 3), state,
+        ])  # fmt: skip
+    headers = ['model', 'snapshots', 'pressure (GPa)', 'first similarity', 'last similarity', 'mean |Δ| to teacher',
+               'run']  # fmt: skip
+    note = (
+        f'<p class="muted">Reference: {_esc(reference.get("phase", "sh"))} Si relaxed with the '
+        f'{_esc(reference.get("relaxed_with", "teacher"))} (symmetry kept) at {_esc(reference.get("pressures", ""))} '
+        f'GPa, interpolated to each snapshot’s pressure; start: {_esc(compression.get("start", ""))}.</p>'
+    )
+    return _table(headers, rows, text_columns=(0, 6)) + note
+
+
+def _indirect_plots(data) -> str:
+    plots = data.get('plots') or {}
+    if not plots:
+        return '<p class="muted">No plots in this run.</p>'
+    names = [name for name in INDIRECT_PLOT_ORDER if name in plots] + sorted(set(plots) - set(INDIRECT_PLOT_ORDER))
+    wide = {'error_vs_cost': ' style="width:1040px"'}  # two panels side by side
+    return ''.join(
+        f'<figure id="plot-{_esc(name)}"{wide.get(name, "")}><img alt="{_esc(name)}" '
+        f'src="data:image/png;base64,{plots[name]}">'
+        f'<figcaption><b>{_esc(name.replace("_", " "))}</b>. {_esc(INDIRECT_PLOT_CAPTIONS.get(name, ""))}'
+        '</figcaption></figure>'
+        for name in names
+    )
+
+
+def _indirect_failures(data) -> str:
+    failures = (data.get('validation') or {}).get('failures') or []
+    if not failures:
+        return '<p class="ok">No check failed.</p>'
+    rows = [[_esc(row.get('who', '')), _esc(row.get('check', '')), _esc(row.get('test_set', '')),
+             _esc(row.get('error', ''))] for row in failures]  # fmt: skip
+    return _table(['who', 'check', 'test set', 'error'], rows, text_columns=(0, 1, 2, 3))
+
+
+def render_indirect_report(data: dict) -> str:
+    """The HTML page of :func:`indirect_report_data` (every section of :data:`INDIRECT_SECTIONS`, even if empty)."""
+    builders = {
+        'overview': _indirect_overview,
+        'students': _indirect_students,
+        'errors': _indirect_errors,
+        'melt_quench': _indirect_melt_quench,
+        'similarity': _indirect_similarity,
+        'plots': _indirect_plots,
+        'failures': _indirect_failures,
+        'lineage': lambda data: _lineage(data) if data.get('lineage') else '<p class="muted">No teacher recorded.</p>',
+    }
+    run = data.get('run') or {}
+    nav = ''.join(f'<a href="#{key}">{_esc(title)}</a>' for key, title in INDIRECT_SECTIONS.items())
+    sections = ''.join(
+        f'<section id="{key}"><h2>{_esc(title)}</h2>{builders[key](data)}</section>'
+        for key, title in INDIRECT_SECTIONS.items()
+    )
+    subtitle = (
+        f'{_esc(run.get("process", "IndirectLearningWorkChain"))}&lt;{_esc(run.get("pk", ""))}&gt; · created '
+        f'{_esc(run.get("created", ""))} · report generated {_esc(data.get("generated", ""))} · uuid '
+        f'{_esc(run.get("uuid", ""))}'
+    )
+    title = data.get('title', 'Indirect learning')
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{_esc(title)}</title><style>{_CSS}</style></head><body>'
+        f'<header><h1>{_esc(title)}</h1><p>{subtitle}</p></header>'
+        f'<nav>{nav}</nav><main>{sections}</main></body></html>\n'
+    )
+
+
+def _student_summary(node) -> dict:
+    attributes = node.base.attributes
+    return {
+        'pk': node.pk,
+        'level': attributes.get('level', None),
+        'num_parameters': attributes.get('num_parameters', None),
+        'training_errors': attributes.get('training_errors', {}),
+        'sha256': attributes.get('sha256', None),
+    }
+
+
+def collect_indirect_report(node) -> dict:
+    """:func:`indirect_report_data` of an ``IndirectLearningWorkChain`` or a ``StudentValidation`` calculation node.
+
+    A workchain gives its ``validation_report``, ``plots``, ``students`` and ``fit_report`` outputs (falling back to
+    its last ``gaprss.student_validation`` calculation if the report output is absent); a calculation gives its own
+    ``report`` and ``plots`` and its input students.
+    """
+    from aiida_gaprss.provenance import lineage
+
+    outputs = node.outputs
+    validation_node = None
+    if node.process_label == 'StudentValidation':
+        validation_node = node
+    elif 'validation_report' not in outputs:
+        calcs = [n for n in node.called_descendants if n.process_label == 'StudentValidation']
+        validation_node = max(calcs, key=lambda n: n.ctime) if calcs else None
+    if validation_node is not None:
+        validation = validation_node.outputs.report.get_dict() if 'report' in validation_node.outputs else {}
+        plot_source = validation_node
+    else:
+        validation = outputs.validation_report.get_dict()
+        plot_source = node
+    plots = {}
+    for link in plot_source.base.links.get_outgoing(link_label_filter='plots__%').all():
+        plots[link.link_label.split('__', 1)[1]] = link.node
+    if 'students' in outputs:
+        students = {key: _student_summary(student) for key, student in outputs.students.items()}
+    elif validation_node is not None and 'students' in validation_node.inputs:
+        students = {key: _student_summary(student) for key, student in validation_node.inputs.students.items()}
+    else:
+        students = {}
+    teacher = node.inputs.teacher if 'teacher' in node.inputs else None
+    run = {
+        'pk': node.pk,
+        'uuid': node.uuid,
+        'process': node.process_label,
+        'state': node.process_state.value if node.process_state else '',
+        'exit_status': node.exit_status,
+        'exit_message': node.exit_message,
+        'created': node.ctime.isoformat(timespec='seconds'),
+    }
+    return indirect_report_data(
+        validation,
+        plots,
+        students=students,
+        fit_report=outputs.fit_report.get_dict() if 'fit_report' in outputs else None,
+        lineage=lineage(teacher) if teacher is not None else None,
+        run=run,
+    )
+
+
+def write_indirect_report(node, path) -> int:
+    """Write the indirect-learning report of ``node`` to ``path``; returns the number of bytes written."""
+    import pathlib
+
+    text = render_indirect_report(collect_indirect_report(node))
     path = pathlib.Path(path)
     path.write_text(text, encoding='utf-8')
     return len(text.encode('utf-8'))

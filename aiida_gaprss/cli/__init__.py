@@ -11,4 +11,4 @@ def cmd_root():
 
 # Sub-command modules attach themselves to ``cmd_root``; they import AiiDA lazily so the science commands
 # (``generate``, ``select``) work without a profile.
-from . import generate, provenance, report, run, select, setup  # noqa: E402,F401
+from . import generate, indirect, provenance, report, run, select, setup  # noqa: E402,F401

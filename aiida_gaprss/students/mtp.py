@@ -279,7 +279,28 @@ def student_calculator(folder: str | Path):
     numbers = settings.get('atomic_numbers') or [atomic_numbers[s] for s in settings['species']]
     mtp_data = read_mtp(folder / POTENTIAL_FILENAME)
     mtp_data.species = numbers
-    return MTP(mtp_data, engine='cext', mode='run')
+    return _any_size_calculator_class(MTP)(mtp_data, engine='cext', mode='run')
+
+
+def _any_size_calculator_class(base):
+    """motep's calculator that rebuilds its neighbour list when the number of atoms changes.
+
+    motep 0.2.0 keeps the neighbour list of the first structure it sees (one cut-off per atom) and raises
+    ``Wrong number of cutoff radii`` on a structure with another number of atoms, so one calculator could not
+    evaluate a test set of cells of different sizes.
+    """
+
+    class StudentMTP(base):
+        def calculate(self, atoms=None, properties=('energy',), system_changes=None):
+            from ase.calculators.calculator import all_changes
+
+            neighbor_list = getattr(self.engine, 'neighbor_list', None)
+            current = atoms if atoms is not None else self.atoms
+            if neighbor_list is not None and current is not None and len(neighbor_list.cutoffs) != len(current):
+                self.engine.neighbor_list = None
+            super().calculate(atoms, list(properties), all_changes if system_changes is None else system_changes)
+
+    return StudentMTP
 
 
 def evaluate(atoms_list: Sequence[Atoms], calculator) -> dict:

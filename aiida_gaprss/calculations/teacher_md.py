@@ -1,0 +1,190 @@
+"""``TeacherMd`` (``gaprss.teacher_md``): compression and melt--quench MD driven and labelled by a teacher GAP.
+
+Indirect learning (seed 003): the teacher :class:`~aiida_gaprss.data.gap_potential.GapPotential` runs MD from random
+starts (or from the ``structures`` given) in a job on the computer of the job Python
+(:mod:`aiida_gaprss.jobs.teacher_md`, presets of :data:`aiida_gaprss.rss.md.PROTOCOLS`). Outputs: ``snapshots``
+(every snapshot with the teacher's energy, forces and virial and the MD state in ``info``), ``final`` (the last state
+of every run, e.g. the melt-quenched cells) and ``report`` (protocol, runs, wall times, atom-steps per second).
+
+Parameters (validated before submission by :func:`validate_teacher_md_parameters`): ``seed`` (required),
+``protocol`` ('fast' or 'precise'), ``overrides`` (changes to the preset), ``runs`` (any of 'compression',
+'melt_quench'), ``repeats`` and ``element``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from aiida import orm
+from aiida.common.folders import Folder
+from aiida.engine import ExitCode
+
+from aiida_gaprss.calculations.python_job import PythonJob
+from aiida_gaprss.data.extxyz import read_frames
+from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.parsers.python_job import PythonJobParser
+
+__all__ = ('RUNS', 'TeacherMd', 'TeacherMdParser', 'validate_teacher_md_parameters')
+
+LOGGER = logging.getLogger(__name__)
+
+#: MD runs the job knows.
+RUNS = ('compression', 'melt_quench')
+#: Keys of the ``parameters`` input.
+KEYS = ('seed', 'protocol', 'overrides', 'runs', 'repeats', 'element')
+
+
+def _integer(value, field: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
+
+
+def _number(value, field: str, *, positive: bool = False, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f'field `{field}`: expected a number, got {value!r}')
+    if positive and value <= 0:
+        raise ValueError(f'field `{field}`: expected a positive number, got {value!r}')
+    if not positive and value < 0:
+        raise ValueError(f'field `{field}`: expected a non-negative number, got {value!r}')
+
+
+def validate_md_protocol(protocol: str, overrides: dict | None, field: str = 'parameters') -> dict:
+    """Return the MD protocol ``protocol`` with ``overrides``; ``ValueError`` naming the field for bad values."""
+    from aiida_gaprss.rss.md import _BAROSTATS, PROTOCOLS, get_protocol
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f'field `{field}.protocol`: expected one of {sorted(PROTOCOLS)}, got {protocol!r}')
+    if not isinstance(overrides or {}, dict):
+        raise ValueError(f'field `{field}.overrides`: expected a dict')
+    try:
+        merged = get_protocol(protocol, overrides or {})
+    except ValueError as exception:
+        raise ValueError(f'field `{field}.overrides`: {exception}') from exception
+    _integer(merged['natoms'], f'{field}.overrides.natoms', 1)
+    for key in ('update_every', 'snapshot_every'):
+        _integer(merged[key], f'{field}.overrides.{key}', 1)
+    for key in ('volume_per_atom', 'timestep_fs'):
+        _number(merged[key], f'{field}.overrides.{key}', positive=True)
+    _number(merged['min_distance'], f'{field}.overrides.min_distance')
+    if merged['barostat'] not in _BAROSTATS:
+        raise ValueError(
+            f'field `{field}.overrides.barostat`: expected one of {_BAROSTATS}, got {merged["barostat"]!r}'
+        )
+    compression = merged['compression']
+    _number(compression['temperature'], f'{field}.overrides.compression.temperature', positive=True)
+    for key in ('thermalise_ps', 'ramp_ps', 'p_start', 'p_max'):
+        _number(compression[key], f'{field}.overrides.compression.{key}')
+    if compression['thermalise_ps'] + compression['ramp_ps'] <= 0:
+        raise ValueError(f'field `{field}.overrides.compression`: thermalise_ps + ramp_ps must be positive')
+    melt = merged['melt_quench']
+    for key in ('t_melt', 't_final', 'quench_rate'):
+        _number(melt[key], f'{field}.overrides.melt_quench.{key}', positive=True)
+    for key in ('melt_ps', 'anneal_ps'):
+        _number(melt[key], f'{field}.overrides.melt_quench.{key}')
+    _number(melt['pressure'], f'{field}.overrides.melt_quench.pressure', allow_none=True)
+    return merged
+
+
+def validate_teacher_md_parameters(parameters: dict, field: str = 'parameters') -> None:
+    """Raise ``ValueError`` naming the field for bad ``TeacherMd`` parameters."""
+    from aiida_gaprss.rss.elements import validate_element
+
+    unknown = sorted(set(parameters) - set(KEYS))
+    if unknown:
+        raise ValueError(f'field `{field}.{unknown[0]}`: unknown key; known: {list(KEYS)}')
+    if 'seed' not in parameters:
+        raise ValueError(f'field `{field}.seed`: required')
+    _integer(parameters['seed'], f'{field}.seed', 0)
+    validate_md_protocol(parameters.get('protocol', 'fast'), parameters.get('overrides'), field)
+    runs = parameters.get('runs', ['compression'])
+    if not isinstance(runs, list) or not runs or any(run not in RUNS for run in runs):
+        raise ValueError(f'field `{field}.runs`: expected a non-empty list of {RUNS}, got {runs!r}')
+    _integer(parameters.get('repeats', 1), f'{field}.repeats', 1)
+    try:
+        validate_element(parameters.get('element', 'Si'))
+    except ValueError as exception:
+        raise ValueError(f'field `{field}.element`: {exception}') from exception
+
+
+def _validate_inputs(value, _):
+    if 'parameters' in value:
+        try:
+            validate_teacher_md_parameters(value['parameters'].get_dict())
+        except ValueError as exception:
+            return str(exception)
+    return None
+
+
+class TeacherMd(PythonJob):
+    """Teacher MD in one job (see the module docstring)."""
+
+    TASK = 'teacher_md'
+    INPUT_FILENAME = 'starts.xyz'
+    SNAPSHOTS_FILENAME = 'snapshots.xyz'
+    FINAL_FILENAME = 'final.xyz'
+    REPORT_FILENAME = 'report.json'
+    POTENTIAL_FOLDER = 'teacher'
+    OUTPUT_FILES = (SNAPSHOTS_FILENAME, FINAL_FILENAME, REPORT_FILENAME)
+
+    @classmethod
+    def define(cls, spec):
+        """Inputs ``teacher``, ``parameters``, optional ``structures``; outputs ``snapshots``, ``final``, ``report``."""
+        super().define(spec)
+        spec.input('teacher', valid_type=GapPotential, help='The teacher GAP that drives and labels the MD.')
+        spec.input('parameters', valid_type=orm.Dict, help='seed, protocol, overrides, runs, repeats, element.')
+        spec.input(
+            'structures',
+            valid_type=StructureSet,
+            required=False,
+            help='Start structures used in turn (default: random starts of the protocol).',
+        )
+        spec.inputs.validator = _validate_inputs
+        spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.teacher_md'
+        spec.output('snapshots', valid_type=StructureSet, required=False, help='Teacher-labelled MD snapshots.')
+        spec.output('final', valid_type=StructureSet, required=False, help='Final state of every run.')
+        spec.output('report', valid_type=orm.Dict, help='Protocol, runs, snapshot counts, wall times.')
+        spec.exit_code(320, 'ERROR_NO_SNAPSHOTS', message='The MD produced no snapshots.')
+
+    def get_job_parameters(self) -> dict:
+        """The MD parameters, the teacher's calculator spec and the file names."""
+        parameters = dict(self.inputs.parameters.get_dict())
+        parameters.update(
+            calculator={'type': 'gap', 'xml': f'{self.POTENTIAL_FOLDER}/{self.inputs.teacher.xml_name}'},
+            output=self.SNAPSHOTS_FILENAME,
+            final=self.FINAL_FILENAME,
+            report=self.REPORT_FILENAME,
+        )
+        if 'structures' in self.inputs:
+            parameters['structures'] = self.INPUT_FILENAME
+        return parameters
+
+    def write_input_files(self, folder: Folder) -> None:
+        """The teacher's files and the start structures."""
+        self.write_potential_files(folder, self.inputs.teacher, self.POTENTIAL_FOLDER)
+        if 'structures' in self.inputs:
+            self.write_structure_set(folder, self.inputs.structures, self.INPUT_FILENAME)
+
+
+class TeacherMdParser(PythonJobParser):
+    """Outputs ``report``, ``snapshots`` and ``final``; 320 if there are no snapshots."""
+
+    def _frames(self, filename: str) -> list:
+        with self.retrieved.base.repository.open(filename, 'r') as handle:
+            return list(read_frames(handle))
+
+    def parse_outputs(self, status: dict) -> ExitCode | None:
+        """Read the report, the snapshots and the final states."""
+        process = self.node.process_class
+        self.out('report', orm.Dict(self.read_json(process.REPORT_FILENAME)))
+        final = self._frames(process.FINAL_FILENAME)
+        if final:
+            self.out('final', StructureSet.from_atoms(final))
+        snapshots = self._frames(process.SNAPSHOTS_FILENAME)
+        if not snapshots:
+            return self.exit_codes.ERROR_NO_SNAPSHOTS
+        self.out('snapshots', StructureSet.from_atoms(snapshots))
+        return None

@@ -1,0 +1,161 @@
+"""``StudentPotential`` (``gaprss.student``): one fitted student of indirect learning (an MTP fitted by motep).
+
+The node holds the files :func:`aiida_gaprss.students.mtp.fit_student` writes -- ``student.mtp`` (the MLIP-2
+potential file) and ``student.json`` (settings, species and training errors) -- and records what matters for queries
+as attributes. Its training set and its teacher are found by provenance, never through a path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+from aiida import orm
+
+from aiida_gaprss.students.mtp import POTENTIAL_FILENAME, SETTINGS_FILENAME
+
+__all__ = ('StudentPotential',)
+
+LOGGER = logging.getLogger(__name__)
+
+#: Files of a student folder, in the order they are stored.
+FILENAMES = (POTENTIAL_FILENAME, SETTINGS_FILENAME)
+#: Settings keys ``student.json`` must carry.
+REQUIRED_SETTINGS = ('level', 'cutoff', 'species')
+
+
+class StudentPotential(orm.Data):
+    """A fitted Moment Tensor Potential student: ``student.mtp`` plus ``student.json`` as one node.
+
+    Attributes: ``kind`` (``'mtp'``), ``level``, ``cutoff``, ``min_dist`` (Å), ``elements``, ``weights``
+    (energy : force : stress), ``seed``, ``max_iter``, ``num_parameters``, ``num_structures`` and ``num_atoms`` of
+    the training set, ``training_errors`` (energy eV/atom and force eV/Å MAE/RMSE), ``motep_version``, ``filenames``
+    and ``sha256`` (of ``student.mtp``).
+    """
+
+    def __init__(self, folder: str | os.PathLike, **kwargs):
+        """Build the node from a folder holding ``student.mtp`` and ``student.json``.
+
+        Raises
+        ------
+        ValueError
+            If a file is missing (the message names it), ``student.json`` is not valid JSON or lacks a required key.
+        """
+        super().__init__(**kwargs)
+        folder = pathlib.Path(folder)
+        missing = [name for name in FILENAMES if not (folder / name).is_file()]
+        if missing:
+            raise ValueError(f'field `folder`: {", ".join(missing)} missing from `{folder}`')
+        try:
+            settings = json.loads((folder / SETTINGS_FILENAME).read_text(encoding='utf-8'))
+        except ValueError as exception:
+            raise ValueError(f'field `folder`: {SETTINGS_FILENAME} is not valid JSON: {exception}') from exception
+        if not isinstance(settings, dict):
+            raise ValueError(f'field `folder`: {SETTINGS_FILENAME} does not hold a JSON object')
+        absent = [key for key in REQUIRED_SETTINGS if key not in settings]
+        if absent:
+            raise ValueError(f'field `folder`: {SETTINGS_FILENAME} lacks {", ".join(absent)}')
+        potential = (folder / POTENTIAL_FILENAME).read_bytes()
+        if not potential.strip():
+            raise ValueError(f'field `folder`: {POTENTIAL_FILENAME} is empty')
+        for name in FILENAMES:
+            self.base.repository.put_object_from_bytes((folder / name).read_bytes(), name)
+        self.base.attributes.set_many(
+            {
+                'kind': 'mtp',
+                'level': int(settings['level']),
+                'cutoff': float(settings['cutoff']),
+                'min_dist': float(settings.get('min_dist', 1.5)),
+                'elements': list(settings['species']),
+                'weights': [float(w) for w in settings.get('weights', [])],
+                'seed': settings.get('seed'),
+                'max_iter': settings.get('max_iter'),
+                'num_parameters': settings.get('num_parameters'),
+                'num_structures': settings.get('num_structures'),
+                'num_atoms': settings.get('num_atoms'),
+                'training_errors': settings.get('training_errors', {}),
+                'motep_version': settings.get('motep_version'),
+                'filenames': list(FILENAMES),
+                'sha256': hashlib.sha256(potential).hexdigest(),
+            }
+        )
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike, **kwargs) -> StudentPotential:
+        """Return a new (unstored) student from a folder written by :func:`~aiida_gaprss.students.mtp.fit_student`."""
+        return cls(folder, **kwargs)
+
+    @property
+    def kind(self) -> str:
+        """Kind of student (``'mtp'``)."""
+        return self.base.attributes.get('kind')
+
+    @property
+    def level(self) -> int:
+        """Maximum MTP level."""
+        return int(self.base.attributes.get('level'))
+
+    @property
+    def cutoff(self) -> float:
+        """Cut-off radius (Å)."""
+        return float(self.base.attributes.get('cutoff'))
+
+    @property
+    def elements(self) -> list[str]:
+        """Chemical symbols the student describes."""
+        return list(self.base.attributes.get('elements'))
+
+    @property
+    def training_errors(self) -> dict:
+        """Training-set errors recorded by the fit (energy eV/atom, forces eV/Å)."""
+        return dict(self.base.attributes.get('training_errors', {}))
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of ``student.mtp``."""
+        return self.base.attributes.get('sha256')
+
+    @property
+    def filenames(self) -> list[str]:
+        """Names of the stored files."""
+        return list(self.base.attributes.get('filenames'))
+
+    @property
+    def settings(self) -> dict:
+        """Content of the stored ``student.json``."""
+        return json.loads(self.base.repository.get_object_content(SETTINGS_FILENAME, mode='r'))
+
+    def write_files(self, folder: str | os.PathLike) -> pathlib.Path:
+        """Write ``student.mtp`` and ``student.json`` into ``folder`` (created if needed) and return it."""
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.filenames:
+            with self.base.repository.open(name, mode='rb') as source, open(folder / name, 'wb') as target:
+                shutil.copyfileobj(source, target)
+        return folder
+
+    @contextlib.contextmanager
+    def as_folder(self) -> Iterator[pathlib.Path]:
+        """Context manager giving a temporary folder holding the student's files."""
+        with tempfile.TemporaryDirectory(prefix='gaprss-student-') as folder:
+            yield self.write_files(folder)
+
+    def get_calculator(self):
+        """Return an ASE calculator (motep's ``MTP``, C engine) for this student.
+
+        The files are read from a temporary copy, which is removed once the potential is loaded.
+        """
+        from aiida_gaprss.students.mtp import student_calculator
+
+        with self.as_folder() as folder:
+            return student_calculator(folder)
+
+    def __str__(self) -> str:
+        return f'{super().__str__()} MTP level {self.level} ({"".join(self.elements)}, sha256 {self.sha256[:10]})'

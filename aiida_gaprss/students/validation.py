@@ -1,0 +1,361 @@
+"""Physically guided validation of students against their teacher (Morrow & Deringer 2022, Fig. 4 and Table I).
+
+Pure science (no AiiDA): every function takes ASE calculators and structures.
+
+Similarity to pressure-adjusted simple-hexagonal Si (Fig. 4)
+--------------------------------------------------------------
+Along a compression run, each snapshot's configuration-averaged SOAP vector is compared to that of sh Si *at the
+snapshot's pressure* (:func:`similarity_curve`), so that the trivial isotropic contraction of the bonds does not
+show up as a change of similarity (paper, SI Sec. "SOAP similarity analysis", "scaled" curves of Fig. S1).
+
+Choice of the reference: the paper optimises sh Si with DFT at 1 GPa intervals and interpolates the lattice
+parameters to the pressure measured over each ps of MD; the *same* reference serves every model. Here the reference
+grid is relaxed with the **teacher** (:func:`pressure_reference_grid`; the most accurate model in the job, the stand-in
+for DFT) and used for the teacher and for every student, so the curves differ only through the trajectories. Scaling
+sh Si to each snapshot's *density* was not chosen: an amorphous cell is much less dense than sh Si at the same
+pressure (sh is ~20 % denser than a-Si at 10 GPa), so a density-matched sh cell has stretched bonds and the
+similarity would mostly measure that mismatch. The relaxation keeps the sh symmetry (``FixSymmetry``), so the
+reference stays sh even where sh is not a minimum of the potential.
+
+The pressure of a snapshot is its instantaneous pressure (virial + kinetic, ``info['pressure_instantaneous']``)
+averaged over a centred window of ``pressure_window`` snapshots (the paper averages over each ps); snapshots without
+a pressure target (the NVT thermalisation) are left out. SOAP (paper Table S1): quippy, ``average=T``, r_cut 5 Å,
+σ 0.5 Å, l_max 6, n_max 8 (garbled in the extracted table; 8 chosen), ζ = 4; quippy's cut-off transition width is
+0.5 Å here (the module :mod:`aiida_gaprss.rss.soap` fixes it), 1.0 Å in the paper.
+
+Melt–quench metrics (Table I)
+-----------------------------
+:func:`quench_metrics`: N3, N5 (fractions), H⁻¹ (inverse height of the FSDP of S(Q)), mean and width of the
+bond-angle distribution (:func:`aiida_gaprss.rss.analysis.amorphous_metrics`), and ΔE. The paper's table gives ΔE in
+"eV" (0.144–0.156 for GAP-18 and the MTPs) without a definition; the values are those of a-Si relative to crystalline
+diamond Si per atom, so here ``delta_e = E(quenched, relaxed)/N − E(diamond, relaxed)/N`` in **eV/atom**, both relaxed
+(variable cell, 0 GPa) with the *same* calculator (:func:`diamond_energy`); reports show it in meV/atom. The
+quenched cell is relaxed before the analysis, as the paper's models are ("quenching ... to 500 K before relaxation").
+
+Cost (Fig. 3)
+-------------
+:func:`md_cost`: seconds per MD step per atom of a calculator, timed on velocity-Verlet steps from the same positions
+and velocities (best of ``repeats``); costs relative to the teacher are ratios measured in the same process.
+
+Units: eV, Å, GPa, K, ps; similarities 0–1.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from ase import Atoms, units
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    'SIMILARITY_SOAP',
+    'diamond_energy',
+    'md_cost',
+    'pressure_reference_grid',
+    'quench_metrics',
+    'reference_at_pressure',
+    'relax_symmetric',
+    'similarity_curve',
+    'snapshot_pressures',
+    'speed_cell',
+    'trajectory_failure',
+]
+
+#: SOAP of the similarity analysis (paper Table S1; see the module docstring).
+SIMILARITY_SOAP = {'n_max': 8, 'l_max': 6, 'sigma': 0.5, 'r_cut': 5.0, 'zeta': 4.0, 'backend': 'quippy'}
+
+
+def _positive(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f'{field}: expected a positive number, got {value!r}')
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f'{field}: expected a positive number, got {value!r}')
+    return float(value)
+
+
+# ------------------------------------------------------------------------------------------------ relaxations
+
+
+def relax_symmetric(
+    atoms: Atoms, calculator, *, pressure: float = 0.0, fmax: float = 0.005, steps: int = 300, symmetry: bool = True
+) -> Atoms:
+    """Relax cell and positions at ``pressure`` (GPa), keeping the space group (``FixSymmetry``) if ``symmetry``.
+
+    Returns
+    -------
+    ase.Atoms
+        A copy without calculator: ``info['energy']`` (eV), ``info['pressure']`` (GPa, the target),
+        ``info['converged']``, ``info['volume_per_atom']`` (Å³).
+    """
+    from ase.constraints import FixSymmetry
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+
+    work = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    work.calc = calculator
+    if symmetry:
+        work.set_constraint(FixSymmetry(work, symprec=1e-3))
+    cell_filter = FrechetCellFilter(work, scalar_pressure=float(pressure) * units.GPa)
+    optimizer = BFGS(cell_filter, logfile=None)
+    converged = bool(optimizer.run(fmax=fmax, steps=int(steps)))
+    out = Atoms(work.numbers, positions=work.positions, cell=work.cell, pbc=work.pbc)
+    out.info.update(atoms.info)
+    out.info['energy'] = float(work.get_potential_energy())
+    out.info['pressure'] = float(pressure)
+    out.info['converged'] = converged
+    out.info['volume_per_atom'] = float(work.get_volume() / len(work))
+    return out
+
+
+def diamond_energy(calculator, element: str = 'Si', *, fmax: float = 0.005, steps: int = 300) -> float:
+    """Energy per atom (eV) of the diamond phase of ``element`` relaxed (symmetric, 0 GPa) with ``calculator``."""
+    from aiida_gaprss.rss.phases import build_phase
+
+    relaxed = relax_symmetric(build_phase(element, 'diamond'), calculator, fmax=fmax, steps=steps)
+    return float(relaxed.info['energy']) / len(relaxed)
+
+
+# ------------------------------------------------------------------------------------------------ references
+
+
+def pressure_reference_grid(
+    calculator, pressures: Sequence[float], *, element: str = 'Si', phase: str = 'sh', fmax: float = 0.005,
+    steps: int = 300,
+) -> list[Atoms]:  # fmt: skip
+    """``phase`` of ``element`` relaxed with ``calculator`` (symmetry kept) at each pressure (GPa), sorted by pressure.
+
+    The phase is relaxed at the lowest pressure first and each result starts the next relaxation.
+    """
+    from aiida_gaprss.rss.phases import build_phase
+
+    pressures = sorted(float(p) for p in pressures)
+    if not pressures or not all(math.isfinite(p) for p in pressures):
+        raise ValueError('pressures: expected a non-empty list of finite pressures (GPa)')
+    start = build_phase(element, phase)
+    grid = []
+    for pressure in pressures:
+        relaxed = relax_symmetric(start, calculator, pressure=pressure, fmax=fmax, steps=steps)
+        relaxed.info['phase'] = phase
+        if not relaxed.info['converged']:
+            logger.warning('%s %s at %.1f GPa: relaxation not converged in %d steps', element, phase, pressure, steps)
+        grid.append(relaxed)
+        start = relaxed
+    return grid
+
+
+def reference_at_pressure(grid: Sequence[Atoms], pressure: float) -> Atoms:
+    """The reference cell at ``pressure`` (GPa): cell matrices interpolated linearly between the grid's pressures.
+
+    Outside the grid the nearest end is used. Scaled positions are those of the grid point below.
+    """
+    if not grid:
+        raise ValueError('grid: empty')
+    pressures = np.array([atoms.info['pressure'] for atoms in grid])
+    index = int(np.searchsorted(pressures, pressure, side='right')) - 1
+    if index < 0:
+        low, high, weight = grid[0], grid[0], 0.0
+    elif index >= len(grid) - 1:
+        low, high, weight = grid[-1], grid[-1], 0.0
+    else:
+        low, high = grid[index], grid[index + 1]
+        weight = (pressure - pressures[index]) / (pressures[index + 1] - pressures[index])
+    cell = (1.0 - weight) * low.cell.array + weight * high.cell.array
+    out = Atoms(low.numbers, scaled_positions=low.get_scaled_positions(), cell=cell, pbc=True)
+    out.info['pressure'] = float(pressure)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ similarity
+
+
+def snapshot_pressures(snapshots: Sequence[Atoms], window: int = 1) -> np.ndarray:
+    """Instantaneous pressure (GPa) of each snapshot averaged over a centred window of ``window`` snapshots.
+
+    Snapshots without ``info['pressure_instantaneous']`` use ``info['pressure_target']``.
+    """
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+        raise ValueError(f'pressure_window: expected a positive integer, got {window!r}')
+    values = []
+    for index, atoms in enumerate(snapshots):
+        value = atoms.info.get('pressure_instantaneous', atoms.info.get('pressure_target'))
+        if value is None:
+            raise ValueError(f'snapshots[{index}]: no pressure_instantaneous or pressure_target in info')
+        values.append(float(value))
+    values = np.array(values)
+    if window == 1 or len(values) < 2:
+        return values
+    half = window // 2
+    return np.array([values[max(0, i - half) : i + half + 1].mean() for i in range(len(values))])
+
+
+def trajectory_failure(snapshots: Sequence[Atoms], *, min_distance: float = 1.0, max_temperature: float = 1e5):
+    """Index of the first snapshot where the MD failed (non-finite labels, atoms closer than ``min_distance`` Å,
+    temperature above ``max_temperature`` K), or None if none did."""
+    from ase.neighborlist import neighbor_list
+
+    for index, atoms in enumerate(snapshots):
+        energy = atoms.info.get('energy')
+        forces = atoms.arrays.get('forces')
+        if energy is None or not math.isfinite(float(energy)) or not np.isfinite(atoms.positions).all():
+            return index
+        if forces is not None and not np.isfinite(forces).all():
+            return index
+        if float(atoms.info.get('temperature', 0.0)) > max_temperature:
+            return index
+        if neighbor_list('d', atoms, min_distance).size:
+            return index
+    return None
+
+
+def similarity_curve(
+    snapshots: Sequence[Atoms],
+    grid: Sequence[Atoms],
+    *,
+    pressure_window: int = 1,
+    soap: Mapping | None = None,
+    ramp_only: bool = True,
+) -> dict:
+    """SOAP similarity of each compression snapshot to the reference at the snapshot's pressure (paper Fig. 4).
+
+    Parameters
+    ----------
+    snapshots : sequence of ase.Atoms
+        Compression MD snapshots (:func:`aiida_gaprss.rss.md.compression_md`).
+    grid : sequence of ase.Atoms
+        :func:`pressure_reference_grid` (``info['pressure']`` on each).
+    pressure_window : int
+        Snapshots averaged into each pressure (:func:`snapshot_pressures`).
+    soap : mapping, optional
+        Overrides of :data:`SIMILARITY_SOAP`.
+    ramp_only : bool
+        Keep only snapshots with ``info['pressure_target']`` (the NPT ramp).
+
+    Returns
+    -------
+    dict
+        Lists ``pressure`` (GPa, windowed), ``similarity`` (to the pressure-adjusted reference), ``similarity_fixed``
+        (to the lowest-pressure reference), ``pressure_target``, ``time_ps``, ``volume_per_atom``; ``soap``.
+    """
+    from aiida_gaprss.rss.soap import averaged_soap, soap_species
+
+    params = dict(SIMILARITY_SOAP)
+    if soap:
+        unknown = sorted(set(soap) - set(SIMILARITY_SOAP))
+        if unknown:
+            raise ValueError(f'soap: unknown parameter {unknown[0]!r}; allowed: {sorted(SIMILARITY_SOAP)}')
+        params.update(soap)
+    frames = [atoms for atoms in snapshots if not ramp_only or 'pressure_target' in atoms.info]
+    empty = {key: [] for key in ('pressure', 'similarity', 'similarity_fixed', 'pressure_target', 'time_ps')}
+    if not frames:
+        return {**empty, 'volume_per_atom': [], 'soap': params}
+    pressures = snapshot_pressures(frames, pressure_window)
+    references = [reference_at_pressure(grid, p) for p in pressures]
+    zeta = _positive(params.pop('zeta'), 'soap.zeta')
+    cells = list(frames) + references + [grid[0]]
+    p = averaged_soap(cells, species=soap_species(cells), **params)
+    n = len(frames)
+    scaled = np.clip(np.einsum('ij,ij->i', p[:n], p[n : 2 * n]), 0.0, 1.0) ** zeta
+    fixed = np.clip(p[:n] @ p[-1], 0.0, 1.0) ** zeta
+    return {
+        'pressure': pressures.tolist(),
+        'similarity': scaled.tolist(),
+        'similarity_fixed': fixed.tolist(),
+        'pressure_target': [float(a.info.get('pressure_target', float('nan'))) for a in frames],
+        'time_ps': [float(a.info.get('time_ps', float('nan'))) for a in frames],
+        'volume_per_atom': [float(a.get_volume() / len(a)) for a in frames],
+        'soap': {**params, 'zeta': zeta},
+    }
+
+
+# ------------------------------------------------------------------------------------------------ melt-quench
+
+
+def quench_metrics(
+    quenched: Atoms,
+    calculator,
+    *,
+    reference_energy_per_atom: float | None = None,
+    relax: bool = True,
+    fmax: float = 0.02,
+    steps: int = 200,
+    cutoff: float | None = None,
+) -> tuple[dict, Atoms]:
+    """Table I metrics of a melt-quenched cell, after a variable-cell relaxation at 0 GPa with ``calculator``.
+
+    Returns
+    -------
+    (dict, ase.Atoms)
+        :func:`~aiida_gaprss.rss.analysis.amorphous_metrics` (``N3``, ``N4``, ``N5`` fractions, ``H_inv``,
+        ``bond_angle_mean``, ``bond_angle_width`` ...) plus ``energy_per_atom`` (eV), ``delta_e`` (eV/atom, if
+        ``reference_energy_per_atom`` is given), ``relaxed``, ``relax_converged``, ``volume_per_atom``, ``natoms``;
+        and the analysed structure (``info['energy']``).
+    """
+    from aiida_gaprss.rss.analysis import amorphous_metrics
+
+    if relax:
+        structure = relax_symmetric(quenched, calculator, fmax=fmax, steps=steps, symmetry=False)
+    else:
+        structure = Atoms(quenched.numbers, positions=quenched.positions, cell=quenched.cell, pbc=quenched.pbc)
+        structure.calc = calculator
+        structure.info['energy'] = float(structure.get_potential_energy())
+        structure.calc = None
+        structure.info['converged'] = None
+    metrics = amorphous_metrics(structure, cutoff=cutoff, reference_energy_per_atom=reference_energy_per_atom)
+    metrics.update(
+        energy_per_atom=float(structure.info['energy']) / len(structure),
+        relaxed=bool(relax),
+        relax_converged=structure.info.get('converged'),
+        volume_per_atom=float(structure.get_volume() / len(structure)),
+        natoms=len(structure),
+    )
+    return metrics, structure
+
+
+# ------------------------------------------------------------------------------------------------ cost
+
+
+def speed_cell(kind: str = 'amorphous', natoms: int = 64, *, element: str = 'Si', seed: int = 0) -> Atoms:
+    """The timing cell: ``'diamond'`` (the cubic supercell with the number of atoms nearest ``natoms``, 8 n³) or
+    ``'amorphous'`` (``natoms`` random atoms at 20 Å³/atom, at least 2.1 Å apart: the neighbour count of a-Si)."""
+    from aiida_gaprss.rss.md import random_start
+    from aiida_gaprss.rss.phases import build_phase
+
+    if isinstance(natoms, bool) or not isinstance(natoms, int | np.integer) or natoms < 1:
+        raise ValueError(f'speed_cell.natoms: expected a positive integer, got {natoms!r}')
+    if kind == 'diamond':
+        n = max(1, round((natoms / 8) ** (1 / 3)))
+        return build_phase(element, 'diamond', primitive=False) * (n, n, n)
+    if kind == 'amorphous':
+        return random_start(int(natoms), element, volume_per_atom=20.0, min_distance=2.1, seed=seed)
+    raise ValueError(f"speed_cell.kind: expected 'amorphous' or 'diamond', got {kind!r}")
+
+
+def md_cost(
+    atoms: Atoms, calculator, *, steps: int = 10, repeats: int = 3, timestep_fs: float = 1.0, seed: int = 0
+) -> float:
+    """Seconds per MD step per atom: velocity-Verlet ``steps`` from the same positions and 300 K velocities, best of
+    ``repeats`` (after one warm-up force call)."""
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f'speed_steps: expected a positive integer, got {steps!r}')
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f'speed_repeats: expected a positive integer, got {repeats!r}')
+    start = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    MaxwellBoltzmannDistribution(start, temperature_K=300.0, rng=np.random.default_rng(seed))
+    best = float('inf')
+    for _ in range(repeats):
+        work = start.copy()
+        work.calc = calculator
+        work.get_forces()
+        dynamics = VelocityVerlet(work, timestep_fs * units.fs)
+        begin = time.perf_counter()
+        dynamics.run(steps)
+        best = min(best, time.perf_counter() - begin)
+    return best / (steps * len(start))

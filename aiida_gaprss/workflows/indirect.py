@@ -1,0 +1,758 @@
+"""``IndirectLearningWorkChain`` (``gaprss.indirect``): a teacher GAP makes and labels the data of cheaper students.
+
+Indirect learning (seed 003; Morrow & Deringer, J. Chem. Phys. 157, 104105 (2022)): the teacher M1 — any
+:class:`~aiida_gaprss.data.gap_potential.GapPotential`, typically the final potential of a GAP-RSS run — drives
+compression and melt–quench MD, labels the snapshots and relabels its own training set; Moment Tensor Potential
+students M2 of several levels are fitted to that data and validated against the teacher.
+
+Steps (every heavy step is a CalcJob on the computer of the job Python ``code``; levels are fitted in parallel):
+
+1. **Teacher MD** (:class:`~aiida_gaprss.calculations.teacher_md.TeacherMd`, one job per kind of run) for the
+   training data; a separate compression run with another seed for test set (b); the RSS test-set cells
+   (:class:`~aiida_gaprss.calculations.generate_pool.GeneratePool`: NATOM 1–16, ~20 Å³/atom and 2.0 Å minimum
+   separation for Si, 1–4 symmetry operations); the teacher relabels its own training set
+   (:class:`~aiida_gaprss.calculations.ase_batch.AseBatch`; the reference labels are removed first, never mixed).
+2. **Selection** of ``dataset.size`` snapshots: kernel CUR on averaged SOAP
+   (:class:`~aiida_gaprss.calculations.select_structures.SelectStructures`), or evenly spaced (``stride``), or at
+   random; the RSS cells are relaxed by the teacher
+   (:class:`~aiida_gaprss.calculations.relax_batch.RelaxBatch`) at pressures drawn from an exponential distribution
+   (width ``p0 · beta`` = 5 GPa), and their final frames form test set (a).
+3. **Teacher labelling** of the selected snapshots (AseBatch with the teacher); merged with the relabelled training
+   set into ``training_set``. Optionally, a random subset of the RSS test set is labelled by the reference engine
+   (``reference`` namespace, a :class:`~aiida_gaprss.workflows.reference.workchain.ReferenceWorkChain`) for the
+   students-versus-reference errors.
+4. **Student fits**: one :class:`~aiida_gaprss.calculations.student_fit.StudentFit` job per level, each tested on
+   every test set.
+5. **Validation** (``run_validation``, default True): the ``gaprss.student_validation`` job (errors vs cost, SOAP
+   similarity during compression, melt–quench metrics; plots).
+
+Parameters (``parameters`` Dict, validated before submission by :func:`validate_indirect_parameters`): ``seed``;
+``md`` (``protocol`` of :data:`aiida_gaprss.rss.md.PROTOCOLS`, ``overrides``, ``runs``, ``repeats``); ``dataset``
+(``size``, ``method`` 'cur' / 'stride' / 'random', ``soap``, ``zeta``); ``student`` (``levels``, ``cutoff``,
+``min_dist``, ``weights``, ``max_iter``); ``test_sets`` (``rss``: ``n``, ``natoms``, ``symmops``, ``pressure``,
+``fmax``, ``steps``, ``processes``; ``compression``: ``size``, ``min_pressure``; ``relabel_extra``); ``validation``
+(parameters of the validation job); ``job_options`` (``metadata.options`` of every job) and ``step_options`` (per
+step: ``md``, ``generate``, ``relabel``, ``select``, ``relax``, ``label``, ``fit``, ``validation``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, calcfunction, if_
+
+from aiida_gaprss.calculations.ase_batch import AseBatch
+from aiida_gaprss.calculations.generate_pool import GeneratePool, validate_pool_parameters
+from aiida_gaprss.calculations.relax_batch import RelaxBatch, validate_relax_parameters
+from aiida_gaprss.calculations.select_structures import SelectStructures, validate_selection_parameters
+from aiida_gaprss.calculations.student_fit import StudentFit, level_key, validate_student_settings
+from aiida_gaprss.calculations.teacher_md import TeacherMd, validate_teacher_md_parameters
+from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.data.student_potential import StudentPotential
+from aiida_gaprss.workflows.functions import merge_structure_sets
+from aiida_gaprss.workflows.reference.workchain import ReferenceWorkChain
+
+__all__ = (
+    'IndirectLearningWorkChain',
+    'final_relaxed_frames',
+    'random_subset',
+    'stride_subset',
+    'validate_indirect_parameters',
+)
+
+LOGGER = logging.getLogger(__name__)
+
+#: Sections of ``parameters``.
+SECTIONS = ('seed', 'md', 'dataset', 'student', 'test_sets', 'validation', 'job_options', 'step_options')
+#: Keys of each section.
+MD_KEYS = ('protocol', 'overrides', 'runs', 'repeats')
+DATASET_KEYS = ('size', 'method', 'soap', 'zeta', 'processes')
+SELECTION_METHODS = {'cur': 'kernel_cur', 'random': 'random', 'stride': None}
+STUDENT_KEYS = ('levels', 'cutoff', 'min_dist', 'weights', 'max_iter')
+TEST_SET_KEYS = ('rss', 'compression', 'relabel_extra')
+RSS_KEYS = ('n', 'natoms', 'symmops', 'pressure', 'fmax', 'steps', 'processes')
+COMPRESSION_KEYS = ('size', 'min_pressure')
+STEPS = ('md', 'generate', 'relabel', 'select', 'relax', 'label', 'fit', 'validation')
+#: Names of the test sets the workflow makes (extra test sets may not use them).
+RESERVED_TEST_SETS = ('rss', 'compression', 'rss_reference')
+#: Seed offsets: the test MD must never repeat the training MD.
+TEST_MD_SEED_OFFSET = 7919
+
+
+def _integer(value, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
+    return value
+
+
+def _check_keys(section, known, field: str) -> dict:
+    if not isinstance(section, dict):
+        raise ValueError(f'field `{field}`: expected a dict, got {section!r}')
+    unknown = sorted(set(section) - set(known))
+    if unknown:
+        raise ValueError(f'field `{field}.{unknown[0]}`: unknown key; known: {list(known)}')
+    return section
+
+
+def _reprefix(exception: ValueError, old: str, new: str) -> ValueError:
+    return ValueError(str(exception).replace(old, new, 1))
+
+
+def validate_indirect_parameters(parameters: dict, element: str = 'Si') -> None:
+    """Raise ``ValueError`` naming the field (``parameters.<section>.<key>``) for bad indirect-learning parameters."""
+    _check_keys(parameters, SECTIONS, 'parameters')
+    seed = _integer(parameters.get('seed', 1), 'parameters.seed', 0)
+
+    md = _check_keys(parameters.get('md', {}), MD_KEYS, 'parameters.md')
+    try:
+        validate_teacher_md_parameters({**md, 'seed': seed, 'element': element}, field='parameters.md')
+    except ValueError as exception:
+        raise _reprefix(exception, 'parameters.md.seed', 'parameters.seed') from exception
+
+    runs = md.get('runs', ['compression'])
+    if len(set(runs)) != len(runs):
+        raise ValueError(f'field `parameters.md.runs`: repeated run in {runs!r}; use parameters.md.repeats')
+
+    dataset = _check_keys(parameters.get('dataset', {}), DATASET_KEYS, 'parameters.dataset')
+    if 'size' not in dataset:
+        raise ValueError('field `parameters.dataset.size`: required (number of snapshots)')
+    _integer(dataset['size'], 'parameters.dataset.size', 1)
+    method = dataset.get('method', 'cur')
+    if method not in SELECTION_METHODS:
+        raise ValueError(
+            f'field `parameters.dataset.method`: expected one of {list(SELECTION_METHODS)}, got {method!r}'
+        )
+    if SELECTION_METHODS[method]:
+        selection = {key: dataset[key] for key in ('soap', 'zeta', 'processes') if key in dataset}
+        try:
+            validate_selection_parameters({**selection, 'method': SELECTION_METHODS[method], 'n': 1, 'seed': seed})
+        except ValueError as exception:
+            raise _reprefix(exception, 'parameters.', 'parameters.dataset.') from exception
+
+    student = _check_keys(parameters.get('student', {}), STUDENT_KEYS, 'parameters.student')
+    if 'levels' not in student:
+        raise ValueError('field `parameters.student.levels`: required (list of MTP levels)')
+    validate_student_settings(student, 'parameters.student')
+
+    test_sets = _check_keys(parameters.get('test_sets', {}), TEST_SET_KEYS, 'parameters.test_sets')
+    rss = _check_keys(test_sets.get('rss', {}), RSS_KEYS, 'parameters.test_sets.rss')
+    if _integer(rss.get('n', 0), 'parameters.test_sets.rss.n', 0) > 0:
+        pool = {key: rss[key] for key in ('natoms', 'symmops', 'processes') if key in rss}
+        try:
+            validate_pool_parameters({**pool, 'element': element, 'n': rss['n'], 'seed': seed})
+        except ValueError as exception:
+            raise _reprefix(exception, 'parameters.', 'parameters.test_sets.rss.') from exception
+        relax = {key: rss[key] for key in ('pressure', 'fmax', 'steps', 'processes') if key in rss}
+        try:
+            validate_relax_parameters({**relax, 'seed': seed})
+        except ValueError as exception:
+            raise _reprefix(exception, 'parameters.', 'parameters.test_sets.rss.') from exception
+    compression = _check_keys(test_sets.get('compression', {}), COMPRESSION_KEYS, 'parameters.test_sets.compression')
+    _integer(compression.get('size', 0), 'parameters.test_sets.compression.size', 0)
+    min_pressure = compression.get('min_pressure', 5.0)
+    if isinstance(min_pressure, bool) or not isinstance(min_pressure, (int, float)) or not math.isfinite(min_pressure):
+        raise ValueError(f'field `parameters.test_sets.compression.min_pressure`: expected GPa, got {min_pressure!r}')
+    if not isinstance(test_sets.get('relabel_extra', True), bool):
+        raise ValueError('field `parameters.test_sets.relabel_extra`: expected true or false')
+
+    if not isinstance(parameters.get('validation', {}), dict):
+        raise ValueError('field `parameters.validation`: expected a dict of validation-job parameters')
+    if not isinstance(parameters.get('job_options', {}), dict):
+        raise ValueError('field `parameters.job_options`: expected a dict of metadata.options')
+    step_options = _check_keys(parameters.get('step_options', {}), STEPS, 'parameters.step_options')
+    for step, options in step_options.items():
+        if not isinstance(options, dict):
+            raise ValueError(f'field `parameters.step_options.{step}`: expected a dict of metadata.options')
+
+
+def validation_job_parameters(parameters: dict, element: str) -> dict:
+    """Parameters of the validation job.
+
+    ``parameters['validation']`` may name a ``preset`` of :data:`~aiida_gaprss.calculations.student_validation.PRESETS`
+    (its MD, cost cell, similarity grid and quench settings; the other keys of the section change it one level deep);
+    without a preset the validation MD is the run's own MD protocol. The run's seed and element are always used.
+    """
+    from aiida_gaprss.calculations.student_validation import PRESETS
+
+    validation = copy.deepcopy(parameters.get('validation', {}))
+    preset = validation.pop('preset', None)
+    if preset is None:
+        md = parameters.get('md', {})
+        result = {'protocol': md.get('protocol', 'fast'), 'overrides': copy.deepcopy(md.get('overrides', {}))}
+    elif preset in PRESETS:
+        result = copy.deepcopy(PRESETS[preset])
+    else:
+        raise ValueError(f'field `parameters.validation.preset`: expected one of {sorted(PRESETS)}, got {preset!r}')
+    for key, value in validation.items():
+        if isinstance(result.get(key), dict) and isinstance(value, dict) and key != 'overrides':
+            result[key] = {**result[key], **value}
+        else:
+            result[key] = value
+    result.update(seed=int(parameters.get('seed', 1)), element=element)
+    return result
+
+
+def validate_validation_settings(parameters: dict, element: str) -> None:
+    """Check ``parameters['validation']`` with the validation job's own validator (as ``parameters.validation.*``)."""
+    from aiida_gaprss.calculations.student_validation import validate_student_validation_parameters
+
+    job_parameters = validation_job_parameters(parameters, element)  # a bad preset names its own field
+    try:
+        validate_student_validation_parameters(job_parameters)
+    except ValueError as exception:
+        raise _reprefix(exception, 'parameters.', 'parameters.validation.') from exception
+
+
+def _validate_inputs(value, _):
+    teacher = value.get('teacher')
+    elements = teacher.elements if teacher is not None else ['Si']
+    if len(elements) != 1:
+        return f'field `teacher`: indirect learning supports one element; the teacher describes {elements}'
+    try:
+        validate_indirect_parameters(value['parameters'].get_dict(), elements[0])
+    except ValueError as exception:
+        return str(exception)
+    run_validation = value.get('run_validation')
+    if run_validation is None or run_validation.value:
+        parameters = value['parameters'].get_dict()
+        try:
+            validate_validation_settings(parameters, elements[0])
+        except ValueError as exception:
+            return str(exception)
+        checks = parameters.get('validation', {}).get('checks', ['errors'])
+        test_sets = parameters.get('test_sets', {})
+        has_test_set = bool(value.get('test_sets')) or test_sets.get('rss', {}).get('n', 0) > 0
+        if 'errors' in checks and not (has_test_set or test_sets.get('compression', {}).get('size', 0) > 0):
+            return 'field `parameters.test_sets`: the validation (errors check) needs a test set; none is made'
+    for name, structures in (value.get('test_sets') or {}).items():
+        if name in RESERVED_TEST_SETS:
+            return f'field `test_sets.{name}`: the name is used by the workflow; choose another'
+        relabel = value['parameters'].get_dict().get('test_sets', {}).get('relabel_extra', True)
+        if not relabel and not {'energy', 'forces'} <= set(structures.labels):
+            return f'field `test_sets.{name}`: unlabelled and relabel_extra is false'
+    if 'reference' in value and value['reference']:
+        rss = value['parameters'].get_dict().get('test_sets', {}).get('rss', {})
+        if rss.get('n', 0) < 1:
+            return 'field `reference`: the reference labels a subset of the RSS test set; test_sets.rss.n is 0'
+        size = value.get('reference_subset_size')
+        if size is not None and size.value < 1:
+            return f'field `reference_subset_size`: expected an integer >= 1, got {size.value}'
+    return None
+
+
+# -- calcfunctions (cheap bookkeeping, with provenance) -------------------------------------------------------------
+def _evenly_spaced(count: int, n: int) -> list[int]:
+    import numpy as np
+
+    if n >= count:
+        return list(range(count))
+    return sorted({int(i) for i in np.linspace(0, count - 1, n).round()})
+
+
+@calcfunction
+def stride_subset(structures: StructureSet, settings: orm.Dict) -> StructureSet:
+    """Evenly spaced structures: ``n`` of them, among those with ``info['pressure_target']`` >= ``min_pressure``."""
+    frames = structures.get_atoms()
+    options = settings.get_dict()
+    if options.get('min_pressure') is not None:
+        frames = [a for a in frames if a.info.get('pressure_target', -math.inf) >= float(options['min_pressure'])]
+    if not frames:
+        raise ValueError(f'no structure at or above {options.get("min_pressure")} GPa')
+    return StructureSet.from_atoms([frames[i] for i in _evenly_spaced(len(frames), int(options['n']))])
+
+
+@calcfunction
+def random_subset(structures: StructureSet, settings: orm.Dict) -> StructureSet:
+    """``n`` structures drawn without replacement with ``seed`` (kept in their original order)."""
+    import numpy as np
+
+    frames = structures.get_atoms()
+    options = settings.get_dict()
+    n = min(int(options['n']), len(frames))
+    picked = np.sort(np.random.default_rng(int(options['seed'])).choice(len(frames), size=n, replace=False))
+    return StructureSet.from_atoms([frames[int(i)] for i in picked])
+
+
+@calcfunction
+def final_relaxed_frames(trajectories: StructureSet) -> StructureSet:
+    """Final frame of every relaxation that did not explode, collapse or fail (``config_type`` 'rss_test')."""
+    frames = []
+    for atoms in trajectories.iter_atoms():
+        if not atoms.info.get('final') or atoms.info.get('status') in ('exploded', 'collapsed', 'failed'):
+            continue
+        if 'energy' not in atoms.info or 'forces' not in atoms.arrays:
+            continue
+        atoms.info['config_type'] = 'rss_test'
+        frames.append(atoms)
+    if not frames:
+        raise ValueError('no relaxation of the RSS test set finished')
+    return StructureSet.from_atoms(frames)
+
+
+@calcfunction
+def collect_fit_reports(**reports: orm.Dict) -> orm.Dict:
+    """One Dict of every level's fit report (keys ``level_XX``): settings, training and test errors, fit time."""
+    students = {}
+    for key in sorted(reports):
+        for level, entry in reports[key].get_dict().get('students', {}).items():
+            students[level_key(int(level))] = entry
+    return orm.Dict({'students': students, 'units': {'energy': 'eV/atom', 'forces': 'eV/Angstrom', 'time': 's'}})
+
+
+@calcfunction
+def indirect_html_report(
+    teacher: GapPotential, validation_report: orm.Dict, fit_report: orm.Dict, **nodes
+) -> orm.SinglefileData:
+    """The HTML page of :func:`aiida_gaprss.report.render_indirect_report` from the run's outputs.
+
+    ``nodes``: ``plot_<name>`` (PNG SinglefileData) and ``student_<key>`` (StudentPotential).
+    """
+    import io
+
+    from aiida_gaprss.provenance import lineage
+    from aiida_gaprss.report import indirect_report_data, render_indirect_report
+
+    plots = {key[len('plot_') :]: node for key, node in nodes.items() if key.startswith('plot_')}
+    students = {}
+    for key, node in nodes.items():
+        if key.startswith('student_'):
+            attributes = node.base.attributes
+            students[key[len('student_') :]] = {
+                'pk': node.pk,
+                'level': attributes.get('level', None),
+                'num_parameters': attributes.get('num_parameters', None),
+                'training_errors': attributes.get('training_errors', {}),
+                'sha256': attributes.get('sha256', None),
+            }
+    data = indirect_report_data(
+        validation_report.get_dict(),
+        plots,
+        students=students,
+        fit_report=fit_report.get_dict(),
+        lineage=lineage(teacher),
+    )
+    content = render_indirect_report(data).encode('utf-8')
+    return orm.SinglefileData(io.BytesIO(content), filename='report.html')
+
+
+class IndirectLearningWorkChain(WorkChain):
+    """Teacher MD → snapshot selection → teacher labels → one student fit per level → validation."""
+
+    @classmethod
+    def define(cls, spec):
+        """Inputs, outline, outputs and exit codes."""
+        super().define(spec)
+        spec.input('teacher', valid_type=GapPotential, help='The teacher M1 (e.g. the final GAP of a GAP-RSS run).')
+        spec.input('code', valid_type=orm.AbstractCode, help='The job Python (runs aiida_gaprss.jobs.*).')
+        spec.input('parameters', valid_type=orm.Dict, help='seed, md, dataset, student, test_sets, validation, ...')
+        spec.input(
+            'teacher_training_set',
+            valid_type=StructureSet,
+            required=False,
+            help="The teacher's training set: relabelled by the teacher (its reference labels dropped) and added.",
+        )
+        spec.input_namespace(
+            'test_sets',
+            valid_type=StructureSet,
+            dynamic=True,
+            required=False,
+            help='Extra test sets (relabelled by the teacher unless parameters.test_sets.relabel_extra is false).',
+        )
+        spec.input(
+            'run_validation',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help='Validate the students with the gaprss.student_validation job.',
+        )
+        spec.expose_inputs(
+            ReferenceWorkChain,
+            namespace='reference',
+            exclude=('structures',),
+            namespace_options={
+                'required': False,
+                'populate_defaults': False,
+                'help': 'Label a random subset of the RSS test set with a reference engine (students vs reference).',
+            },
+        )
+        spec.input(
+            'reference_subset_size',
+            valid_type=orm.Int,
+            required=False,
+            help='Structures of the RSS test set labelled by the reference (default 10).',
+        )
+        spec.inputs.validator = _validate_inputs
+        spec.outline(
+            cls.setup,
+            cls.generate,
+            cls.inspect_generate,
+            cls.select,
+            cls.inspect_select,
+            cls.label,
+            cls.inspect_label,
+            cls.fit,
+            cls.inspect_fit,
+            if_(cls.should_validate)(cls.validate, cls.inspect_validation),
+            cls.results,
+        )
+        spec.output('snapshots', valid_type=StructureSet, help='Every teacher MD snapshot of the training runs.')
+        spec.output('training_set', valid_type=StructureSet, help='Teacher-labelled training set of the students.')
+        spec.output_namespace('students', valid_type=StudentPotential, dynamic=True, help='One student per level.')
+        spec.output_namespace('test_sets', valid_type=StructureSet, dynamic=True, help='Teacher-labelled test sets.')
+        spec.output('fit_report', valid_type=orm.Dict, help='Per level: training and test errors, fit time.')
+        spec.output('validation_report', valid_type=orm.Dict, required=False, help='Report of the validation job.')
+        spec.output_namespace('plots', valid_type=orm.SinglefileData, dynamic=True, help='Figures of the validation.')
+        spec.output('quenched', valid_type=StructureSet, required=False, help='Melt-quenched cells of the validation.')
+        spec.output('report', valid_type=orm.SinglefileData, required=False, help='HTML report of the run.')
+        spec.exit_code(450, 'ERROR_TEACHER_MD_FAILED', message='The teacher MD for the training data failed: {message}')
+        spec.exit_code(
+            451, 'ERROR_TEST_MD_FAILED', message='The teacher MD of the compression test set failed: {message}'
+        )
+        spec.exit_code(452, 'ERROR_RSS_GENERATION_FAILED', message='The RSS test cells could not be made: {message}')
+        spec.exit_code(453, 'ERROR_RELABEL_FAILED', message='The teacher could not relabel {name}: {message}')
+        spec.exit_code(454, 'ERROR_SELECTION_FAILED', message='The snapshot selection failed: {message}')
+        spec.exit_code(
+            455, 'ERROR_RSS_RELAXATION_FAILED', message='The teacher relaxation of the RSS test failed: {message}'
+        )
+        spec.exit_code(
+            456, 'ERROR_LABELLING_FAILED', message='The teacher labelling of the snapshots failed: {message}'
+        )
+        spec.exit_code(457, 'ERROR_STUDENT_FIT_FAILED', message='Student fit(s) failed: {message}')
+        spec.exit_code(458, 'ERROR_VALIDATION_FAILED', message='The validation of the students failed: {message}')
+
+    @classmethod
+    def get_builder_from_protocol(cls, teacher, *, codes, protocol: str | None = None, overrides=None, **kwargs):
+        """Return a builder filled from ``protocols/indirect.yaml`` ('fast' or 'precise'); see
+        :func:`aiida_gaprss.workflows.indirect_builder.get_indirect_builder`."""
+        from aiida_gaprss.workflows.indirect_builder import get_indirect_builder
+
+        return get_indirect_builder(cls, teacher, codes=codes, protocol=protocol, overrides=overrides, **kwargs)
+
+    # -- helpers ----------------------------------------------------------------------------------------------------
+    def _job(self, step: str, label: str, parameters: dict | None = None, **inputs) -> AttributeDict:
+        """Inputs of one job: the code, its parameters and metadata (job_options with the step's options on top)."""
+        options = copy.deepcopy(self.ctx.parameters.get('job_options', {}))
+        options.update(copy.deepcopy(self.ctx.parameters.get('step_options', {}).get(step, {})))
+        result = AttributeDict({'code': self.inputs.code, 'metadata': {'call_link_label': label, 'options': options}})
+        if parameters is not None:
+            result.parameters = orm.Dict(parameters)
+        result.update(inputs)
+        return result
+
+    def _relabel(self, structures: StructureSet, label: str):
+        return self.submit(
+            AseBatch, **self._job('relabel', label, potential=self.inputs.teacher, structures=structures)
+        )
+
+    @staticmethod
+    def _failed(node) -> str:
+        if not node.is_finished:
+            return 'excepted or killed'
+        return node.exit_message or f'exit status {node.exit_status}'
+
+    # -- steps ------------------------------------------------------------------------------------------------------
+    def setup(self):
+        """Read the parameters; the element is the teacher's."""
+        self.ctx.parameters = self.inputs.parameters.get_dict()
+        self.ctx.seed = int(self.ctx.parameters.get('seed', 1))
+        self.ctx.element = self.inputs.teacher.elements[0]
+        self.ctx.test_sets = {}
+        self.ctx.students = {}
+
+    def generate(self):
+        """Submit the training MD (one job per kind of run), the test MD, the RSS test cells and the relabelling."""
+        md = dict(self.ctx.parameters.get('md', {}))
+        runs = md.pop('runs', ['compression'])
+        for index, kind in enumerate(runs):
+            parameters = {**md, 'runs': [kind], 'seed': self.ctx.seed + 100 * index, 'element': self.ctx.element}
+            node = self.submit(
+                TeacherMd, **self._job('md', f'teacher_md_{kind}', parameters, teacher=self.inputs.teacher)
+            )
+            self.to_context(**{f'md_{kind}': node})
+            self.report(f'teacher MD ({kind}) <{node.pk}>')
+        self.ctx.md_kinds = runs
+
+        test_sets = self.ctx.parameters.get('test_sets', {})
+        if test_sets.get('compression', {}).get('size', 0) > 0:
+            parameters = {**md, 'runs': ['compression'], 'repeats': 1, 'element': self.ctx.element,
+                          'seed': self.ctx.seed + TEST_MD_SEED_OFFSET}  # fmt: skip
+            node = self.submit(TeacherMd, **self._job('md', 'teacher_md_test', parameters, teacher=self.inputs.teacher))
+            self.to_context(md_test=node)
+        rss = test_sets.get('rss', {})
+        if rss.get('n', 0) > 0:
+            parameters = {key: rss[key] for key in ('natoms', 'symmops', 'processes') if key in rss}
+            parameters.setdefault('natoms', [1, 16])
+            parameters.setdefault('symmops', [1, 4])
+            parameters.update(element=self.ctx.element, n=rss['n'], seed=self.ctx.seed, mode='narrow', iteration=0)
+            self.to_context(
+                rss_pool=self.submit(GeneratePool, **self._job('generate', 'generate_rss_test', parameters))
+            )
+        if 'teacher_training_set' in self.inputs:
+            self.to_context(relabel_training=self._relabel(self.inputs.teacher_training_set, 'relabel_training_set'))
+        extra = self.inputs.get('test_sets') or {}
+        relabel_extra = test_sets.get('relabel_extra', True)
+        for name in sorted(extra):
+            if relabel_extra:
+                self.to_context(**{f'relabel_extra_{name}': self._relabel(extra[name], f'relabel_test_{name}')})
+            else:
+                self.ctx.test_sets[name] = extra[name]
+
+    def inspect_generate(self):
+        """Gather the snapshots and the relabelled sets."""
+        parts = {}
+        for kind in self.ctx.md_kinds:
+            node = self.ctx[f'md_{kind}']
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_TEACHER_MD_FAILED.format(message=f'{kind}: {self._failed(node)}')
+            parts[f'{kind}'] = node.outputs.snapshots
+        snapshots = parts[self.ctx.md_kinds[0]] if len(parts) == 1 else merge_structure_sets(**parts)
+        self.ctx.snapshots = snapshots
+        self.out('snapshots', snapshots)
+        if 'md_test' in self.ctx:
+            node = self.ctx.md_test
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_TEST_MD_FAILED.format(message=self._failed(node))
+        if 'rss_pool' in self.ctx and not self.ctx.rss_pool.is_finished_ok:
+            return self.exit_codes.ERROR_RSS_GENERATION_FAILED.format(message=self._failed(self.ctx.rss_pool))
+        if 'relabel_training' in self.ctx:
+            node = self.ctx.relabel_training
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_RELABEL_FAILED.format(name='its training set', message=self._failed(node))
+            failed = node.outputs.report.get_dict().get('failures', [])
+            if failed:
+                self.report(f'{len(failed)} structure(s) of the teacher training set could not be relabelled: left out')
+        for name in sorted(self.inputs.get('test_sets') or {}):
+            node = self.ctx.get(f'relabel_extra_{name}')
+            if node is None:
+                continue
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_RELABEL_FAILED.format(name=f'test set {name}', message=self._failed(node))
+            self.ctx.test_sets[name] = node.outputs.structures
+        return None
+
+    def select(self):
+        """Select the training snapshots; relax the RSS test cells with the teacher; pick compression test frames."""
+        dataset = self.ctx.parameters['dataset']
+        size = int(dataset['size'])
+        method = dataset.get('method', 'cur')
+        snapshots = self.ctx.snapshots
+        if size >= len(snapshots):
+            self.report(f'{len(snapshots)} snapshots, {size} wanted: all are used')
+            self.ctx.selected = snapshots
+        elif method == 'stride':
+            self.ctx.selected = stride_subset(snapshots, orm.Dict({'n': size}), metadata={'call_link_label': 'stride'})
+        else:
+            parameters = {key: dataset[key] for key in ('soap', 'zeta', 'processes') if key in dataset}
+            parameters.update(method=SELECTION_METHODS[method], n=size, seed=self.ctx.seed)
+            node = self.submit(SelectStructures, **self._job('select', 'select', parameters, structures=snapshots))
+            self.report(f'selecting {size} of {len(snapshots)} snapshots by {parameters["method"]} <{node.pk}>')
+            self.to_context(selection=node)
+
+        test_sets = self.ctx.parameters.get('test_sets', {})
+        if 'md_test' in self.ctx:
+            compression = test_sets['compression']
+            settings = {'n': int(compression['size']), 'min_pressure': compression.get('min_pressure', 5.0)}
+            frames = self.ctx.md_test.outputs.snapshots
+            pressures = [atoms.info.get('pressure_target', -math.inf) for atoms in frames.iter_atoms()]
+            if any(p >= settings['min_pressure'] for p in pressures):
+                self.ctx.test_sets['compression'] = stride_subset(
+                    frames, orm.Dict(settings), metadata={'call_link_label': 'compression_test'}
+                )
+            else:
+                self.report(f'no compression test set: no snapshot at or above {settings["min_pressure"]} GPa')
+        if 'rss_pool' in self.ctx:
+            rss = test_sets['rss']
+            parameters = {key: rss[key] for key in ('pressure', 'fmax', 'steps', 'processes') if key in rss}
+            parameters.setdefault('pressure', {'p0': 5.0, 'beta': 1.0})
+            parameters['seed'] = self.ctx.seed
+            pool = self.ctx.rss_pool.outputs.structures
+            inputs = self._job('relax', 'relax_rss_test', parameters, structures=pool, potential=self.inputs.teacher)
+            self.to_context(rss_relax=self.submit(RelaxBatch, **inputs))
+
+    def inspect_select(self):
+        """Keep the selection and the RSS test set (final relaxed frames, labelled by the teacher that relaxed them)."""
+        if 'selection' in self.ctx:
+            node = self.ctx.selection
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_SELECTION_FAILED.format(message=self._failed(node))
+            self.ctx.selected = node.outputs.structures
+        if 'rss_relax' in self.ctx:
+            node = self.ctx.rss_relax
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_RSS_RELAXATION_FAILED.format(message=self._failed(node))
+            try:
+                self.ctx.test_sets['rss'] = final_relaxed_frames(
+                    node.outputs.structures, metadata={'call_link_label': 'rss_test'}
+                )
+            except ValueError as exception:
+                return self.exit_codes.ERROR_RSS_RELAXATION_FAILED.format(message=str(exception))
+        return None
+
+    def label(self):
+        """Label the selected snapshots with the teacher; a random RSS subset with the reference engine (optional)."""
+        inputs = self._job('label', 'label_snapshots', potential=self.inputs.teacher, structures=self.ctx.selected)
+        self.to_context(labelling=self.submit(AseBatch, **inputs))
+        if self.inputs.get('reference') and 'rss' in self.ctx.test_sets:
+            size = self.inputs.reference_subset_size.value if 'reference_subset_size' in self.inputs else 10
+            subset = random_subset(
+                self.ctx.test_sets['rss'],
+                orm.Dict({'n': size, 'seed': self.ctx.seed}),
+                metadata={'call_link_label': 'reference_subset'},
+            )
+            inputs = AttributeDict(self.exposed_inputs(ReferenceWorkChain, 'reference'))
+            inputs.structures = subset
+            inputs.metadata = {'call_link_label': 'reference'}
+            node = self.submit(ReferenceWorkChain, **inputs)
+            self.report(f'labelling {len(subset)} RSS test cells with the reference engine <{node.pk}>')
+            self.to_context(reference=node)
+
+    def inspect_label(self):
+        """Merge the teacher labels with the relabelled training set; keep the reference subset if it worked."""
+        node = self.ctx.labelling
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_LABELLING_FAILED.format(message=self._failed(node))
+        labelled = node.outputs.structures
+        if 'relabel_training' in self.ctx:
+            training = merge_structure_sets(
+                a_snapshots=labelled,
+                b_teacher_training_set=self.ctx.relabel_training.outputs.structures,
+                metadata={'call_link_label': 'merge_training_set'},
+            )
+        else:
+            training = labelled
+        self.ctx.training_set = training
+        self.out('training_set', training)
+        if 'reference' in self.ctx:
+            reference = self.ctx.reference
+            if reference.is_finished_ok and 'structures' in reference.outputs:
+                self.ctx.test_sets['rss_reference'] = reference.outputs.structures
+            else:
+                self.report(f'reference labelling failed ({self._failed(reference)}): no students-vs-reference errors')
+        for name, structures in sorted(self.ctx.test_sets.items()):
+            self.out(f'test_sets.{name}', structures)
+        return None
+
+    def fit(self):
+        """One StudentFit job per level (a cluster runs them in parallel), each tested on every test set."""
+        student = dict(self.ctx.parameters['student'])
+        levels = student.pop('levels')
+        for level in levels:
+            parameters = {**student, 'levels': [int(level)], 'seed': self.ctx.seed}
+            inputs = self._job('fit', f'fit_{level_key(level)}', parameters, training_set=self.ctx.training_set)
+            if self.ctx.test_sets:
+                inputs.test_sets = dict(self.ctx.test_sets)
+            node = self.submit(StudentFit, **inputs)
+            self.to_context(**{f'fit_{level_key(level)}': node})
+        self.report(f'fitting {len(levels)} student(s), levels {levels}, to {len(self.ctx.training_set)} structures')
+        self.ctx.levels = [int(level) for level in levels]
+
+    def inspect_fit(self):
+        """Output every fitted student; fail if any level failed."""
+        failed, reports = [], {}
+        for level in self.ctx.levels:
+            node = self.ctx[f'fit_{level_key(level)}']
+            if 'report' in node.outputs:
+                reports[level_key(level)] = node.outputs.report
+            if not node.is_finished_ok:
+                failed.append(f'level {level}: {self._failed(node)}')
+                continue
+            for key, student in node.outputs.students.items():
+                self.ctx.students[key] = student
+                self.out(f'students.{key}', student)
+        if reports:
+            self.out('fit_report', collect_fit_reports(**reports, metadata={'call_link_label': 'fit_report'}))
+        if failed:
+            return self.exit_codes.ERROR_STUDENT_FIT_FAILED.format(message='; '.join(failed))
+        return None
+
+    def should_validate(self):
+        """``run_validation`` and students to validate."""
+        return self.inputs.run_validation.value and bool(self.ctx.students)
+
+    def validate(self):
+        """Submit the ``gaprss.student_validation`` job on every student and test set."""
+        from aiida_gaprss.calculations.student_validation import StudentValidation
+
+        inputs = self._job(
+            'validation',
+            'validation',
+            validation_job_parameters(self.ctx.parameters, self.ctx.element),
+            teacher=self.inputs.teacher,
+            students=dict(self.ctx.students),
+            test_sets=dict(self.ctx.test_sets),
+        )
+        node = self.submit(StudentValidation, **inputs)
+        self.report(f'validating {len(self.ctx.students)} student(s) against the teacher <{node.pk}>')
+        return ToContext(validation=node)
+
+    def inspect_validation(self):
+        """Attach the validation report, plots and quenched cells."""
+        node = self.ctx.validation
+        if 'report' in node.outputs:
+            self.out('validation_report', node.outputs.report)
+        if 'plots' in node.outputs:
+            for name, plot in node.outputs.plots.items():
+                self.out(f'plots.{name}', plot)
+        if 'quenched' in node.outputs:
+            self.out('quenched', node.outputs.quenched)
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_VALIDATION_FAILED.format(message=self._failed(node))
+        return None
+
+    def results(self):
+        """The HTML report (when the validation ran) and a summary."""
+        if 'validation_report' in self.outputs and 'fit_report' in self.outputs:
+            nodes = {f'plot_{name}': plot for name, plot in self.outputs.get('plots', {}).items()}
+            nodes.update({f'student_{key}': student for key, student in self.ctx.students.items()})
+            try:
+                report = indirect_html_report(
+                    self.inputs.teacher,
+                    self.outputs['validation_report'],
+                    self.outputs['fit_report'],
+                    **nodes,
+                    metadata={'call_link_label': 'html_report'},
+                )
+            except Exception as exception:  # noqa: BLE001 - the report is a convenience: never fail the run for it
+                self.report(f'no HTML report: {type(exception).__name__}: {exception}')
+            else:
+                self.out('report', report)
+        errors = []
+        for key, student in sorted(self.ctx.students.items()):
+            rmse = student.training_errors.get('energy_rmse')
+            errors.append(f'{key} {rmse * 1000:.1f}' if rmse is not None else key)
+        self.report(
+            f'{len(self.ctx.students)} student(s) fitted to {len(self.ctx.training_set)} structures; training energy '
+            f'RMSE (meV/atom): {", ".join(errors)}'
+        )
+
+
+def teacher_from_node(node: orm.Node) -> tuple[GapPotential, StructureSet | None]:
+    """The teacher and its training set from a GapPotential or a finished GAP-RSS run.
+
+    A ``GapRssWorkChain`` gives its final ``potential`` and ``database``; a GapPotential gives itself and the labelled
+    database it was fitted to, found by provenance (None for a potential made outside a fit workflow).
+
+    Raises
+    ------
+    ValueError
+        If ``node`` is neither a GapPotential nor a GAP-RSS run with a potential.
+    """
+    if isinstance(node, GapPotential):
+        from aiida_gaprss.provenance import lineage
+
+        origin = lineage(node)
+        database = origin.get('database') or origin.get('training_set')
+        return node, orm.load_node(database['pk']) if database else None
+    if isinstance(node, orm.WorkflowNode) and node.process_label == 'GapRssWorkChain':
+        if 'potential' not in node.outputs:
+            raise ValueError(f'field `teacher`: the GAP-RSS run <{node.pk}> has no potential output')
+        database = node.outputs.database if 'database' in node.outputs else None
+        return node.outputs.potential, database
+    raise ValueError(
+        f'field `teacher`: node <{node.pk}> is a {getattr(node, "process_label", None) or type(node).__name__}, '
+        'not a GapPotential or a GapRssWorkChain'
+    )
