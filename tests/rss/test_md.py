@@ -37,7 +37,7 @@ def test_protocols_and_schedules():
     fast = get_protocol('fast', {'melt_quench': {'quench_rate': 100.0, 't_melt': 2300.0, 't_final': 300.0}})
     stages = melt_quench_schedule(fast)
     assert [s['name'] for s in stages] == ['melt', 'quench']
-    assert stages[1]['steps'] == 20000  # 2000 K at 100 K/ps = 20 ps at 1 fs
+    assert stages[1]['steps'] == 10000  # 2000 K at 100 K/ps = 20 ps at 2 fs (the fast preset's step)
     with pytest.raises(ValueError, match=r"protocol\['compression'\]\['p_maxx'\]"):
         get_protocol('fast', {'compression': {'p_maxx': 1.0}})
     with pytest.raises(ValueError, match='snapshot_every'):
