@@ -151,6 +151,11 @@ class GapFitCalculation(CalcJob):
         )
         spec.exit_code(320, 'ERROR_GAP_FIT', message='gap_fit reported an error: {message}')
         spec.exit_code(330, 'ERROR_OUT_OF_MEMORY', message='gap_fit ran out of memory: {message}')
+        spec.exit_code(
+            340,
+            'ERROR_JOB_KILLED',
+            message='The job was stopped before gap_fit finished (scancel, node failure or a signal): {message}',
+        )
         spec.exit_code(400, 'ERROR_OUT_OF_WALLTIME', message='The job ran out of walltime: {message}')
 
     def _num_threads(self) -> int:

@@ -55,7 +55,9 @@ class PythonJob(CalcJob):
     * 300 ``ERROR_MISSING_STATUS``: the job wrote no status file (killed, out of memory, wrong Python);
     * 301 ``ERROR_JOB_FAILED``: the task raised; the message carries the exception;
     * 302 ``ERROR_MISSING_OUTPUT_FILES``: a declared output file is missing;
-    * 303 ``ERROR_INVALID_OUTPUT``: an output file could not be read.
+    * 303 ``ERROR_INVALID_OUTPUT``: an output file could not be read;
+    * 304 ``ERROR_JOB_KILLED``: the job was stopped before it finished, and the status file (SIGTERM), the scheduler's
+      exit code (110 memory, 120 walltime, 140 node failure) or its stderr (``CANCELLED AT``) says so.
     """
 
     #: Module under ``aiida_gaprss.jobs`` run by the job (subclasses must set it).
@@ -87,6 +89,7 @@ class PythonJob(CalcJob):
         spec.exit_code(301, 'ERROR_JOB_FAILED', message='The job raised: {error}')
         spec.exit_code(302, 'ERROR_MISSING_OUTPUT_FILES', message='Declared output file(s) missing: {files}')
         spec.exit_code(303, 'ERROR_INVALID_OUTPUT', message='An output file could not be read: {error}')
+        spec.exit_code(304, 'ERROR_JOB_KILLED', message='The job was stopped before it finished: {detail}')
 
     # -- hooks for subclasses ---------------------------------------------------------------------------------------
     def get_job_parameters(self) -> dict:

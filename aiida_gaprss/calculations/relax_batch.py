@@ -1,4 +1,9 @@
-"""``RelaxBatch`` (``gaprss.relax_batch``): relax random cells with a GapPotential, every frame returned."""
+"""``RelaxBatch`` (``gaprss.relax_batch``): relax random cells with a GapPotential, every frame returned.
+
+A batch killed part-way (walltime, ``scancel``, OOM killer) still returns the frames of every trajectory it finished
+as ``structures`` and ends with 320 ``ERROR_PARTIAL_TRAJECTORIES``; the ``report`` then lists the finished trajectory
+ids. :class:`aiida_gaprss.workflows.relax.RelaxBatchBaseWorkChain` relaxes the rest again.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from aiida_gaprss.calculations.structure_job import StructureJob
 
 __all__ = ('RelaxBatch', 'validate_relax_parameters')
 
-KEYS = {'seed', 'fmax', 'steps', 'processes', 'pressure', 'iteration', 'trajectory_offset'}
+KEYS = {'seed', 'fmax', 'steps', 'processes', 'pressure', 'iteration', 'trajectory_offset', 'trajectory_ids'}
 #: Largest pressure scale accepted (GPa): a value above it is almost certainly in the wrong unit.
 MAX_PRESSURE_GPA = 1000.0
 
@@ -30,6 +35,18 @@ def validate_relax_parameters(parameters: dict) -> None:
     fmax = parameters.get('fmax', 0.01)
     if isinstance(fmax, bool) or not isinstance(fmax, (int, float)) or not math.isfinite(fmax) or fmax <= 0:
         raise ValueError(f'field `parameters.fmax`: expected a positive force (eV/Å), got {fmax!r}')
+    if 'trajectory_ids' in parameters:
+        ids = parameters['trajectory_ids']
+        if (
+            not isinstance(ids, (list, tuple))
+            or not ids
+            or any(isinstance(value, bool) or not isinstance(value, int) or value < 0 for value in ids)
+        ):
+            raise ValueError(
+                f'field `parameters.trajectory_ids`: expected a non-empty list of integers >= 0, got {ids!r}'
+            )
+        if len(set(ids)) != len(ids):
+            raise ValueError('field `parameters.trajectory_ids`: ids must be distinct')
     pressure = parameters.get('pressure', {})
     if not isinstance(pressure, dict) or set(pressure) - {'p0', 'beta'}:
         raise ValueError("field `parameters.pressure`: expected a dict with keys 'p0' (GPa) and 'beta'")
@@ -49,3 +66,27 @@ class RelaxBatch(StructureJob):
     TASK = 'relax_batch'
     NEEDS_POTENTIAL = True
     PARAMETER_VALIDATOR = staticmethod(validate_relax_parameters)
+    #: A killed batch returns the trajectories it finished (see the parser).
+    PARTIAL_TRAJECTORIES = True
+
+    @classmethod
+    def define(cls, spec):
+        """Add ``ERROR_PARTIAL_TRAJECTORIES``."""
+        super().define(spec)
+        spec.exit_code(
+            320,
+            'ERROR_PARTIAL_TRAJECTORIES',
+            message='The job stopped after {finished} of {total} trajectories; their frames are attached ({reason}).',
+        )
+
+    @classmethod
+    def _validate_all_inputs(cls, value, ctx):
+        message = super()._validate_all_inputs(value, ctx)
+        if message is None and 'parameters' in value and 'structures' in value:
+            ids = value['parameters'].get_dict().get('trajectory_ids')
+            if ids is not None and len(ids) != value['structures'].num_structures:
+                return (
+                    f'field `parameters.trajectory_ids`: {len(ids)} ids for the '
+                    f'{value["structures"].num_structures} cells of `structures`'
+                )
+        return message

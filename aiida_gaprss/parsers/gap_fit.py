@@ -4,11 +4,14 @@ Order of checks (the first that applies gives the exit code):
 
 1. no retrieved folder: 300;
 2. the scheduler reported out-of-walltime (exit status 120 set by the scheduler parser, or a time-limit message in the
-   scheduler's stderr): 400; out-of-memory (exit status 110, or an OOM-killer message): 330;
+   scheduler's stderr): 400; out-of-memory (exit status 110, or an OOM-killer message): 330; a node failure (140)
+   or a cancellation (``*** JOB ... CANCELLED AT ...`` in the scheduler's stderr -- aiida-core's SLURM plugin sets
+   no exit code for a CANCELLED job): 340;
 3. missing gap_fit stdout / stderr: 301 / 302;
 4. an out-of-memory message of gap_fit or its runtime (``Cannot allocate memory``, ``bad_alloc``, ...): 330;
 5. a ``SYSTEM ABORT`` (QUIP's error), an ``ERROR`` line or a crash signal: 320, with gap_fit's own message;
-6. no ``gap.xml``: 310; ``gap.xml`` refers to a missing or corrupt sparseX file: 311;
+6. no ``gap.xml`` although gap_fit stopped before its final message, with no error (killed by a signal): 340;
+   no ``gap.xml`` after a normal end: 310; ``gap.xml`` refers to a missing or corrupt sparseX file: 311;
 7. an evaluation code ran but wrote no errors: 312 (the potential and the report are still attached).
 """
 
@@ -27,6 +30,7 @@ from aiida.parsers import Parser
 
 from aiida_gaprss.calculations.gap_fit import GapFitCalculation, gap_fit_command_line
 from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.parsers.python_job import scheduler_stop_message
 from aiida_gaprss.rss.gap_parameters import build_gap_fit_command
 
 __all__ = ('PARSER_EVALUATION_MAX_ATOMS', 'GapFitParser', 'find_error', 'find_out_of_memory', 'parse_stdout')
@@ -158,6 +162,9 @@ class GapFitParser(Parser):
         oom = find_out_of_memory(scheduler_stderr)
         if oom:
             return self.exit_codes.ERROR_OUT_OF_MEMORY.format(message=oom)
+        stopped = scheduler_stop_message(self.node, scheduler_stderr)
+        if stopped:
+            return self.exit_codes.ERROR_JOB_KILLED.format(message=stopped)
         return None
 
     def parse(self, **kwargs):
@@ -190,8 +197,11 @@ class GapFitParser(Parser):
         folder = pathlib.Path(temporary) if temporary else None
         xml_name = GapFitCalculation.POTENTIAL_FILENAME
         if folder is None or not (folder / xml_name).is_file():
-            state = 'gap_fit finished normally' if report['finished'] else 'gap_fit stopped before its final message'
-            return self.exit_codes.ERROR_POTENTIAL_MISSING.format(message=state)
+            if not report['finished']:
+                return self.exit_codes.ERROR_JOB_KILLED.format(
+                    message='gap_fit stopped before its final message, with no error and no gap.xml'
+                )
+            return self.exit_codes.ERROR_POTENTIAL_MISSING.format(message='gap_fit finished normally')
 
         argv = self._command_argv()
         try:

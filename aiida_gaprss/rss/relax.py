@@ -57,7 +57,7 @@ import logging
 import multiprocessing
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms, units
@@ -527,6 +527,7 @@ def relax_structures(
     seed: int | None = None,
     progress: bool = False,
     rattle: float = 0.0,
+    on_trajectory: Callable[[int, list[Atoms]], None] | None = None,
     **relax_options,
 ) -> list[Atoms]:
     """Relax many structures in parallel and return all frames of all trajectories.
@@ -553,6 +554,9 @@ def relax_structures(
         Show a tqdm progress bar (or log progress if tqdm is missing).
     rattle : float
         Standard deviation (Angstrom) of a Gaussian displacement applied to the starting positions; 0 = none.
+    on_trajectory : callable or None
+        Called as ``on_trajectory(index, frames)`` in this process as soon as trajectory ``index`` is finished (in
+        the order trajectories finish), e.g. to write its frames at once so a job killed part-way keeps them.
     **relax_options
         Passed to :func:`relax_one` (``smax``, ``optimizer``, ``precon``, ``fallback``, ``maxstep``,
         ``explode_factor``, ``collapse_factor``, ``min_distance``, ``blas_threads``).
@@ -622,6 +626,8 @@ def relax_structures(
 
     def done(index, frames):
         results[index] = frames
+        if on_trajectory is not None:
+            on_trajectory(index, frames)
         if bar is not None:
             bar.update(1)
         elif progress:

@@ -1,7 +1,9 @@
 """GAP fitting workflows: a restartable ``gap_fit`` run and the GAP-RSS fit with automatic δ and hull sigmas.
 
 ``GapFitBaseWorkChain`` (``gaprss.gap_fit_base``) runs one :class:`GapFitCalculation` and restarts it, at most
-``max_iterations - 1`` times, when it runs out of memory (fewer sparse points) or out of walltime (more time).
+``max_iterations - 1`` times, when it runs out of memory (fewer sparse points), out of walltime (more time) or when
+its job is killed before gap_fit finished (``scancel``, node failure, a signal: the same inputs again; after
+``max_iterations`` killed jobs it ends with 311 ``ERROR_KILLED_TOO_OFTEN``).
 
 ``GapFitWorkChain`` (``gaprss.fit``) is the fit of the paper (Methods, "Fitting"):
 
@@ -97,6 +99,12 @@ class GapFitBaseWorkChain(BaseRestartWorkChain):
         spec.exit_code(
             310, 'ERROR_UNRECOVERABLE_FAILURE', message='The gap_fit calculation failed in a way no handler can fix.'
         )
+        spec.exit_code(
+            311,
+            'ERROR_KILLED_TOO_OFTEN',
+            message='The gap_fit job was killed {count} time(s) before it finished (max_iterations = {count}); '
+            'last: {message}',
+        )
 
     def setup(self):
         """Collect the CalcJob inputs in the context, where the handlers modify them."""
@@ -126,6 +134,25 @@ class GapFitBaseWorkChain(BaseRestartWorkChain):
             f'{node.process_label}<{node.pk}> ran out of walltime: restarting with '
             f'max_wallclock_seconds = {options.get("max_wallclock_seconds")}'
         )
+        return ProcessHandlerReport(do_break=True)
+
+    @process_handler(
+        priority=300,
+        exit_codes=[
+            GapFitCalculation.exit_codes.ERROR_JOB_KILLED,
+            GapFitCalculation.exit_codes.ERROR_SCHEDULER_NODE_FAILURE,
+        ],
+    )
+    def handle_killed(self, node):
+        """The job was killed before gap_fit finished: run it again unchanged, or stop with 311 after the last try."""
+        if self.ctx.iteration >= self.inputs.max_iterations.value:
+            self.ctx.is_finished = True
+            exit_code = self.exit_codes.ERROR_KILLED_TOO_OFTEN.format(
+                count=self.ctx.iteration, message=node.exit_message
+            )
+            self.report(exit_code.message)
+            return ProcessHandlerReport(do_break=True, exit_code=exit_code)
+        self.report(f'{node.process_label}<{node.pk}> was killed [{node.exit_status}]: {node.exit_message}; restarting')
         return ProcessHandlerReport(do_break=True)
 
     @process_handler(priority=0)

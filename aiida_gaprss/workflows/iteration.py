@@ -5,7 +5,9 @@ Iteration 0: generate the initial pool (half narrow, half wide volumes) and dime
 
 Iteration k >= 1: new random cells (narrow) → relaxation batches with the previous potential at random pressures,
 every frame kept → Boltzmann-biased flat histogram (kT 0.3 / 0.2 / 0.1 eV) + kernel CUR over all frames →
-reference → merge → fit.
+reference → merge → fit. Each relaxation batch is a :class:`~aiida_gaprss.workflows.relax.RelaxBatchBaseWorkChain`:
+a job killed part-way keeps its finished trajectories and the rest is relaxed again, at most
+``relax.max_iterations`` (default 3) jobs per batch.
 
 Pool generation, relaxation and selection run as CalcJobs on the computer of the ``code`` (the job Python); only
 bookkeeping runs in the daemon. The merged ``database`` is an output as soon as the reference step is merged, so a
@@ -21,7 +23,7 @@ from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, append_, if_
 
 from aiida_gaprss.calculations.generate_pool import GeneratePool, validate_pool_parameters
-from aiida_gaprss.calculations.relax_batch import RelaxBatch, validate_relax_parameters
+from aiida_gaprss.calculations.relax_batch import validate_relax_parameters
 from aiida_gaprss.calculations.select_structures import METHODS, SelectStructures, validate_selection_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
@@ -29,6 +31,7 @@ from aiida_gaprss.rss.selection import flat_histogram_kt
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.functions import merge_structure_sets, split_structure_set
 from aiida_gaprss.workflows.reference.workchain import ReferenceWorkChain
+from aiida_gaprss.workflows.relax import RelaxBatchBaseWorkChain
 
 __all__ = ('ITERATION_KEYS', 'GapRssIterationWorkChain', 'validate_iteration_parameters')
 
@@ -51,12 +54,19 @@ def validate_iteration_parameters(parameters: dict, element: str = 'Si') -> None
         raise ValueError(f'field `parameters.pool.n_relax`: expected an integer >= 1, got {n_relax!r}')
     with _section('pool'):
         validate_pool_parameters({**pool, 'element': element, 'seed': seed})
-    relax = {key: value for key, value in parameters.get('relax', {}).items() if key != 'batches'}
+    relax = {
+        key: value for key, value in parameters.get('relax', {}).items() if key not in ('batches', 'max_iterations')
+    }
     with _section('relax'):
         validate_relax_parameters({**relax, 'seed': seed})
     batches = parameters.get('relax', {}).get('batches', 1)
     if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
         raise ValueError(f'field `parameters.relax.batches`: expected an integer >= 1, got {batches!r}')
+    if 'trajectory_ids' in parameters.get('relax', {}):
+        raise ValueError('field `parameters.relax.trajectory_ids`: set by the workflow on restarts, not an input')
+    jobs = parameters.get('relax', {}).get('max_iterations', 3)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f'field `parameters.relax.max_iterations`: expected an integer >= 1, got {jobs!r}')
     selection = dict(parameters.get('selection', {}))
     for key, default in (('initial_method', 'kernel_cur'), ('later_method', 'flat_histogram_cur')):
         method = selection.pop(key, default)
@@ -187,6 +197,7 @@ class GapRssIterationWorkChain(WorkChain):
         """Split the pool into batches and submit one relaxation job per batch."""
         relax = dict(self.ctx.parameters.get('relax', {}))
         batches = int(relax.pop('batches', 1))
+        max_iterations = int(relax.pop('max_iterations', 3))
         pool = self.ctx.generate.outputs.structures
         parts = {'part_000': pool} if batches == 1 else split_structure_set(pool, orm.Int(batches))
         offset = 0
@@ -194,20 +205,26 @@ class GapRssIterationWorkChain(WorkChain):
             parameters = {**relax, 'seed': self.ctx.seed * 100 + index, 'iteration': self.ctx.k,
                           'trajectory_offset': offset}  # fmt: skip
             offset += len(part)
-            inputs = self._job_inputs(parameters, f'relax_{name}', structures=part)
-            inputs.potential = self.inputs.potential
-            node = self.submit(RelaxBatch, **inputs)
+            job = self._job_inputs(parameters, f'relax_{name}', structures=part)
+            job.potential = self.inputs.potential
+            metadata = job.pop('metadata')
+            inputs = {
+                'relax': {**job, 'metadata': {'options': metadata['options']}},
+                'max_iterations': orm.Int(max_iterations),
+                'metadata': {'call_link_label': metadata['call_link_label']},
+            }
+            node = self.submit(RelaxBatchBaseWorkChain, **inputs)
             self.to_context(relaxations=append_(node))
         self.report(f'iteration {self.ctx.k}: relaxing {len(pool)} cells in {len(parts)} batch(es)')
 
     def inspect_relax(self):
-        """Merge the frames of every batch that finished; failed batches are reported, not fatal."""
+        """Merge the frames of every batch; a failed batch is reported, not fatal, and its finished frames are kept."""
         finished = {}
         for index, node in enumerate(self.ctx.relaxations):
-            if node.is_finished_ok and 'structures' in node.outputs:
+            if not node.is_finished_ok:
+                self.report(f'relaxation batch <{node.pk}> failed [{node.exit_status}]: {node.exit_message}')
+            if 'structures' in node.outputs:
                 finished[f'batch_{index:03d}'] = node.outputs.structures
-            else:
-                self.report(f'relaxation batch <{node.pk}> failed: {node.exit_message}')
         if not finished:
             return self.exit_codes.ERROR_RELAXATION_FAILED.format(message=self.ctx.relaxations[-1].exit_message)
         trajectories = finished['batch_000'] if len(finished) == 1 else merge_structure_sets(**finished)

@@ -40,10 +40,13 @@ def generate_node(aiida_localhost, tmp_path):
     """Return a factory of a stored ``CalcJobNode`` of ``gaprss.gap_fit`` with a case's retrieved files.
 
     ``exclude`` leaves retrieved files out, ``exclude_temporary`` files of the temporary folder (``'*'``: all),
-    ``evaluation`` adds an ``evaluation_code`` input, ``exit_status`` is what the scheduler parser would have set.
+    ``evaluation`` adds an ``evaluation_code`` input, ``exit_status`` is what the scheduler parser would have set,
+    ``extra`` more retrieved files (name: text).
     """
 
-    def factory(case, *, exclude=(), exclude_temporary=(), evaluation=False, exit_status=None, exit_message=None):
+    def factory(
+        case, *, exclude=(), exclude_temporary=(), evaluation=False, exit_status=None, exit_message=None, extra=None
+    ):
         folder = FIXTURES / case
         node = orm.CalcJobNode(
             computer=aiida_localhost, process_type=format_entry_point_string('aiida.calculations', 'gaprss.gap_fit')
@@ -71,6 +74,8 @@ def generate_node(aiida_localhost, tmp_path):
         for path in sorted((folder / 'retrieved').iterdir()):
             if path.name not in exclude:
                 retrieved.base.repository.put_object_from_file(str(path), path.name)
+        for name, text in (extra or {}).items():
+            retrieved.base.repository.put_object_from_bytes(text.encode(), name)
         retrieved.base.links.add_incoming(node, link_type=LinkType.CREATE, link_label='retrieved')
         retrieved.store()
 
@@ -167,11 +172,20 @@ def test_scheduler_out_of_memory(generate_node):
 
 
 def test_killed_run_without_scheduler_status(generate_node):
-    """The killed run without a scheduler verdict: no gap.xml, and the message says gap_fit did not finish."""
+    """The killed run without a scheduler verdict: no gap.xml, gap_fit did not finish and said no error: 340."""
     node, temporary = generate_node('walltime')
     _, calcfunction = parse(node, temporary)
-    assert calcfunction.exit_status == 310
+    assert calcfunction.exit_status == 340
     assert 'stopped before its final message' in calcfunction.exit_message
+
+
+def test_cancelled_by_the_scheduler(generate_node):
+    """``scancel``: aiida-core's SLURM plugin sets no exit code, the scheduler's stderr says CANCELLED: 340."""
+    stderr = 'slurmstepd: error: *** JOB 42 ON vm CANCELLED AT 2026-11-27T18:00:00 ***\n'
+    node, temporary = generate_node('walltime', exclude=('gap_fit.out',), extra={'_scheduler-stderr.txt': stderr})
+    _, calcfunction = parse(node, temporary)
+    assert calcfunction.exit_status == 340
+    assert 'CANCELLED AT' in calcfunction.exit_message
 
 
 @pytest.mark.parametrize(('exclude', 'status'), [(('gap_fit.out',), 301), (('gap_fit.err',), 302)])

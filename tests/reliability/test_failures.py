@@ -1,13 +1,15 @@
 """Failures at run time (issue 9, item 5), where a test is all that is needed or all that can be given today.
 
-A relaxation job killed part-way (walltime, OOM killer, ``scancel``) should leave the frames it finished, so the
-iteration can still select from them. Today ``aiida_gaprss.jobs.relax_batch`` writes ``output.xyz`` only at the end:
-the test below kills the real job (no AiiDA, the job module itself, a real GAP) after a few seconds and looks for
-finished frames. It is marked ``xfail(strict=True)`` until the job writes frames as trajectories finish.
+A relaxation job killed part-way (walltime, OOM killer, ``scancel``) leaves the frames it finished, so the iteration
+can still select from them: ``aiida_gaprss.jobs.relax_batch`` appends every finished trajectory to ``output.xyz`` and
+flushes it at once. The test below kills the real job (no AiiDA, the job module itself, a real GAP) after a few
+seconds and reads back the finished trajectories with the parser's reader; the AiiDA side (parser, restart work chain)
+is tested in ``tests/workflows/test_relax_restart.py``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
@@ -18,24 +20,16 @@ import time
 
 import pytest
 
-from aiida_gaprss.data.extxyz import read_frames, write_frames
+from aiida_gaprss.data.extxyz import write_frames
+from aiida_gaprss.parsers.structure_job import complete_trajectories
 from aiida_gaprss.rss.generation import generate_random_cells
 
 TINY_GAP = pathlib.Path(__file__).parent / 'fixtures' / 'tiny_gap'
 
-PARTIAL_REASON = (
-    'jobs/relax_batch.run writes output.xyz (and report.json) only after every cell is relaxed: a job killed '
-    'part-way leaves no frame at all, and the parser returns 300 ERROR_MISSING_STATUS with no structures; fix in '
-    'rss/relax.relax_structures (yield or call back per finished trajectory), jobs/relax_batch.py (append each '
-    'finished trajectory to output.xyz, write report.json on SIGTERM) and parsers/structure_job.py (attach the '
-    'partial frames with a dedicated exit code, e.g. ERROR_PARTIAL_OUTPUT, that GapRssIterationWorkChain.inspect_relax '
-    'accepts)'
-)
 
-
-@pytest.mark.slow  # ~25 s of a real job
-@pytest.mark.xfail(strict=True, reason=PARTIAL_REASON)
-def test_relaxation_job_killed_part_way_keeps_finished_frames(tmp_path):
+@pytest.mark.slow  # 10-60 s of a real job
+@pytest.mark.parametrize('processes', [1, 2])
+def test_relaxation_job_killed_part_way_keeps_finished_frames(tmp_path, processes):
     cells = generate_random_cells(200, 'Si', seed=3, natoms=(4, 8))
     with open(tmp_path / 'structures.xyz', 'w', encoding='utf-8') as handle:
         write_frames(handle, cells)
@@ -50,8 +44,8 @@ def test_relaxation_job_killed_part_way_keeps_finished_frames(tmp_path):
         'calculator': {'type': 'gap', 'xml': 'potential/gap.xml'},
         'seed': 1,
         'fmax': 1e-6,  # never converges: every cell runs all its steps
-        'steps': 1000,
-        'processes': 1,
+        'steps': 60,
+        'processes': processes,  # 2: the job's pool workers must go with it
     }
     (tmp_path / 'job.json').write_text(json.dumps({'task': 'relax_batch', 'parameters': parameters}), encoding='utf-8')
     environment = {**os.environ, 'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}
@@ -63,7 +57,12 @@ def test_relaxation_job_killed_part_way_keeps_finished_frames(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        time.sleep(20)
+        deadline = time.monotonic() + 300
+        output = tmp_path / 'output.xyz'
+        while time.monotonic() < deadline:  # kill it as soon as a trajectory is finished (the machine may be loaded)
+            time.sleep(0.5)
+            if output.is_file() and complete_trajectories(output.read_text(encoding='utf-8')):
+                break
         assert process.poll() is None, 'the job finished before it could be killed: make it longer'
         process.send_signal(signal.SIGTERM)  # what SLURM sends at the walltime, before SIGKILL
         process.wait(timeout=30)
@@ -71,10 +70,50 @@ def test_relaxation_job_killed_part_way_keeps_finished_frames(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    output = tmp_path / 'output.xyz'
+    assert process.returncode == 128 + signal.SIGTERM  # the runner recorded the signal, it did not die of it
+    time.sleep(1)
+    assert not _processes_in(tmp_path), 'a process of the job outlived it'
+    status = json.loads((tmp_path / '_status.json').read_text(encoding='utf-8'))
+    assert status['state'] == 'killed' and 'SIGTERM' in status['error']
+    assert not (tmp_path / 'report.json').exists()  # the job did not finish
     assert output.is_file(), 'no output.xyz: the frames of the finished trajectories are lost'
-    with open(output, encoding='utf-8') as handle:
-        frames = list(read_frames(handle))
-    assert frames and all('energy' in frame.info for frame in frames)
-    finished = {frame.info['trajectory_id'] for frame in frames if frame.info.get('final')}
+    frames = complete_trajectories(output.read_text(encoding='utf-8'))
+    assert frames and all('energy' in frame.info and 'forces' in frame.arrays for frame in frames)
+    finished = sorted({frame.info['trajectory_id'] for frame in frames if frame.info.get('final')})
     assert finished, 'no finished trajectory was kept'
+    assert len(finished) < len(cells)  # it was killed part-way
+    for trajectory in finished:  # every kept trajectory is whole: steps 0..n_steps, ending on its final frame
+        kept = [frame for frame in frames if frame.info['trajectory_id'] == trajectory]
+        assert [frame.info['step'] for frame in kept] == list(range(kept[-1].info['n_steps'] + 1))
+        assert kept[-1].info['final'] and not any(frame.info['final'] for frame in kept[:-1])
+
+
+def _processes_in(folder) -> list[int]:
+    """Pids of the processes whose working directory is ``folder`` (the job and its workers)."""
+    found = []
+    for entry in os.scandir('/proc'):
+        if entry.name.isdigit():
+            try:
+                if os.readlink(os.path.join(entry.path, 'cwd')) == str(folder):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_complete_trajectories_drops_a_trajectory_cut_by_the_kill():
+    """A file cut anywhere (mid-line, mid-frame) gives back exactly the trajectories whose final frame is whole."""
+    from aiida_gaprss.rss.relax import relax_structures
+
+    cells = generate_random_cells(3, 'Si', seed=5, natoms=(2, 4))
+    frames = relax_structures(cells, {'type': 'sw_si'}, 1.0, fmax=0.5, steps=4, processes=1, seed=0)
+    text = io.StringIO()
+    write_frames(text, frames)
+    text = text.getvalue()
+    last = [frame for frame in frames if frame.info['trajectory_id'] == 2]
+    whole = complete_trajectories(text)
+    assert len(whole) == len(frames)
+    cut = complete_trajectories(text[: len(text) - 7])  # the last line cut mid-number
+    assert len(cut) == len(frames) - len(last)
+    assert {frame.info['trajectory_id'] for frame in cut} == {0, 1}
+    assert complete_trajectories(text[:50]) == []

@@ -93,7 +93,7 @@ def test_two_iterations_through_the_daemon(codes, submit_and_await, finished_run
         assert fit.inputs.training_set.uuid == child.outputs.database.uuid
     # the second iteration relaxed with the first potential and selected among its frames by enthalpy
     relaxations = [link.node for link in second.base.links.get_outgoing().all() if link.link_label.startswith('relax_')]
-    assert relaxations and all(r.inputs.potential.uuid == first.outputs.potential.uuid for r in relaxations)
+    assert relaxations and all(r.inputs.relax.potential.uuid == first.outputs.potential.uuid for r in relaxations)
     assert all('enthalpy' in atoms.info for atoms in second.outputs.selected.iter_atoms())
     curve = node.outputs.learning_curve['iterations']
     assert [row['reference_evaluations'] for row in curve] == [13, 21]
@@ -154,6 +154,7 @@ def test_cli_against_the_finished_run(finished_run, tmp_path):
     from click.testing import CliRunner
 
     from aiida_gaprss.cli import cmd_root
+    from aiida_gaprss.provenance import run_status
 
     if 'node' not in finished_run:
         pytest.skip('needs the run of test_two_iterations_through_the_daemon')
@@ -164,6 +165,11 @@ def test_cli_against_the_finished_run(finished_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert 'reference evaluations: 21 of 21' in result.output
     assert 'iteration_00' in result.output and 'iteration_01' in result.output
+    assert 'training energy RMSE per config_type' in result.output
+    status = run_status(node)
+    per_type = status['iterations'][0]['energy_rmse_per_config_type']
+    assert 'dimer' in per_type and all(value is None or value >= 0 for value in per_type.values())
+    assert len(per_type) >= 2, per_type
 
     result = runner.invoke(cmd_root, ['lineage', str(node.outputs.potential.pk), '--json'], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""Opt-in: GAP-RSS through the daemon on a ``core.slurm`` computer (SLURM on this machine), and scancel.
+"""Opt-in: GAP-RSS through the daemon on a ``core.slurm`` computer (SLURM on this machine), scancel, load.
 
 Set SLURM up first (``tests/integration/slurm/setup_slurm.sh``), then ``python -m pytest -m slurm tests/integration``.
 The SLURM tests are skipped when ``sinfo`` does not answer. Every job id is checked against the job completion
@@ -138,41 +138,107 @@ def test_gap_rss_through_slurm(slurm_codes, submit_and_await):
 @pytest.mark.slurm
 @pytest.mark.daemon
 @needs_slurm
-def test_job_killed_by_scancel(slurm_codes, submit_and_await):
-    """A gap_fit job cancelled by ``scancel`` while it runs: what AiiDA makes of it (no restart handler here)."""
+def test_job_killed_by_scancel_is_resubmitted(slurm_codes, submit_and_await, tmp_path):
+    """``scancel`` of a running gap_fit job: the parser says 340 (CANCELLED), the restart handler submits it again."""
     from aiida.engine import ProcessState, submit
 
     from aiida_gaprss.calculations.gap_fit import GapFitCalculation
     from aiida_gaprss.data.structure_set import StructureSet
+    from aiida_gaprss.workflows.fit import GapFitBaseWorkChain
     from tests.calculations.gap_fit_data import si_cells, small_parameters
 
-    builder = GapFitCalculation.get_builder()
-    builder.code = slurm_codes['gap_fit']
-    builder.training_set = StructureSet.from_atoms(si_cells(6, seed=7))
-    builder.parameters = orm.Dict(small_parameters())
-    builder.metadata.options.prepend_text = 'touch started\nsleep 300'  # still running when it is cancelled
+    marker = tmp_path / 'first-job-started'  # only the first job waits to be cancelled; the resubmitted one fits
+    builder = GapFitBaseWorkChain.get_builder()
+    builder.max_iterations = orm.Int(2)
+    builder.gap_fit.code = slurm_codes['gap_fit']
+    builder.gap_fit.training_set = StructureSet.from_atoms(si_cells(6, seed=7))
+    builder.gap_fit.parameters = orm.Dict(small_parameters())
+    builder.gap_fit.metadata.options.prepend_text = f'if [ ! -e {marker} ]; then touch {marker}; sleep 300; fi'
     node = submit(builder)
     deadline = time.monotonic() + 300
-    job_id = None
+    first = job_id = None
     while time.monotonic() < deadline:
-        job_id = node.get_job_id()
-        workdir = node.get_remote_workdir()
-        if job_id and workdir and os.path.exists(os.path.join(workdir, 'started')):
-            break
+        calcjobs = [child for child in node.called if isinstance(child, orm.CalcJobNode)]
+        if calcjobs:
+            first = calcjobs[0]
+            job_id = first.get_job_id()
+            if job_id and marker.exists():
+                break
         time.sleep(1)
     else:
-        pytest.fail(f'the job of CalcJob<{node.pk}> never started (job id {job_id})')
+        pytest.fail(f'the first job of {node.process_label}<{node.pk}> never started (job id {job_id})')
     state = subprocess.run(['squeue', '-h', '-j', job_id, '-o', '%T'], capture_output=True, text=True, check=True)
     assert state.stdout.strip() == 'RUNNING'
     subprocess.run(['scancel', job_id], check=True)
-    node = submit_and_await(node, state=ProcessState.FINISHED, timeout=300)
-    assert wait_for_records([job_id])[job_id] == 'CANCELLED'
-    stderr = node.outputs.retrieved.base.repository.get_object_content('_scheduler-stderr.txt')
-    assert re.search(rf'JOB {job_id} ON \S+ CANCELLED AT', stderr), stderr
-    # plain sacct needs slurmdbd: AiiDA stores its failure as the detailed job info and parses the job's files only
-    assert node.get_detailed_job_info()['retval'] != 0
-    # The scheduler parser knows OUT_OF_MEMORY/TIMEOUT/NODE_FAIL, not CANCELLED: the gap_fit parser decides.
-    assert node.exit_status == GapFitCalculation.exit_codes.ERROR_OUTPUT_STDOUT_MISSING.status, (
-        node.exit_status,
-        node.exit_message,
-    )
+    node = submit_and_await(node, state=ProcessState.FINISHED, timeout=600)
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    calcjobs = sorted((child for child in node.called if isinstance(child, orm.CalcJobNode)), key=lambda n: n.ctime)
+    assert [calc.pk for calc in calcjobs][:1] == [first.pk] and len(calcjobs) == 2
+    # aiida-core's SLURM plugin sets no exit code for CANCELLED; the gap_fit parser reads the scheduler's stderr
+    assert first.exit_status == GapFitCalculation.exit_codes.ERROR_JOB_KILLED.status, first.exit_message
+    assert re.search(rf'JOB {job_id} ON \S+ CANCELLED AT', first.exit_message), first.exit_message
+    assert calcjobs[1].is_finished_ok and 'potential' in node.outputs
+    records = wait_for_records([job_id, calcjobs[1].get_job_id()])
+    assert records[job_id] == 'CANCELLED' and records[calcjobs[1].get_job_id()] == 'COMPLETED'
+
+
+def _geometry_hash(atoms) -> str:
+    """sha256 of a structure's species, cell and positions (rounded to 1e-8 Å), i.e. of what the reference labels."""
+    import hashlib
+
+    import numpy as np
+
+    content = np.concatenate([atoms.numbers.astype(float), atoms.cell.array.ravel(), atoms.positions.ravel()])
+    return hashlib.sha256(np.round(content, 8).tobytes()).hexdigest()
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+@pytest.mark.daemon
+@needs_slurm
+def test_load_500_structures_through_slurm(slurm_codes, submit_and_await):
+    """Load: the ReferenceWorkChain alone labels 500 structures with Stillinger-Weber (ASE batch engine) in SLURM jobs
+    of 50; none is lost or labelled twice (counts, per-structure geometry hashes, origin labels, one job per batch)."""
+    from collections import Counter
+
+    from aiida.plugins import WorkflowFactory
+
+    from aiida_gaprss.data.structure_set import StructureSet
+    from aiida_gaprss.rss.generation import generate_random_cells
+
+    count, batch = 500, 50
+    cells = generate_random_cells(count, 'Si', seed=2026, natoms=(2, 6))
+    for index, atoms in enumerate(cells):
+        atoms.info['origin'] = f'load{index:04d}'
+    structures = StructureSet.from_atoms(cells).store()
+    builder = WorkflowFactory('gaprss.reference').get_builder()
+    builder.structures = structures
+    builder.engine = orm.Str('ase')
+    builder.max_concurrent = orm.Int(10)  # 10 jobs queued at once; the one-node SLURM runs 2 at a time
+    builder.ase.code = slurm_codes['python']
+    builder.ase.calculator = orm.Dict({'type': 'sw_si'})
+    builder.ase.batch_size = orm.Int(batch)
+    start = time.monotonic()
+    node = submit_and_await(builder, timeout=1800)
+    elapsed = time.monotonic() - start
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+
+    labelled = node.outputs.structures
+    assert node.outputs.exclusions['num_excluded'] == 0
+    assert labelled.num_structures == count == structures.num_structures
+    assert set(labelled.labels) == {'energy', 'forces', 'virial'}  # carried by every structure
+    frames = labelled.get_atoms()
+    before = Counter(_geometry_hash(atoms) for atoms in cells)
+    after = Counter(_geometry_hash(atoms) for atoms in frames)
+    assert len(before) == count  # the 500 inputs are distinct ...
+    assert after == before  # ... and each is in the output exactly once
+    assert sorted(atoms.info['origin'] for atoms in frames) == sorted(atoms.info['origin'] for atoms in cells)
+    calcjobs = [n for n in node.called_descendants if isinstance(n, orm.CalcJobNode)]
+    assert len(calcjobs) == count // batch and {calc.computer.label for calc in calcjobs} == {'slurm-test'}
+    per_job = Counter(atoms.info['reference_pk'] for atoms in frames)
+    assert set(per_job) == {calc.pk for calc in calcjobs} and set(per_job.values()) == {batch}
+    job_ids = [calc.get_job_id() for calc in calcjobs]
+    assert len(set(job_ids)) == len(job_ids)
+    records = wait_for_records(job_ids)
+    assert {job_id: records.get(job_id) for job_id in job_ids} == dict.fromkeys(job_ids, 'COMPLETED')
+    print(f'\n{count} structures in {len(calcjobs)} SLURM jobs: {elapsed:.0f} s')  # noqa: T201 (pytest -s report)
