@@ -379,7 +379,7 @@ def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
     kpoints = orm.KpointsData()
     kpoints.set_kpoints_mesh(list(mesh or own_mesh))
     builder.base_relax.kpoints = kpoints
-    options = {'resources': {'num_machines': 1}, 'withmpi': False}
+    options = {'resources': {'num_machines': 1}}  # withmpi follows the code unless the options say otherwise
     if 'options' in qe:
         options.update(qe['options'].get_dict())
     builder.base_relax.pw.metadata.options = options

@@ -298,3 +298,26 @@ def test_report_of_the_validated_run(validated_run, tmp_path):
         for name in ('report.html', 'report.png'):
             if (tmp_path / name).exists():
                 shutil.copy(tmp_path / name, pathlib.Path(keep) / name)
+
+
+@pytest.mark.parametrize('with_mpi', [True, False, None])
+def test_qe_relax_follows_the_code_mpi_setting(aiida_code_installed, with_mpi):
+    """The vc-relax of a phase runs as the pw.x code says (``gaprss setup`` makes an MPI code): no withmpi conflict."""
+    from ase.build import bulk
+
+    from aiida_gaprss.pseudos import install_debian_family
+    from aiida_gaprss.workflows.validation import qe_relax_builder
+
+    install_debian_family()
+
+    pw = aiida_code_installed(
+        default_calc_job_plugin='quantumespresso.pw',
+        filepath_executable=shutil.which('pw.x') or '/usr/bin/pw.x',
+        label=f'pw-mpi-{with_mpi}',
+        with_mpi=with_mpi,
+    )
+    builder, _ = qe_relax_builder({'code': pw}, bulk('Si', 'diamond', a=5.43), 'vc-relax', {'fmax': 0.01})
+    options = builder.base_relax.pw.metadata.options
+    withmpi = options.get('withmpi', None)
+    # aiida-core refuses a CalcJob whose options contradict the code's with_mpi (RuntimeError at upload)
+    assert with_mpi is None or withmpi in (None, with_mpi), options
