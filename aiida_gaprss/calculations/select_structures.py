@@ -6,10 +6,12 @@ import math
 
 from aiida_gaprss.calculations.structure_job import StructureJob
 
-__all__ = ('METHODS', 'SelectStructures', 'validate_selection_parameters')
+__all__ = ('DIVERSITY_METHODS', 'METHODS', 'SelectStructures', 'validate_selection_parameters')
 
 METHODS = ('kernel_cur', 'descriptor_cur', 'random', 'flat_histogram_cur')
-KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes', 'always_include'}
+#: Second step of ``flat_histogram_cur`` (key ``diversity``): the paper's kernel CUR or an ablation baseline (Fig. 2).
+DIVERSITY_METHODS = ('kernel_cur', 'descriptor_cur', 'random')
+KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes', 'always_include', 'diversity'}
 SOAP_KEYS = {'n_max', 'l_max', 'sigma', 'r_cut', 'species', 'backend'}
 
 
@@ -21,6 +23,9 @@ def validate_selection_parameters(parameters: dict) -> None:
     method = parameters.get('method')
     if method not in METHODS:
         raise ValueError(f'field `parameters.method`: expected one of {METHODS}, got {method!r}')
+    diversity = parameters.get('diversity', 'kernel_cur')
+    if diversity not in DIVERSITY_METHODS:
+        raise ValueError(f'field `parameters.diversity`: expected one of {DIVERSITY_METHODS}, got {diversity!r}')
     for key, minimum in (('n', 1), ('n_flat', 1), ('seed', 0), ('zeta', 1), ('processes', 1)):
         if key not in parameters and key in ('n',):
             raise ValueError(f'field `parameters.{key}`: required')

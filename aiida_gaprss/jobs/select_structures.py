@@ -5,7 +5,8 @@ Run by :class:`aiida_gaprss.calculations.select_structures.SelectStructures`. Me
 * ``kernel_cur`` — leverage-score CUR on the kernel of configuration-averaged SOAP (iteration 0, the paper's method);
 * ``descriptor_cur`` and ``random`` — the ablation baselines;
 * ``flat_histogram_cur`` — Boltzmann-biased flat histogram on enthalpy per atom to ``n_flat`` frames, then kernel
-  CUR to ``n`` (iterations >= 1); frames without an enthalpy (e.g. failed relaxations) are never chosen.
+  CUR to ``n`` (iterations >= 1); frames without an enthalpy (e.g. failed relaxations) are never chosen. The second
+  step is ``parameters['diversity']``: ``kernel_cur`` (default), or ``descriptor_cur`` / ``random`` (the ablation).
 
 Writes the selected structures (in pool order) and ``report.json`` with their indices in the input.
 """
@@ -68,7 +69,14 @@ def select_indices(frames: list, parameters: dict) -> np.ndarray:
             return averaged_soap([frames[usable[i]] for i in indices], **soap)
 
         picked = selection.select_from_trajectories(
-            enthalpies, descriptors, n, n_flat=n_flat, kT=float(parameters['kT']), seed=seed, zeta=zeta
+            enthalpies,
+            descriptors,
+            n,
+            n_flat=n_flat,
+            kT=float(parameters['kT']),
+            seed=seed,
+            zeta=zeta,
+            method=parameters.get('diversity', 'kernel_cur'),
         )
         return np.sort(np.asarray(usable)[picked])
     raise ValueError(f'field `method`: unknown selection method {method!r}')

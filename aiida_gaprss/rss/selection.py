@@ -40,7 +40,11 @@ __all__ = (
     'leverage_scores',
     'random_selection',
     'select_from_trajectories',
+    'TRAJECTORY_METHODS',
 )
+
+#: Second steps of :func:`select_from_trajectories` (after the flat histogram): the paper's and its ablation's.
+TRAJECTORY_METHODS = ('kernel_cur', 'descriptor_cur', 'random')
 
 #: Pool size above which ``solver='auto'`` switches from dense ``eigh`` to ARPACK ``eigsh``.
 DENSE_SOLVER_MAX = 3000
@@ -320,6 +324,7 @@ def select_from_trajectories(
     stochastic: bool = True,
     center: bool = True,
     solver: str = 'auto',
+    method: str = 'kernel_cur',
 ) -> np.ndarray:
     """The two-step selection among all frames of all relaxation trajectories (paper, Methods and Fig. 1b).
 
@@ -327,18 +332,26 @@ def select_from_trajectories(
     those down to ``n``. ``descriptors`` may be a (N, D) array or a callable ``f(indices) -> (len(indices), D)`` so
     that SOAP is only computed for the ``n_flat`` frames kept by the first step.
 
+    ``method`` replaces the second step for the paper's ablation (Fig. 2): ``'kernel_cur'`` (the paper's method,
+    default), ``'descriptor_cur'`` (CUR on the rectangular descriptor matrix) or ``'random'`` (uniform among the
+    ``n_flat`` frames; the descriptors are then not computed).
+
     Returns
     -------
     ndarray of int
         Sorted indices into the full frame list.
     """
     _check_seed(seed)
+    if method not in TRAJECTORY_METHODS:
+        raise ValueError(f'method must be one of {TRAJECTORY_METHODS}, got {method!r}')
     H = _check_vector(enthalpies_per_atom, 'enthalpies_per_atom')
     n_flat = _check_count(n_flat, H.size, 'n_flat')
     n = _check_count(n, n_flat, 'n')
     rng = np.random.default_rng(seed)
     seed_flat, seed_cur = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
     kept = flat_histogram(H, n_flat, kT=kT, seed=seed_flat)
+    if method == 'random':
+        return np.sort(kept[random_selection(kept.size, n, seed=seed_cur)])
     if callable(descriptors):
         P = _check_matrix(descriptors(kept))
         if P.shape[0] != kept.size:
@@ -348,7 +361,10 @@ def select_from_trajectories(
         if P.shape[0] != H.size:
             raise ValueError(f'descriptors has {P.shape[0]} rows but enthalpies_per_atom has {H.size}')
         P = P[kept]
-    picks = kernel_cur(P, n, zeta=zeta, seed=seed_cur, stochastic=stochastic, center=center, solver=solver)
+    if method == 'descriptor_cur':
+        picks = descriptor_cur(P, n, seed=seed_cur, stochastic=stochastic, center=center)
+    else:
+        picks = kernel_cur(P, n, zeta=zeta, seed=seed_cur, stochastic=stochastic, center=center, solver=solver)
     return np.sort(kept[picks])
 
 

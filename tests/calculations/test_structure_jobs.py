@@ -80,6 +80,19 @@ def test_select_refuses_bad_parameters(fixture_code, pool):
     with pytest.raises(ValueError, match='parameters.kT'):
         run_get_node(SelectStructures, code=fixture_code('python'), structures=pool,
                      parameters=orm.Dict({'method': 'flat_histogram_cur', 'n': 2, 'kT': -1}))  # fmt: skip
+    parameters = {'method': 'flat_histogram_cur', 'n': 2, 'kT': 0.1, 'diversity': 'kmeans'}
+    with pytest.raises(ValueError, match='parameters.diversity'):
+        run_get_node(SelectStructures, code=fixture_code('python'), structures=pool, parameters=orm.Dict(parameters))
+
+
+def test_iteration_parameters_refuse_bad_diversity():
+    """The ablation switch of the loop (``parameters.selection.diversity``) is checked with the iteration's."""
+    from aiida_gaprss.workflows.iteration import validate_iteration_parameters
+
+    for method in ('kernel_cur', 'descriptor_cur', 'random'):
+        validate_iteration_parameters({'selection': {'diversity': method}}, 'Si')
+    with pytest.raises(ValueError, match='field `parameters.selection.diversity`: expected one of'):
+        validate_iteration_parameters({'selection': {'diversity': 'kmeans'}}, 'Si')
 
 
 def test_relax_then_flat_histogram(fixture_code, small_gap_folder):

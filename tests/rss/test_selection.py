@@ -133,6 +133,29 @@ def test_select_from_trajectories():
     assert np.array_equal(picks, sel.select_from_trajectories(H, P, 20, n_flat=100, kT=0.2, seed=7))
 
 
+def test_select_from_trajectories_ablation_methods():
+    """The second step can be swapped (Fig. 2 ablation); the flat-histogram step stays the same."""
+    rng = np.random.default_rng(2)
+    P = spectrum_data(500, seed=3)
+    H = rng.normal(-5, 0.3, 500)
+    kept = sel.flat_histogram(H, 100, kT=0.2, seed=int(np.random.default_rng(7).integers(0, 2**31 - 1, size=2)[0]))
+    calls = []
+
+    def descriptors(indices):
+        calls.append(indices)
+        return P[indices]
+
+    picks = {}
+    for method in sel.TRAJECTORY_METHODS:
+        picks[method] = sel.select_from_trajectories(H, descriptors, 20, n_flat=100, kT=0.2, seed=7, method=method)
+        assert len(set(picks[method])) == 20 and set(picks[method]) <= set(kept.tolist())
+    assert len(calls) == 2  # random never computes descriptors
+    assert np.array_equal(picks['kernel_cur'], sel.select_from_trajectories(H, P, 20, n_flat=100, kT=0.2, seed=7))
+    assert len({tuple(value) for value in picks.values()}) == 3
+    with pytest.raises(ValueError, match='method must be one of'):
+        sel.select_from_trajectories(H, P, 20, n_flat=100, kT=0.2, seed=7, method='kmeans')
+
+
 @pytest.mark.parametrize(
     'call, field',
     [
