@@ -372,6 +372,22 @@ def plot_structure_map(coordinates, colour_values, path=None, marked: Mapping | 
 # ------------------------------------------------------------------------------------------------ indirect learning
 
 
+def _checked_students(students, required: tuple[str, ...]):
+    """Yield ``(index, student, cost)`` of the students of an error-vs-cost plot, refusing bad entries by index."""
+    if not isinstance(students, Sequence) or isinstance(students, str) or not students:
+        raise ValueError('students: empty (no student to plot)')
+    for index, student in enumerate(students):
+        if not isinstance(student, Mapping):
+            raise ValueError(f'students[{index}]: expected a dict')
+        for key in ('label', 'cost', *required):
+            if key not in student:
+                raise ValueError(f'students[{index}]: missing {key!r}')
+        cost = float(student['cost'])
+        if not (math.isfinite(cost) and cost > 0):
+            raise ValueError(f'students[{index}]: cost must be a positive number, got {student["cost"]!r}')
+        yield index, student, cost
+
+
 def plot_error_vs_cost(students: Sequence[Mapping], path=None, *, teacher_label: str = 'teacher', title=None):
     """Error of each student vs its cost relative to the teacher (Morrow & Deringer Fig. 3).
 
@@ -384,18 +400,8 @@ def plot_error_vs_cost(students: Sequence[Mapping], path=None, *, teacher_label:
     teacher_label : str
         Label of the vertical line at cost 1.
     """
-    if not isinstance(students, Sequence) or isinstance(students, str) or not students:
-        raise ValueError('students: empty (no student to plot)')
     rows = []
-    for index, student in enumerate(students):
-        if not isinstance(student, Mapping):
-            raise ValueError(f'students[{index}]: expected a dict')
-        for key in ('label', 'cost'):
-            if key not in student:
-                raise ValueError(f'students[{index}]: missing {key!r}')
-        cost = float(student['cost'])
-        if not (math.isfinite(cost) and cost > 0):
-            raise ValueError(f'students[{index}]: cost must be a positive number, got {student["cost"]!r}')
+    for index, student, cost in _checked_students(students, ()):
         errors = student.get('errors')
         if errors is None and 'energy_error' in student:
             errors = {'energy': student['energy_error']}
@@ -480,18 +486,8 @@ def plot_error_vs_cost_panels(students: Sequence[Mapping], path=None, *, teacher
     teacher_label : str
         Label of the vertical line at cost 1.
     """
-    if not isinstance(students, Sequence) or isinstance(students, str) or not students:
-        raise ValueError('students: empty (no student to plot)')
     rows = []
-    for index, student in enumerate(students):
-        if not isinstance(student, Mapping):
-            raise ValueError(f'students[{index}]: expected a dict')
-        for key in ('label', 'cost', 'energy_mae'):
-            if key not in student:
-                raise ValueError(f'students[{index}]: missing {key!r}')
-        cost = float(student['cost'])
-        if not (math.isfinite(cost) and cost > 0):
-            raise ValueError(f'students[{index}]: cost must be a positive number, got {student["cost"]!r}')
+    for index, student, cost in _checked_students(students, ('energy_mae',)):
         panels = {}
         for key in ('energy_mae', 'force_mae'):
             values = student.get(key)

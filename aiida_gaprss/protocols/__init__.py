@@ -24,9 +24,22 @@ def _read(name: str) -> dict:
     return yaml.safe_load((PROTOCOL_FOLDER / f'{name}.yaml').read_text(encoding='utf-8'))
 
 
+def _names(kind: str) -> list[str]:
+    return list(_read(kind)['protocols'])
+
+
+def _load(kind: str, name: str | None) -> dict:
+    """A copy of protocol ``name`` of ``<kind>.yaml`` (default: its ``default_protocol``); ValueError names it."""
+    content = _read(kind)
+    name = name or content['default_protocol']
+    if name not in content['protocols']:
+        raise ValueError(f'field `protocol`: unknown protocol {name!r}; known: {sorted(content["protocols"])}')
+    return copy.deepcopy(content['protocols'][name])
+
+
 def protocol_names() -> list[str]:
     """Names of the GAP-RSS protocols."""
-    return list(_read('gaprss')['protocols'])
+    return _names('gaprss')
 
 
 def load_gaprss_protocol(name: str | None = None) -> dict:
@@ -37,16 +50,12 @@ def load_gaprss_protocol(name: str | None = None) -> dict:
     ValueError
         For an unknown name; the message names the field ``protocol`` and lists the known ones.
     """
-    content = _read('gaprss')
-    name = name or content['default_protocol']
-    if name not in content['protocols']:
-        raise ValueError(f'field `protocol`: unknown protocol {name!r}; known: {sorted(content["protocols"])}')
-    return copy.deepcopy(content['protocols'][name])
+    return _load('gaprss', name)
 
 
 def indirect_protocol_names() -> list[str]:
     """Names of the indirect-learning protocols (``indirect.yaml``)."""
-    return list(_read('indirect')['protocols'])
+    return _names('indirect')
 
 
 def load_indirect_protocol(name: str | None = None) -> dict:
@@ -57,8 +66,4 @@ def load_indirect_protocol(name: str | None = None) -> dict:
     ValueError
         For an unknown name; the message names the field ``protocol`` and lists the known ones.
     """
-    content = _read('indirect')
-    name = name or content['default_protocol']
-    if name not in content['protocols']:
-        raise ValueError(f'field `protocol`: unknown protocol {name!r}; known: {sorted(content["protocols"])}')
-    return copy.deepcopy(content['protocols'][name])
+    return _load('indirect', name)
