@@ -16,7 +16,7 @@ Snapshots are taken every ``snapshot_every`` steps and carry the teacher's label
 ``temperature`` (instantaneous, K), ``temperature_target`` (K), ``pressure_target`` (GPa, NPT stages only),
 ``pressure_instantaneous`` (GPa, virial + kinetic, periodic cells), ``config_type`` (the schedule's name).
 
-Protocols (:data:`PROTOCOLS`): ``fast`` (64 atoms, picoseconds: tests and laptops) and ``precise`` (the paper:
+Protocols (:data:`PROTOCOLS`): ``fast`` (32 atoms, a few ps: tests and laptops; a GAP teacher costs ~0.1-0.5 s a step) and ``precise`` (the paper:
 1,000 atoms; 50 ps at 500 K then a 200 ps ramp to 20 GPa; melt--quench at 10^11 K/s; cluster scale).
 """
 
@@ -47,15 +47,15 @@ __all__ = [
 #: Protocol presets. Times in ps, temperatures in K, pressures in GPa, rates in K/ps (1 K/ps = 10^12 K/s).
 PROTOCOLS = {
     'fast': {
-        'natoms': 64,
+        'natoms': 32,
         'volume_per_atom': 20.0,
         'min_distance': 2.0,
         'timestep_fs': 2.0,
         'update_every': 10,
-        'snapshot_every': 20,
-        'compression': {'temperature': 500.0, 'thermalise_ps': 1.0, 'ramp_ps': 4.0, 'p_start': 0.0, 'p_max': 20.0},
+        'snapshot_every': 10,
+        'compression': {'temperature': 500.0, 'thermalise_ps': 0.5, 'ramp_ps': 2.0, 'p_start': 0.0, 'p_max': 20.0},
         'melt_quench': {
-            't_melt': 3000.0, 'melt_ps': 1.0, 't_final': 300.0, 'quench_rate': 1000.0, 'pressure': 0.0,
+            't_melt': 3000.0, 'melt_ps': 0.5, 't_final': 300.0, 'quench_rate': 2000.0, 'pressure': 0.0,
             'anneal_ps': 0.0,
         },
         'barostat': 'berendsen',
