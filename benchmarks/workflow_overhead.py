@@ -137,7 +137,22 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
     records = job_records(run)
     complete = [r for r in records if r['job_start'] is not None and r['job_end'] is not None]
     total = t_done - t_submit
-    inside_jobs = union_length([(r['job_start'], r['job_end']) for r in complete], t_submit, t_done)
+    intervals = [(r['job_start'], r['job_end']) for r in complete]
+    # QE jobs clean their folders (stamps gone): their job is pw.x's own wall time, ending one mean poll+retrieve
+    # delay (of the stamped jobs) before the retrieved folder was created
+    delays = [r['retrieved_ctime'] - r['job_end'] for r in complete if r['retrieved_ctime']]
+    delay = statistics.mean(delays) if delays else 0.0
+    estimated = 0
+    for r in records:
+        if r in complete or not r['retrieved_ctime']:
+            continue
+        node = orm.load_node(r['pk'])
+        wall = node.outputs.output_parameters.get('wall_time_seconds') if 'output_parameters' in node.outputs else None
+        if wall:
+            end = r['retrieved_ctime'] - delay
+            intervals.append((end - wall, end))
+            estimated += 1
+    inside_jobs = union_length(intervals, t_submit, t_done)
     inside_nodes = union_length([(r['ctime'], r['mtime']) for r in records], t_submit, t_done)
     overhead = total - inside_jobs
     per_type = {}
@@ -164,6 +179,7 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
         },
         'num_calcjobs': len(records),
         'num_calcjobs_without_stamps': len(records) - len(complete),
+        'num_calcjobs_timed_by_pw_wall_time': estimated,
         'num_workchains': len(workchains),
         'num_calcfunctions': len(calcfunctions),
         'calcfunction_seconds_sum': round(sum(n.mtime.timestamp() - n.ctime.timestamp() for n in calcfunctions), 2),
