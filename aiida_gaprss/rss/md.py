@@ -16,7 +16,8 @@ Snapshots are taken every ``snapshot_every`` steps and carry the teacher's label
 ``temperature`` (instantaneous, K), ``temperature_target`` (K), ``pressure_target`` (GPa, NPT stages only),
 ``pressure_instantaneous`` (GPa, virial + kinetic, periodic cells), ``config_type`` (the schedule's name).
 
-Protocols (:data:`PROTOCOLS`): ``fast`` (32 atoms, a few ps: tests and laptops; a GAP teacher costs ~0.1-0.5 s a step) and ``precise`` (the paper:
+Protocols (:data:`PROTOCOLS`): ``fast`` (32 atoms, a few ps: tests and laptops; a GAP teacher costs ~0.1-0.5 s a
+step) and ``precise`` (the paper:
 1,000 atoms; 50 ps at 500 K then a 200 ps ramp to 20 GPa; melt--quench at 10^11 K/s; cluster scale).
 """
 
