@@ -14,13 +14,12 @@ number), ``info['element']``, ``info['pearson']`` (where meaningful) and ``info[
 By default the primitive cell is returned (``primitive=True``), which halves or quarters the cost of the reference
 calculations for centred lattices (diamond 2 atoms, bc8 8, α-B12 12); ``primitive=False`` gives the conventional cell.
 
-Not included: **oS24** (the open-framework Si24 allotrope of Kim et al., Nat. Mater. 14, 169 (2015), space group
-Cmcm, No. 63, 24 atoms in the conventional C-centred cell, 12 in the primitive one, three 8f sites (0, y, z); AFLOW
-prototype A_oC24_63_3f-001, ICSD 291479). Its refined lattice parameters and Wyckoff coordinates could not be read
-from a checkable source while writing this module (the AFLOW page lists the parameters a, b/a, c/a, y1, z1, y2, z2,
-y3, z3 but their values were not retrievable) and are not invented here; add the entry to :data:`PHASES`
-(``'oS24': PhaseSpec(63, (a, b, c, 90, 90, 90), ((0, y1, z1), (0, y2, z2), (0, y3, z3)))``) once they are at hand,
-with a test of space group 63, 24/12 atoms and four-fold Si–Si bonds of 2.3–2.45 Å.
+**oS24** is the open-framework Si24 allotrope (Kim, Stefanoski, Kurakevych & Strobel, Nat. Mater. 14, 169 (2015),
+made by removing Na from Na4Si24): space group Cmcm (No. 63), 24 atoms in the conventional C-centred cell, 12 in the
+primitive one, three 8f sites (0, y, z). Its cell and coordinates are those of the AFLOW prototype A_oC24_63_3f-001
+(ICSD 291479), taken from the AFLOW prototype encyclopedia (github.com/aflow-org/aflow_prototype_encyclopedia,
+``data/A_oC24_63_3f-001/aflow.cif`` and ``info.json``, which cite Kim et al.): all atoms four-fold, Si–Si bonds
+2.30–2.38 Å, 2.17 g/cm^3 (diamond 2.33).
 
 Checks against independent data: ST12 built here and the st12 cell of libAtoms' silicon-testing-framework
 (``tests/bulk_st12/st12.extxyz``, the GAP-18 Si tests) relax with Stillinger–Weber to the same minimum
@@ -96,6 +95,12 @@ def _cubic(a: float) -> tuple:
 # cell (module docstring).
 _ST12_SCALE = 0.955
 
+# oS24 (Si24, Cmcm): a, b, c and the three 8f sites (0, y, z) of the AFLOW prototype A_oC24_63_3f-001 (ICSD 291479),
+# github.com/aflow-org/aflow_prototype_encyclopedia, data/A_oC24_63_3f-001/aflow.cif (a = 3.82236, b = 10.7007,
+# c = 12.6258 Å; info.json: a = 3.8224 Å, b/a = 2.79947, c/a = 3.30311), from Kim et al., Nat. Mater. 14, 169 (2015).
+_OS24_CELL = (3.82236, 10.7007, 12.6258, 90.0, 90.0, 90.0)
+_OS24_SITES = ((0.0, 0.0284, 0.5903), (0.0, 0.2435, 0.5551), (0.0, 0.5705, 0.3412))
+
 #: Known phases per element. Lattice parameters and positions from the literature cited in ``source``.
 PHASES: dict[str, dict[str, PhaseSpec]] = {
     'Si': {
@@ -151,6 +156,15 @@ PHASES: dict[str, dict[str, PhaseSpec]] = {
             pearson='tP12',
             source='4a (x1, x1, 0), 8b (x2, y2, z2) of P4_3 2_1 2: Bundy & Kasper, Science 139, 340 (1963); '
             'Crain et al., Phys. Rev. B 50, 13043 (1994); Ge-III cell scaled by 0.955 to Si',
+        ),
+        'oS24': PhaseSpec(
+            63,
+            _OS24_CELL,
+            _OS24_SITES,
+            pearson='oC24',
+            source='Si24, three 8f (0, y, z) of Cmcm: Kim, Stefanoski, Kurakevych & Strobel, '
+            'Nat. Mater. 14, 169 (2015), via the AFLOW prototype A_oC24_63_3f-001 (ICSD 291479), '
+            'github.com/aflow-org/aflow_prototype_encyclopedia data/A_oC24_63_3f-001/aflow.cif',
         ),
     },
     'C': {
