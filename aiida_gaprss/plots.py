@@ -87,6 +87,17 @@ def _finite_array(values, field: str, *, ndim: int = 1) -> np.ndarray:
     return array
 
 
+def _finite_pair(pair, field: str, first: str, second: str) -> tuple[np.ndarray, np.ndarray]:
+    """``pair`` = (x, y) as finite 1-D arrays of one length; the ValueError names ``field`` and the two quantities."""
+    if not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
+        raise ValueError(f'{field}: expected ({first.replace(" ", "_")}, {second.replace(" ", "_")})')
+    x = _finite_array(pair[0], f'{field} {first}')
+    y = _finite_array(pair[1], f'{field} {second}')
+    if x.shape != y.shape:
+        raise ValueError(f'{field}: {first} and {second} differ in length')
+    return x, y
+
+
 def _plain_log_ticks(axis) -> None:
     """Tick labels '0.5', '2', '100' instead of '5×10⁻¹' on a log axis; minor ticks labelled on short ranges."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -194,13 +205,7 @@ def plot_energy_volume(curves: Mapping, path=None, *, relative: bool = True, tit
         for method in ('potential', 'reference'):
             if method not in entry or entry[method] is None:
                 continue
-            pair = entry[method]
-            if len(pair) != 2:
-                raise ValueError(f'curves[{name!r}][{method!r}]: expected (volumes, energies)')
-            v = _finite_array(pair[0], f'curves[{name!r}][{method!r}] volumes')
-            e = _finite_array(pair[1], f'curves[{name!r}][{method!r}] energies')
-            if v.shape != e.shape:
-                raise ValueError(f'curves[{name!r}][{method!r}]: volumes and energies differ in length')
+            v, e = _finite_pair(entry[method], f'curves[{name!r}][{method!r}]', 'volumes', 'energies')
             order = np.argsort(v)
             data[name][method] = (v[order], e[order])
     shifts = {}
@@ -250,15 +255,10 @@ def plot_energy_scatter(per_iteration: Mapping, path=None, *, title: str | None 
     """
     if not isinstance(per_iteration, Mapping) or not per_iteration:
         raise ValueError('per_iteration: empty (no iteration to plot)')
-    data = {}
-    for key, pair in per_iteration.items():
-        if not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
-            raise ValueError(f'per_iteration[{key!r}]: expected (reference_energies, predicted_energies)')
-        ref = _finite_array(pair[0], f'per_iteration[{key!r}] reference energies')
-        pred = _finite_array(pair[1], f'per_iteration[{key!r}] predicted energies')
-        if ref.shape != pred.shape:
-            raise ValueError(f'per_iteration[{key!r}]: reference and predicted energies differ in length')
-        data[key] = (ref, pred)
+    data = {
+        key: _finite_pair(pair, f'per_iteration[{key!r}]', 'reference energies', 'predicted energies')
+        for key, pair in per_iteration.items()
+    }
 
     figure = _figure(5.2, 5.0)
     ax = figure.add_subplot()
@@ -450,15 +450,9 @@ def plot_similarity_curve(curves: Mapping, path=None, *, reference_label: str = 
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError('curves: empty (no curve to plot)')
-    data = {}
-    for label, pair in curves.items():
-        if not isinstance(pair, Sequence | np.ndarray) or len(pair) != 2:
-            raise ValueError(f'curves[{label!r}]: expected (pressures, similarities)')
-        p = _finite_array(pair[0], f'curves[{label!r}] pressures')
-        s = _finite_array(pair[1], f'curves[{label!r}] similarities')
-        if p.shape != s.shape:
-            raise ValueError(f'curves[{label!r}]: pressures and similarities differ in length')
-        data[label] = (p, s)
+    data = {
+        label: _finite_pair(pair, f'curves[{label!r}]', 'pressures', 'similarities') for label, pair in curves.items()
+    }
     figure = _figure()
     ax = figure.add_subplot()
     for label, (p, s) in data.items():

@@ -1,8 +1,8 @@
 """Benchmark ``workflow_overhead``: wall time of a GAP-RSS run through the daemon outside its CalcJobs' jobs.
 
-A two-iteration fast-protocol run (the protocol made smaller still — the ``TINY`` overrides of
-``tests/workflows/test_rss.py``, copied here — with the ASE reference engine and Stillinger–Weber, so that every job
-is cheap) is submitted to the daemon of a throwaway embedded profile (``gaprss setup``) and awaited.
+A two-iteration run of the ``tiny`` protocol (``aiida_gaprss/protocols/gaprss.yaml``: the fast protocol made smaller
+still, as the tests run it, but here validated as fast is) with the ASE reference engine and Stillinger–Weber, so
+that every job is cheap, is submitted to the daemon of a throwaway embedded profile (``gaprss setup``) and awaited.
 
 **Inside a CalcJob** means: the job script of some CalcJob is running. The localhost computer's prepend/append text
 (which the job script puts before every code's prepend text and after every append text) writes
@@ -50,25 +50,6 @@ TARGET = 0.10
 START_FILE, END_FILE = '.bench_start', '.bench_end'
 PREPEND = f'date +%s.%N > {START_FILE}'
 APPEND = f'date +%s.%N > {END_FILE}'
-
-#: The fast protocol made smaller still (copied from tests/workflows/test_rss.py): two iterations take minutes.
-TINY = {
-    'budget': 30,
-    'num_select_initial': 10,
-    'num_select': 8,
-    'parameters': {
-        'pool': {'n': 60, 'n_relax': 10, 'natoms': [2, 6], 'dimers': 3},
-        'relax': {'steps': 30, 'fmax': 0.1},
-        'selection': {'n_flat': 24, 'soap': {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.5}},
-    },
-    'fit': {
-        'descriptors': {
-            'distance_2b': {'n_sparse': 10},
-            'angle_3b': {'n_sparse': 20},
-            'soap': {'n_sparse': 40, 'n_max': 4, 'l_max': 4},
-        }
-    },
-}
 
 
 def union_length(intervals, lo: float, hi: float) -> float:
@@ -241,14 +222,13 @@ def main() -> None:
         '--engine',
         choices=('ase', 'qe'),
         default='ase',
-        help='ase: Stillinger-Weber labels and the TINY protocol; qe: the fast protocol as it is (the demo run)',
+        help='ase: Stillinger-Weber labels, the tiny protocol (validated); qe: the fast protocol as is (the demo run)',
     )
     parser.add_argument('--folder', default=None, help='keep the private AIIDA_PATH here (to look at the run later)')
     args = parser.parse_args()
     with bench_profile(PROFILE, profile=args.profile, folder=args.folder, keep=args.folder is not None):
         from aiida import orm
 
-        from aiida_gaprss.rss.gap_parameters import deep_merge
         from aiida_gaprss.workflows.rss import GapRssWorkChain
 
         computer = orm.load_computer('localhost')
@@ -258,14 +238,14 @@ def main() -> None:
         codes = {'python': orm.load_code('gaprss-python@localhost'), 'gap_fit': orm.load_code('gap_fit@localhost')}
         if args.engine == 'qe':
             codes['pw'] = orm.load_code('pw@localhost')
-            overrides = {}  # the fast protocol exactly as the demo runs it (its own budget)
+            protocol, overrides = 'fast', {}  # the fast protocol exactly as the demo runs it (its own budget)
         else:
-            overrides = deep_merge(TINY, {'budget': args.budget})
+            protocol, overrides = 'tiny', {'budget': args.budget, 'validation': True}  # as the tests, but validated
         try:
             runs = []
             for interval in args.poll_intervals:
                 builder = GapRssWorkChain.get_builder_from_protocol(
-                    'Si', codes=codes, engine=args.engine, protocol='fast', overrides=overrides
+                    'Si', codes=codes, engine=args.engine, protocol=protocol, overrides=overrides
                 )
                 figures = run_once(builder, interval)
                 runs.append(figures)
@@ -288,7 +268,7 @@ def main() -> None:
     result = {
         'benchmark': 'workflow_overhead',
         'engine': 'qe (pw.x)' if args.engine == 'qe' else 'ase (Stillinger-Weber)',
-        'protocol': 'fast' if args.engine == 'qe' else 'fast + TINY overrides of tests/workflows/test_rss.py',
+        'protocol': 'fast' if args.engine == 'qe' else 'tiny (validated)',
         'budget': None if args.engine == 'qe' else args.budget,
         'run_pk': main_run.get('run_pk'),
         'overhead_fraction': main_run['overhead_fraction'],

@@ -67,6 +67,54 @@ def fixture_code(aiida_code_installed):
     return factory
 
 
+@pytest.fixture
+def vasp_code(aiida_code_installed):
+    """A ``vasp.vasp`` code running the fake VASP (tests/fake_vasp/vasp: real SW labels written as VASP outputs)."""
+    from tests.fake_vasp import FAKE_VASP
+
+    return aiida_code_installed(
+        default_calc_job_plugin='vasp.vasp',
+        filepath_executable=str(FAKE_VASP),
+        label='fake-vasp',
+        prepend_text=f'export PATH={pathlib.Path(sys.executable).parent}:$PATH\nexport OMP_NUM_THREADS=1',
+    )
+
+
+@pytest.fixture
+def potcar_family(tmp_path) -> str:
+    """The offline family of fake POTCARs (B, C, Si, Ti); its label."""
+    from tests.fake_vasp import FAMILY
+    from tests.fake_vasp.potcars import upload_fake_potcar_family
+
+    return upload_fake_potcar_family(tmp_path / 'potcars', FAMILY)
+
+
+@pytest.fixture
+def small_gap(small_gap_folder):
+    """The GAP of ``small_gap_folder`` as a stored GapPotential."""
+    from aiida_gaprss.data.gap_potential import GapPotential
+
+    return GapPotential.from_folder(small_gap_folder).store()
+
+
+def label_frames(frames, calculator, **info) -> list:
+    """Return copies of ``frames`` labelled by ``calculator`` (info ``energy``, ``virial`` in eV; arrays ``forces``).
+
+    Keyword arguments are set in ``info`` too (e.g. ``config_type='bulk'``).
+    """
+    labelled = []
+    for atoms in frames:
+        atoms = atoms.copy()
+        atoms.calc = calculator
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+        virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
+        atoms.calc = None
+        atoms.info.update(energy=float(energy), virial=virial, **info)
+        atoms.arrays['forces'] = forces
+        labelled.append(atoms)
+    return labelled
+
+
 def labelled_si_cells(n: int = 20, seed: int = 0, calculator=None):
     """Return ``n`` strained, rattled 8-atom Si cells labelled by a real calculator (Lennard-Jones by default)."""
     import numpy as np
@@ -74,19 +122,14 @@ def labelled_si_cells(n: int = 20, seed: int = 0, calculator=None):
     from ase.calculators.lj import LennardJones
 
     rng = np.random.default_rng(seed)
-    frames = []
+    cells = []
     for i in range(n):
         atoms = bulk('Si', 'diamond', 5.43, cubic=True)
         atoms.rattle(0.1, seed=seed + i)
         atoms.set_cell(atoms.cell * rng.uniform(0.95, 1.05), scale_atoms=True)
-        atoms.calc = calculator or LennardJones(sigma=2.1, epsilon=1.0, rc=5.0)
-        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-        virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
-        atoms.calc = None
-        atoms.info.update(energy=float(energy), virial=virial, config_type='bulk')
-        atoms.arrays['forces'] = forces
-        frames.append(atoms)
-    return frames
+        cells.append(atoms)
+    calculator = calculator or LennardJones(sigma=2.1, epsilon=1.0, rc=5.0)
+    return label_frames(cells, calculator, config_type='bulk')
 
 
 @pytest.fixture(scope='session')

@@ -4,6 +4,7 @@ import pytest
 
 from aiida_gaprss.plots import PNG_MAGIC, plot_error_vs_cost_panels, plot_similarity_comparison
 from aiida_gaprss.report import INDIRECT_SECTIONS, indirect_report_data, render_indirect_report
+from tests.test_report import check_html
 
 STUDENTS = [
     {'label': 'L8', 'cost': 0.01, 'energy_mae': {'rss': 0.02, 'compression': 0.004},
@@ -72,17 +73,6 @@ def _validation():
     }  # fmt: skip
 
 
-def check_indirect_html(text: str, plot_names) -> None:
-    """Every section, every plot inline, nothing loaded from outside the page."""
-    assert text.startswith('<!DOCTYPE html>')
-    for key, title in INDIRECT_SECTIONS.items():
-        assert f'<section id="{key}"><h2>{title}</h2>' in text, key
-    for name in plot_names:
-        assert f'<img alt="{name}" src="data:image/png;base64,' in text, name
-        assert f'<figure id="plot-{name}"' in text, name
-    assert 'src="http' not in text and 'href="http' not in text and '<script' not in text
-
-
 def test_indirect_report_every_section():
     plots = {'error_vs_cost': plot_error_vs_cost_panels(STUDENTS), 'similarity': plot_similarity_comparison(CURVES)}
     lineage = {'potential': {'pk': 99, 'sha256': 'f00d'}, 'training_set': {'pk': 98, 'num_structures': 21}}
@@ -94,7 +84,7 @@ def test_indirect_report_every_section():
         students={'l16': {'num_parameters': 1234, 'training_errors': {'energy_rmse': 0.002}}},
     )
     text = render_indirect_report(data)
-    check_indirect_html(text, plots)
+    check_html(text, INDIRECT_SECTIONS, plots)
     assert 'Indirect learning run 7' in text
     assert '152.3' in text  # ΔE in meV/atom
     assert '8.10' in text and '0.012' in text and '1234' in text and '100.0' in text  # E MAE, |Δ|, params, speed-up
@@ -105,5 +95,5 @@ def test_indirect_report_every_section():
 
 def test_indirect_report_empty_still_has_every_section():
     text = render_indirect_report(indirect_report_data({}))
-    check_indirect_html(text, [])
+    check_html(text, INDIRECT_SECTIONS, [])
     assert 'No numerical validation' in text and 'No melt–quench' in text and 'No compression' in text

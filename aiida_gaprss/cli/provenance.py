@@ -7,7 +7,7 @@ import json
 import click
 
 from . import cmd_root
-from .utils import load_profile_option
+from .utils import load_profile_option, output_options, output_path
 
 
 @cmd_root.command('lineage')
@@ -66,10 +66,7 @@ def cmd_lineage(pk, as_json):
 
 @cmd_root.command('export')
 @click.argument('pk', type=int)
-@click.option(
-    '-o', '--output', type=click.Path(dir_okay=False), default=None, help='Archive file (default gaprss-PK.aiida).'
-)
-@click.option('-f', '--force', is_flag=True, help='Overwrite an existing file.')
+@output_options('Archive file (default gaprss-PK.aiida).')
 @load_profile_option
 def cmd_export(pk, output, force):
     """Write an AiiDA archive of the run (or potential) PK with everything needed to reproduce it.
@@ -77,14 +74,10 @@ def cmd_export(pk, output, force):
     The archive holds the node, all its inputs back to the first random cell (structures, codes, parameters,
     reference calculations) and the workflow steps, as `verdi archive create` with the default traversal rules.
     """
-    import pathlib
-
     from aiida import orm
     from aiida.tools.archive import create_archive
 
     node = orm.load_node(pk)
-    path = pathlib.Path(output or f'gaprss-{pk}.aiida')
-    if path.exists() and not force:
-        raise click.BadParameter(f'{path} exists; use --force to overwrite', param_hint='--output')
+    path = output_path(output, f'gaprss-{pk}.aiida', force)
     create_archive([node], filename=path, overwrite=force)
     click.echo(f'wrote {path} ({path.stat().st_size / 1e6:.1f} MB); import it with `verdi archive import {path}`')

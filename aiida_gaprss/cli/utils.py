@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import pathlib
 
 import click
 
-__all__ = ('echo_table', 'load_profile_option', 'resolve_code')
+__all__ = ('echo_table', 'load_profile_option', 'output_options', 'output_path', 'resolve_code')
 
 
 def load_profile_option(function):
@@ -25,6 +26,24 @@ def load_profile_option(function):
         return function(*args, **kwargs)
 
     return wrapper
+
+
+def output_options(help_text: str):
+    """Add ``-o/--output`` (a file; ``help_text`` says its default) and ``-f/--force`` to a command that writes one."""
+
+    def decorator(function):
+        function = click.option('-f', '--force', is_flag=True, help='Overwrite an existing file.')(function)
+        return click.option('-o', '--output', type=click.Path(dir_okay=False), default=None, help=help_text)(function)
+
+    return decorator
+
+
+def output_path(output: str | None, default: str, force: bool) -> pathlib.Path:
+    """The file to write: ``output`` or else ``default``; a usage error if it exists and ``force`` is not set."""
+    path = pathlib.Path(output or default)
+    if path.exists() and not force:
+        raise click.BadParameter(f'{path} exists; use --force to overwrite', param_hint='--output')
+    return path
 
 
 def resolve_code(label: str, option: str):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import pathlib
 import re
-import shutil
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 
-from aiida import orm
+from aiida_gaprss.data.potential_base import PotentialBase
 
 __all__ = ('GapPotential', 'parse_gap_xml')
 
@@ -92,13 +89,15 @@ def parse_gap_xml(path: str | os.PathLike) -> dict:
     }
 
 
-class GapPotential(orm.Data):
+class GapPotential(PotentialBase):
     """A fitted Gaussian Approximation Potential: gap.xml plus every sparseX companion, as one node.
 
     Attributes: ``xml_name``, ``filenames``, ``elements``, ``descriptors`` (type and hyper-parameters of each),
     ``n_sparse`` (per descriptor), ``e0``, ``label``, ``command_line`` (the exact gap_fit command) and ``sha256``
     (over all files, in name order). Its training set is its input by provenance, never a path.
     """
+
+    _folder_prefix = 'gaprss-gap-'
 
     def __init__(self, folder: str | os.PathLike, *, command_line: str | None = None, xml_name: str = 'gap.xml', **kw):
         """Build the node from a folder holding ``xml_name`` and the sparseX files it refers to.
@@ -129,11 +128,9 @@ class GapPotential(orm.Data):
             filenames.append(sparse['filename'])
 
         sha = hashlib.sha256()
-        for name in sorted(filenames):
-            content = (folder / name).read_bytes()
+        for name, content in self._put_files(folder, sorted(filenames)).items():
             sha.update(name.encode())
             sha.update(content)
-            self.base.repository.put_object_from_bytes(content, name)
 
         self.base.attributes.set_many(
             {
@@ -149,20 +146,10 @@ class GapPotential(orm.Data):
             }
         )
 
-    @classmethod
-    def from_folder(cls, folder: str | os.PathLike, **kwargs) -> GapPotential:
-        """Return a new (unstored) potential from a folder with gap.xml and its sparseX files."""
-        return cls(folder, **kwargs)
-
     @property
     def xml_name(self) -> str:
         """Name of the potential's XML file."""
         return self.base.attributes.get('xml_name')
-
-    @property
-    def elements(self) -> list[str]:
-        """Chemical symbols the potential describes."""
-        return list(self.base.attributes.get('elements'))
 
     @property
     def descriptors(self) -> list[dict]:
@@ -174,31 +161,9 @@ class GapPotential(orm.Data):
         """The exact gap_fit command line that produced the potential."""
         return self.base.attributes.get('command_line')
 
-    @property
-    def sha256(self) -> str:
-        """SHA-256 over every file of the potential."""
-        return self.base.attributes.get('sha256')
-
-    @property
-    def filenames(self) -> list[str]:
-        """Names of the stored files."""
-        return list(self.base.attributes.get('filenames'))
-
     def write_folder(self, folder: str | os.PathLike) -> pathlib.Path:
         """Write every file of the potential into ``folder`` and return the path of the XML file."""
-        folder = pathlib.Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in self.filenames:
-            with self.base.repository.open(name, mode='rb') as source, open(folder / name, 'wb') as target:
-                shutil.copyfileobj(source, target)
-        return folder / self.xml_name
-
-    @contextlib.contextmanager
-    def as_folder(self) -> Iterator[pathlib.Path]:
-        """Context manager giving a temporary folder holding the potential's files."""
-        with tempfile.TemporaryDirectory(prefix='gaprss-gap-') as folder:
-            self.write_folder(folder)
-            yield pathlib.Path(folder)
+        return self.write_files(folder) / self.xml_name
 
     def get_calculator(self, **kwargs):
         """Return a quippy ``Potential`` (an ASE calculator) for this GAP.

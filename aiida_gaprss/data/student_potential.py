@@ -7,18 +7,13 @@ as attributes. Its training set and its teacher are found by provenance, never t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import pathlib
-import shutil
-import tempfile
-from collections.abc import Iterator
 
-from aiida import orm
-
+from aiida_gaprss.data.potential_base import PotentialBase
 from aiida_gaprss.students.mtp import POTENTIAL_FILENAME, SETTINGS_FILENAME
 
 __all__ = ('StudentPotential',)
@@ -31,7 +26,7 @@ FILENAMES = (POTENTIAL_FILENAME, SETTINGS_FILENAME)
 REQUIRED_SETTINGS = ('level', 'cutoff', 'species')
 
 
-class StudentPotential(orm.Data):
+class StudentPotential(PotentialBase):
     """A fitted Moment Tensor Potential student: ``student.mtp`` plus ``student.json`` as one node.
 
     Attributes: ``kind`` (``'mtp'``), ``level``, ``cutoff``, ``min_dist`` (Å), ``elements``, ``weights``
@@ -39,6 +34,8 @@ class StudentPotential(orm.Data):
     the training set, ``training_errors`` (energy eV/atom and force eV/Å MAE/RMSE), ``motep_version``, ``filenames``
     and ``sha256`` (of ``student.mtp``).
     """
+
+    _folder_prefix = 'gaprss-student-'
 
     def __init__(self, folder: str | os.PathLike, **kwargs):
         """Build the node from a folder holding ``student.mtp`` and ``student.json``.
@@ -65,8 +62,7 @@ class StudentPotential(orm.Data):
         potential = (folder / POTENTIAL_FILENAME).read_bytes()
         if not potential.strip():
             raise ValueError(f'field `folder`: {POTENTIAL_FILENAME} is empty')
-        for name in FILENAMES:
-            self.base.repository.put_object_from_bytes((folder / name).read_bytes(), name)
+        self._put_files(folder, FILENAMES)
         self.base.attributes.set_many(
             {
                 'kind': 'mtp',
@@ -87,11 +83,6 @@ class StudentPotential(orm.Data):
             }
         )
 
-    @classmethod
-    def from_folder(cls, folder: str | os.PathLike, **kwargs) -> StudentPotential:
-        """Return a new (unstored) student from a folder written by :func:`~aiida_gaprss.students.mtp.fit_student`."""
-        return cls(folder, **kwargs)
-
     @property
     def kind(self) -> str:
         """Kind of student (``'mtp'``)."""
@@ -108,44 +99,14 @@ class StudentPotential(orm.Data):
         return float(self.base.attributes.get('cutoff'))
 
     @property
-    def elements(self) -> list[str]:
-        """Chemical symbols the student describes."""
-        return list(self.base.attributes.get('elements'))
-
-    @property
     def training_errors(self) -> dict:
         """Training-set errors recorded by the fit (energy eV/atom, forces eV/Å)."""
         return dict(self.base.attributes.get('training_errors', {}))
 
     @property
-    def sha256(self) -> str:
-        """SHA-256 of ``student.mtp``."""
-        return self.base.attributes.get('sha256')
-
-    @property
-    def filenames(self) -> list[str]:
-        """Names of the stored files."""
-        return list(self.base.attributes.get('filenames'))
-
-    @property
     def settings(self) -> dict:
         """Content of the stored ``student.json``."""
         return json.loads(self.base.repository.get_object_content(SETTINGS_FILENAME, mode='r'))
-
-    def write_files(self, folder: str | os.PathLike) -> pathlib.Path:
-        """Write ``student.mtp`` and ``student.json`` into ``folder`` (created if needed) and return it."""
-        folder = pathlib.Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in self.filenames:
-            with self.base.repository.open(name, mode='rb') as source, open(folder / name, 'wb') as target:
-                shutil.copyfileobj(source, target)
-        return folder
-
-    @contextlib.contextmanager
-    def as_folder(self) -> Iterator[pathlib.Path]:
-        """Context manager giving a temporary folder holding the student's files."""
-        with tempfile.TemporaryDirectory(prefix='gaprss-student-') as folder:
-            yield self.write_files(folder)
 
     def get_calculator(self):
         """Return an ASE calculator (motep's ``MTP``, C engine) for this student.

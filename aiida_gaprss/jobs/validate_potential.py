@@ -71,7 +71,7 @@ def validate_phase(name: str, atoms, calculator, relax: dict, eos: dict | None) 
         ``phase`` (the relaxed frame), ``result`` (numbers of the relaxed phase), ``energy_volume`` (or None),
         ``seconds``.
     """
-    from aiida_gaprss.rss.eos import energy_volume_scan, fit_scan
+    from aiida_gaprss.rss.eos import energy_volume_scan, scan_curve
     from aiida_gaprss.rss.validation import relax_phase
 
     start = time.perf_counter()
@@ -104,18 +104,7 @@ def validate_phase(name: str, atoms, calculator, relax: dict, eos: dict | None) 
             fmax=float(eos.get('fmax', 0.01)),
             steps=int(eos.get('steps', 200)),
         )
-        curve = {
-            'volumes': [float(f.info['volume_per_atom']) for f in frames],
-            'energies': [float(f.info['energy_per_atom']) for f in frames],
-            'converged': all(bool(f.info['converged']) for f in frames),
-            'fit': None,
-            'fit_error': None,
-        }
-        try:
-            curve['fit'] = fit_scan(frames).as_dict()
-        except ValueError as exception:
-            curve['fit_error'] = str(exception)
-            LOGGER.warning('E(V) fit of %s failed: %s', name, exception)
+        curve = scan_curve(frames, name)
     return {'phase': relaxed, 'result': result, 'energy_volume': curve, 'seconds': time.perf_counter() - start}
 
 

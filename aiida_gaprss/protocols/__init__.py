@@ -29,12 +29,21 @@ def _names(kind: str) -> list[str]:
 
 
 def _load(kind: str, name: str | None) -> dict:
-    """A copy of protocol ``name`` of ``<kind>.yaml`` (default: its ``default_protocol``); ValueError names it."""
+    """A copy of protocol ``name`` of ``<kind>.yaml`` (default: its ``default_protocol``); ValueError names it.
+
+    A protocol with ``base: <other>`` is the other protocol with its own keys deep-merged on top (``base`` dropped).
+    """
     content = _read(kind)
     name = name or content['default_protocol']
     if name not in content['protocols']:
         raise ValueError(f'field `protocol`: unknown protocol {name!r}; known: {sorted(content["protocols"])}')
-    return copy.deepcopy(content['protocols'][name])
+    protocol = copy.deepcopy(content['protocols'][name])
+    base = protocol.pop('base', None)
+    if base is None:
+        return protocol
+    from aiida_gaprss.rss.gap_parameters import deep_merge
+
+    return deep_merge(_load(kind, base), protocol)
 
 
 def protocol_names() -> list[str]:

@@ -38,6 +38,7 @@ __all__ = (
     'fit_birch_murnaghan',
     'fit_scan',
     'is_cubic',
+    'scan_curve',
 )
 
 RELAX_MODES = ('auto', 'positions', 'shape', 'none')
@@ -279,6 +280,32 @@ def fit_scan(frames: Sequence[Atoms]) -> EosFit:
     return fit_birch_murnaghan([f.info['volume_per_atom'] for f in frames], [f.info['energy_per_atom'] for f in frames])
 
 
+def scan_curve(frames: Sequence[Atoms], name: str = '') -> dict:
+    """The E(V) curve of the frames of :func:`energy_volume_scan` as plain numbers, with its Birch–Murnaghan fit.
+
+    Returns
+    -------
+    dict
+        ``{'volumes': [...], 'energies': [...] (Å³/atom, eV/atom), 'converged': bool (all points), 'fit':
+        EosFit.as_dict() or None if the fit failed, 'fit_error': message or None}``; a failed fit is logged with
+        ``name``.
+    """
+    frames = list(frames)
+    curve = {
+        'volumes': [float(f.info['volume_per_atom']) for f in frames],
+        'energies': [float(f.info['energy_per_atom']) for f in frames],
+        'converged': all(bool(f.info['converged']) for f in frames),
+        'fit': None,
+        'fit_error': None,
+    }
+    try:
+        curve['fit'] = fit_scan(frames).as_dict()
+    except ValueError as exception:
+        curve['fit_error'] = str(exception)
+        logger.warning('E(V) fit of %s failed: %s', name, exception)
+    return curve
+
+
 def energy_volume_curves(
     structures: dict[str, Atoms], calculator, volume_factors: Sequence[float] | None = None, **scan_options
 ) -> dict[str, dict]:
@@ -297,20 +324,7 @@ def energy_volume_curves(
         raise ValueError('structures: expected a non-empty dict name -> Atoms')
     if isinstance(calculator, dict):
         calculator = calculator_from_spec(calculator)
-    out = {}
-    for name, atoms in structures.items():
-        frames = energy_volume_scan(atoms, calculator, volume_factors, **scan_options)
-        entry = {
-            'volumes': [f.info['volume_per_atom'] for f in frames],
-            'energies': [f.info['energy_per_atom'] for f in frames],
-            'converged': all(f.info['converged'] for f in frames),
-            'fit': None,
-            'fit_error': None,
-        }
-        try:
-            entry['fit'] = fit_scan(frames).as_dict()
-        except ValueError as exc:
-            entry['fit_error'] = str(exc)
-            logger.warning('E(V) fit of %s failed: %s', name, exc)
-        out[name] = entry
-    return out
+    return {
+        name: scan_curve(energy_volume_scan(atoms, calculator, volume_factors, **scan_options), name)
+        for name, atoms in structures.items()
+    }

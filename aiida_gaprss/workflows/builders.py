@@ -18,12 +18,14 @@ from aiida_gaprss.protocols import load_gaprss_protocol
 from aiida_gaprss.rss.elements import validate_element
 from aiida_gaprss.rss.gap_parameters import deep_merge, table1_parameters
 
-__all__ = ('ENGINES', 'get_gaprss_builder')
+__all__ = ('ENGINES', 'ENGINE_CODES', 'fill_engine', 'get_gaprss_builder')
 
 LOGGER = logging.getLogger(__name__)
 
 #: Reference engines the loop can use.
 ENGINES = ('qe', 'vasp', 'ase')
+#: The entry of ``codes`` each engine runs.
+ENGINE_CODES = {'qe': 'pw', 'vasp': 'vasp', 'ase': 'python'}
 
 #: Keys ``overrides`` may hold.
 OVERRIDE_KEYS = ('budget', 'max_iterations', 'num_select_initial', 'num_select', 'parameters', 'fit', 'reference',
@@ -58,7 +60,7 @@ def get_gaprss_builder(
         'qe', 'vasp' or 'ase'. For 'ase' the calculator comes from ``overrides['reference']['ase']['calculator']``
         (default for Si: Stillinger-Weber).
     protocol
-        'fast', 'moderate' or 'precise' (default: the file's default).
+        'fast', 'moderate', 'precise' or 'tiny' (tests, benchmarks) (default: the file's default).
     overrides
         Deep-merged into the protocol: ``budget``, ``max_iterations``, ``num_select_initial``, ``num_select``,
         ``parameters``, ``fit`` (Table-1 overrides), ``reference`` (per engine: protocol name or inputs),
@@ -81,7 +83,7 @@ def get_gaprss_builder(
     if unknown:
         raise ValueError(f'field `overrides.{unknown[0]}`: unknown key; known: {list(OVERRIDE_KEYS)}')
     settings = deep_merge(load_gaprss_protocol(protocol), overrides)
-    needed = {'python', 'gap_fit', {'qe': 'pw', 'vasp': 'vasp', 'ase': 'python'}[engine]}
+    needed = {'python', 'gap_fit', ENGINE_CODES[engine]}
     missing = sorted(name for name in needed if name not in codes)
     if missing:
         raise ValueError(f'field `codes.{missing[0]}`: a code is needed for engine {engine!r}')
@@ -120,20 +122,7 @@ def get_gaprss_builder(
     if 'max_concurrent' in settings:
         reference.max_concurrent = orm.Int(_positive(settings['max_concurrent'], 'max_concurrent'))
     choice = settings['reference'].get(engine)
-    if engine == 'qe':
-        reference.qe.code = codes['pw']
-        if isinstance(choice, str):
-            reference.qe.protocol = orm.Str(choice)
-        elif isinstance(choice, Mapping):
-            _fill(reference.qe, choice, 'reference.qe')
-    elif engine == 'vasp':
-        reference.vasp.code = codes['vasp']
-        choice = {'protocol': choice} if isinstance(choice, str) else dict(choice or {})
-        for key in ('potential_family', 'potential_mapping'):
-            if key not in choice:
-                raise ValueError(f'field `overrides.reference.vasp.{key}`: needed for engine vasp')
-        _fill(reference.vasp, choice, 'reference.vasp')
-    else:
+    if engine == 'ase':
         choice = dict(choice or {})
         if 'calculator' not in choice and 'potential' not in choice:
             if element != 'Si':
@@ -141,8 +130,7 @@ def get_gaprss_builder(
                     f'field `overrides.reference.ase.calculator`: no default ASE reference for {element}; give one'
                 )
             choice['calculator'] = {'type': 'sw_si'}
-        reference.ase.code = codes['python']
-        _fill(reference.ase, choice, 'reference.ase')
+    fill_engine(reference, engine, choice, codes[ENGINE_CODES[engine]])
     _set_validation(builder, element, engine, protocol, settings.get('validation'))
     return builder
 
@@ -160,6 +148,39 @@ def _set_validation(builder, element: str, engine: str, protocol: str | None, en
         LOGGER.warning('no known phases for %s: the run is not validated', element)
         return
     builder.validation = loop_validation_inputs(element, protocol or 'moderate')
+
+
+def fill_engine(namespace, engine: str, choice, code) -> None:
+    """Fill the ``engine`` inputs of a ReferenceWorkChain namespace (``builder.reference``) from a protocol's choice.
+
+    Parameters
+    ----------
+    namespace
+        The builder namespace holding the ``qe``, ``vasp`` and ``ase`` namespaces.
+    engine : {'qe', 'vasp', 'ase'}
+        The engine.
+    choice : str or dict or None
+        ``qe`` and ``vasp``: a protocol name of ``reference_<engine>.yaml`` or a dict of inputs (``vasp`` needs
+        ``potential_family`` and ``potential_mapping``); ``ase``: a dict with ``calculator`` or ``potential``.
+    code : orm.AbstractCode
+        pw.x, VASP or the job Python.
+
+    Raises
+    ------
+    ValueError
+        Naming the field ``overrides.reference.<engine>.<key>`` of a missing or unusable value.
+    """
+    if engine == 'vasp':
+        choice = {'protocol': choice} if isinstance(choice, str) else dict(choice or {})
+        for key in ('potential_family', 'potential_mapping'):
+            if key not in choice:
+                raise ValueError(f'field `overrides.reference.vasp.{key}`: needed for engine vasp')
+    inputs = getattr(namespace, engine)
+    inputs.code = code
+    if isinstance(choice, str):
+        inputs.protocol = orm.Str(choice)
+    elif isinstance(choice, Mapping):
+        _fill(inputs, choice, f'reference.{engine}')
 
 
 def _fill(namespace, values: Mapping, field: str) -> None:

@@ -17,7 +17,7 @@ from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.protocols import load_indirect_protocol
 from aiida_gaprss.rss.gap_parameters import deep_merge
-from aiida_gaprss.workflows.builders import _fill
+from aiida_gaprss.workflows.builders import fill_engine
 
 __all__ = ('OVERRIDE_KEYS', 'get_indirect_builder')
 
@@ -126,18 +126,4 @@ def _set_reference(builder, reference: dict, codes, settings) -> None:
         choice = dict(choice or {})
         if 'calculator' not in choice and 'potential' not in choice:
             raise ValueError('field `overrides.reference.ase.calculator`: give an ASE calculator spec')
-        namespace.ase.code = codes['python']
-        _fill(namespace.ase, choice, 'reference.ase')
-    elif engine == 'qe':
-        namespace.qe.code = codes['pw']
-        if isinstance(choice, str):
-            namespace.qe.protocol = orm.Str(choice)
-        elif isinstance(choice, Mapping):
-            _fill(namespace.qe, choice, 'reference.qe')
-    else:
-        choice = {'protocol': choice} if isinstance(choice, str) else dict(choice or {})
-        for key in ('potential_family', 'potential_mapping'):
-            if key not in choice:
-                raise ValueError(f'field `overrides.reference.vasp.{key}`: needed for engine vasp')
-        namespace.vasp.code = codes['vasp']
-        _fill(namespace.vasp, choice, 'reference.vasp')
+    fill_engine(namespace, engine, choice, codes[code])

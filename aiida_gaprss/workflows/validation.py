@@ -56,6 +56,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_
 from aiida_gaprss.calculations.validate_potential import ValidatePotential, validate_validation_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 
 __all__ = (
     'DEFAULT_PARAMETERS',
@@ -98,10 +99,11 @@ PROTOCOLS = {
     'moderate': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
     'precise': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
 }
+PROTOCOLS['tiny'] = PROTOCOLS['fast']  # the loop's tiny protocol (tests, benchmarks), when validated, as fast
 
 
 def validation_protocol(element: str, protocol: str = 'moderate') -> dict:
-    """``{'phases': [...], 'parameters': {...}}`` of a protocol ('fast', 'moderate', 'precise') for ``element``."""
+    """``{'phases': [...], 'parameters': {...}}`` of protocol fast, moderate, precise (tiny: fast) for ``element``."""
     from aiida_gaprss.rss.phases import PHASES
 
     if protocol not in PROTOCOLS:
@@ -534,28 +536,17 @@ class ValidationWorkChain(WorkChain):
         spec.input('reference.engine', valid_type=orm.Str, required=False, help="'ase' (default), 'qe' or 'vasp'.")
         spec.input('reference.ase.calculator', valid_type=orm.Dict, required=False, help='ASE calculator spec.')
         spec.input('reference.ase.potential', valid_type=GapPotential, required=False, help='A GAP as reference.')
-        spec.input_namespace('reference.qe', required=False, populate_defaults=False, help='QE engine inputs.')
-        spec.input('reference.qe.code', valid_type=orm.AbstractCode, required=False, help='pw.x code.')
-        spec.input('reference.qe.protocol', valid_type=orm.Str, required=False, help='Of reference_qe.yaml.')
-        spec.input('reference.qe.pseudo_family', valid_type=orm.Str, required=False, help='aiida-pseudo family.')
-        spec.input('reference.qe.kpoints_spacing', valid_type=orm.Float, required=False, help='1/Å, 2π included.')
-        spec.input('reference.qe.parameters', valid_type=orm.Dict, required=False, help='pw.x overrides.')
-        spec.input('reference.qe.options', valid_type=orm.Dict, required=False, help='PwCalculation options.')
-        spec.input('reference.qe.settings', valid_type=orm.Dict, required=False, help='PwCalculation settings.')
-        spec.input('reference.qe.parallelization', valid_type=orm.Dict, required=False, help='pw.x parallelization.')
-        spec.input_namespace('reference.vasp', required=False, populate_defaults=False, help='VASP engine inputs.')
-        spec.input('reference.vasp.code', valid_type=orm.AbstractCode, required=False, help='VASP code (vasp.vasp).')
-        spec.input('reference.vasp.protocol', valid_type=orm.Str, required=False, help='Of reference_vasp.yaml.')
-        spec.input('reference.vasp.potential_family', valid_type=orm.Str, required=False, help='POTCAR family.')
-        spec.input('reference.vasp.potential_mapping', valid_type=orm.Dict, required=False, help='Element -> POTCAR.')
-        spec.input(
-            'reference.vasp.parameters',
-            valid_type=orm.Dict,
-            required=False,
-            help='INCAR overrides (and `kspacing`, 1/Å with 2π); not IBRION, NSW, ISIF, EDIFFG, PSTRESS.',
+        define_engine_inputs(spec, 'qe', prefix='reference.', keys=QE_KEYS, code_required=False)
+        define_engine_inputs(
+            spec,
+            'vasp',
+            prefix='reference.',
+            keys=VASP_KEYS,
+            code_required=False,
+            helps={
+                'parameters': 'INCAR overrides (and `kspacing`, 1/Å with 2π); not IBRION, NSW, ISIF, EDIFFG, PSTRESS.'
+            },
         )
-        spec.input('reference.vasp.options', valid_type=orm.Dict, required=False, help='VaspCalculation options.')
-        spec.input('reference.vasp.max_iterations', valid_type=orm.Int, required=False, help='VaspWorkChain restarts.')
         spec.input(
             'reference_results',
             valid_type=orm.Dict,

@@ -34,31 +34,17 @@ TINY = {
 }  # fmt: skip
 
 
-def _relabel(frames, calculator):
-    out = []
-    for atoms in frames:
-        atoms = atoms.copy()
-        atoms.calc = calculator
-        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-        virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
-        atoms.calc = None
-        atoms.info.update(energy=float(energy), virial=virial)
-        atoms.arrays['forces'] = forces
-        out.append(atoms)
-    return out
-
-
 @pytest.fixture(scope='module')
 def teacher_setup(small_gap_folder, tmp_path_factory):
     """Teacher calculator, teacher-labelled training and test sets, one level-2 student folder."""
     teacher = GapPotential.from_folder(small_gap_folder).get_calculator()
-    training = _relabel(labelled_si_cells(8, seed=11), teacher)
-    tests = {'rss': _relabel(labelled_si_cells(3, seed=21), teacher),
-             'compression': _relabel(labelled_si_cells(3, seed=31), teacher)}  # fmt: skip
+    training = labelled_si_cells(8, seed=11, calculator=teacher)
+    tests = {'rss': labelled_si_cells(3, seed=21, calculator=teacher),
+             'compression': labelled_si_cells(3, seed=31, calculator=teacher)}  # fmt: skip
     folder = tmp_path_factory.mktemp('student_l2')
     fit_student(training, level=2, seed=1, max_iter=10, workdir=folder)
     # a set labelled by the student itself: its error against it must be zero
-    tests['self'] = _relabel(labelled_si_cells(2, seed=41), student_calculator(folder))
+    tests['self'] = labelled_si_cells(2, seed=41, calculator=student_calculator(folder))
     return {'folder': folder, 'tests': tests}
 
 

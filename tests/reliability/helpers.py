@@ -8,7 +8,7 @@ import numpy as np
 from aiida import orm
 from ase.build import bulk
 
-from tests.workflows.test_rss import TINY, GapRssWorkChain
+from tests.workflows.test_rss import tiny_builder
 
 __all__ = (
     'PROVENANCE_KEYS',
@@ -22,15 +22,6 @@ __all__ = (
 
 #: ``info`` keys that name the calculation that made a label (pk/uuid differ between two runs by construction).
 PROVENANCE_KEYS = ('reference_pk', 'reference_uuid')
-
-
-def tiny_builder(codes, **overrides):
-    """The builder of ``tests/workflows/test_rss.py`` (fast protocol made tiny, Stillinger-Weber reference)."""
-    from aiida_gaprss.rss.gap_parameters import deep_merge
-
-    return GapRssWorkChain.get_builder_from_protocol(
-        'Si', codes=codes, engine='ase', protocol='fast', overrides=deep_merge(TINY, overrides)
-    )
 
 
 def probe_structure():

@@ -8,6 +8,7 @@ from aiida.plugins import WorkflowFactory
 
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.gap_parameters import table1_parameters
+from tests.conftest import label_frames
 
 GapFitWorkChain = WorkflowFactory('gaprss.fit')
 
@@ -26,17 +27,7 @@ def sw_training_set():
     from aiida_gaprss.rss.generation import generate_random_cells
     from aiida_gaprss.rss.potentials import stillinger_weber_si
 
-    calculator = stillinger_weber_si()
-    frames = []
-    for atoms in generate_random_cells(30, 'Si', seed=11, natoms=(4, 8)):
-        atoms.calc = calculator
-        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-        virial = -atoms.get_stress(voigt=False) * atoms.get_volume()
-        atoms.calc = None
-        atoms.info.update(energy=float(energy), virial=virial)
-        atoms.arrays['forces'] = forces
-        frames.append(atoms)
-    return frames
+    return label_frames(generate_random_cells(30, 'Si', seed=11, natoms=(4, 8)), stillinger_weber_si())
 
 
 def test_fit_with_automatic_deltas(fixture_code, sw_training_set):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -18,25 +16,7 @@ from aiida_gaprss.rss.potentials import stillinger_weber_si
 from aiida_gaprss.workflows.reference import ReferenceWorkChain
 from aiida_gaprss.workflows.reference.engines import VaspEngine
 from aiida_gaprss.workflows.reference.protocols import load_protocol
-from tests.fake_vasp.potcars import upload_fake_potcar_family
-
-FAKE_VASP = pathlib.Path(__file__).parents[1] / 'fake_vasp' / 'vasp'
-FAMILY = 'gaprss-test-fake-potcars'
-
-
-@pytest.fixture
-def vasp_code(aiida_code_installed):
-    return aiida_code_installed(
-        default_calc_job_plugin='vasp.vasp',
-        filepath_executable=str(FAKE_VASP),
-        label='fake-vasp',
-        prepend_text=f'export PATH={pathlib.Path(sys.executable).parent}:$PATH',
-    )
-
-
-@pytest.fixture
-def potcar_family(tmp_path):
-    return upload_fake_potcar_family(tmp_path / 'potcars', FAMILY)
+from tests.fake_vasp import FAMILY
 
 
 def vasp_builder(code, atoms_list, **kwargs):

@@ -7,26 +7,6 @@ from aiida.plugins import WorkflowFactory
 
 GapRssWorkChain = WorkflowFactory('gaprss.rss')
 
-#: The fast protocol made smaller still, so two iterations take a minute or two.
-TINY = {
-    'validation': False,
-    'budget': 30,
-    'num_select_initial': 10,
-    'num_select': 8,
-    'parameters': {
-        'pool': {'n': 60, 'n_relax': 10, 'natoms': [2, 6], 'dimers': 3},
-        'relax': {'steps': 30, 'fmax': 0.1},
-        'selection': {'n_flat': 24, 'soap': {'n_max': 4, 'l_max': 4, 'sigma': 0.5, 'r_cut': 4.5}},
-    },
-    'fit': {
-        'descriptors': {
-            'distance_2b': {'n_sparse': 10},
-            'angle_3b': {'n_sparse': 20},
-            'soap': {'n_sparse': 40, 'n_max': 4, 'l_max': 4},
-        }
-    },  # fmt: skip
-}
-
 
 @pytest.fixture
 def codes(fixture_code):
@@ -34,10 +14,9 @@ def codes(fixture_code):
 
 
 def tiny_builder(codes, **overrides):
-    from aiida_gaprss.rss.gap_parameters import deep_merge
-
+    """The ``tiny`` protocol (fast made smaller still: two iterations in a minute or two), Stillinger-Weber labels."""
     return GapRssWorkChain.get_builder_from_protocol(
-        'Si', codes=codes, engine='ase', protocol='fast', overrides=deep_merge(TINY, overrides)
+        'Si', codes=codes, engine='ase', protocol='tiny', overrides=overrides
     )
 
 

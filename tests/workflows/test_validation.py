@@ -10,11 +10,8 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 
-from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.plots import PNG_MAGIC
-from aiida_gaprss.rss.gap_parameters import deep_merge
 from aiida_gaprss.workflows.validation import ValidationWorkChain
-from tests.workflows.test_rss import TINY as RSS_TINY
 
 PHASES = ['diamond', 'beta_sn']
 #: Small settings: two phases, a 5-point E–V scan with a few fixed-volume steps.
@@ -22,11 +19,6 @@ PARAMETERS = {
     'relax': {'fmax': 0.02, 'steps': 100, 'smax': 0.02},
     'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'fmax': 0.05, 'steps': 20},
 }
-
-
-@pytest.fixture
-def small_gap(small_gap_folder):
-    return GapPotential.from_folder(small_gap_folder).store()
 
 
 def builder_for(code, potential, **kwargs):
@@ -216,8 +208,8 @@ def test_run_plots():
 # ------------------------------------------------------------------------------------------------ the loop
 
 
-#: The tiny overrides of test_rss.py (two iterations in minutes), with budget 21 and validation set by the tests.
-TINY = deep_merge({key: value for key, value in RSS_TINY.items() if key != 'validation'}, {'budget': 21})
+#: Overrides of the ``tiny`` protocol (two iterations in minutes): budget 21; the validation is set by the tests.
+TINY = {'budget': 21}
 
 
 @pytest.fixture(scope='module')
@@ -235,7 +227,7 @@ def test_loop_with_validation_through_the_daemon(fixture_code, submit_and_await,
 
     codes = {'python': fixture_code('python'), 'gap_fit': fixture_code('gaprss.gap_fit')}
     builder = WorkflowFactory('gaprss.rss').get_builder_from_protocol(
-        'Si', codes=codes, engine='ase', protocol='fast', overrides=TINY
+        'Si', codes=codes, engine='ase', protocol='tiny', overrides=TINY
     )
     builder.validation = {
         'enabled': orm.Bool(True),

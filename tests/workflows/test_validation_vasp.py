@@ -15,37 +15,14 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 
-from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.workflows.validation import ValidationWorkChain, vasp_relax_builder
-from tests.fake_vasp.potcars import upload_fake_potcar_family
+from tests.fake_vasp import FAKE_VASP, FAMILY
 
-FAKE_VASP = pathlib.Path(__file__).parents[1] / 'fake_vasp' / 'vasp'
-FAMILY = 'gaprss-test-fake-potcars'
 PHASES = ['diamond', 'beta_sn']
 PARAMETERS = {
     'relax': {'fmax': 0.01, 'steps': 100, 'smax': 0.01},
     'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'fmax': 0.01, 'steps': 60},
 }
-
-
-@pytest.fixture
-def vasp_code(aiida_code_installed):
-    return aiida_code_installed(
-        default_calc_job_plugin='vasp.vasp',
-        filepath_executable=str(FAKE_VASP),
-        label='fake-vasp-relax',
-        prepend_text=f'export PATH={pathlib.Path(sys.executable).parent}:$PATH\nexport OMP_NUM_THREADS=1',
-    )
-
-
-@pytest.fixture
-def potcar_family(tmp_path):
-    return upload_fake_potcar_family(tmp_path / 'potcars', FAMILY)
-
-
-@pytest.fixture
-def small_gap(small_gap_folder):
-    return GapPotential.from_folder(small_gap_folder).store()
 
 
 def vasp_namespace(code, **kwargs):

@@ -21,6 +21,7 @@ from ase import Atoms
 
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.reference.functions import INDEX_KEY, labels_from_qe, labels_from_vasp
+from aiida_gaprss.workflows.reference.inputs import RUN_ONLY_INPUTS
 
 __all__ = ('EXTRA_KEY', 'IsolatedAtomsMixin', 'isolated_atom_energy', 'isolated_atom_key')
 
@@ -117,18 +118,7 @@ class IsolatedAtomsMixin:
         settings = {'engine': engine, 'element': element, 'box': self.inputs.isolated_atoms_box.value}
         settings['code'] = namespace.code.uuid
         for name, port in namespace.items():
-            if name in (
-                'code',
-                'metadata',
-                'options',
-                'settings',
-                'parallelization',
-                'batch_size',
-                'structure_overrides',
-                'max_iterations',
-            ):
-                continue
-            if name == 'clean_workdir':
+            if name == 'code' or name in RUN_ONLY_INPUTS:
                 continue
             if isinstance(port, orm.Dict):
                 settings[name] = port.get_dict()

@@ -21,6 +21,7 @@ from aiida_gaprss.calculations.ase_batch import AseBatch
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.reference.engines import ENGINES
 from aiida_gaprss.workflows.reference.functions import gather_labels
+from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 from aiida_gaprss.workflows.reference.isolated import IsolatedAtomsMixin
 
 __all__ = ('ReferenceWorkChain', 'validate_inputs')
@@ -104,34 +105,8 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
         )
         spec.input('ase.batch_size', valid_type=orm.Int, required=False, help='Structures per job (default: all).')
 
-        spec.input_namespace('qe', required=False, populate_defaults=False, help='Inputs of the QE engine.')
-        spec.input('qe.code', valid_type=orm.AbstractCode, help='pw.x code.')
-        spec.input('qe.protocol', valid_type=orm.Str, required=False, help='Protocol of reference_qe.yaml.')
-        spec.input('qe.pseudo_family', valid_type=orm.Str, required=False, help='aiida-pseudo family label.')
-        spec.input('qe.parameters', valid_type=orm.Dict, required=False, help='Overrides of pw.x parameters.')
-        spec.input('qe.kpoints_spacing', valid_type=orm.Float, required=False, help='1/Å, 2π included.')
-        spec.input(
-            'qe.structure_overrides',
-            valid_type=orm.Dict,
-            required=False,
-            help='Per-structure parameter overrides: {"<index>": {"ELECTRONS": {...}}}.',
-        )
-        spec.input('qe.options', valid_type=orm.Dict, required=False, help='metadata.options of each PwCalculation.')
-        spec.input('qe.settings', valid_type=orm.Dict, required=False, help='PwCalculation settings.')
-        spec.input(
-            'qe.parallelization', valid_type=orm.Dict, required=False, help="pw.x parallelization, e.g. {'npool': 2}."
-        )
-        spec.input('qe.max_iterations', valid_type=orm.Int, required=False, help='PwBaseWorkChain restarts.')
-        spec.input('qe.clean_workdir', valid_type=orm.Bool, required=False, help='Clean remote folders (default).')
-
-        spec.input_namespace('vasp', required=False, populate_defaults=False, help='Inputs of the VASP engine.')
-        spec.input('vasp.code', valid_type=orm.AbstractCode, help='VASP code.')
-        spec.input('vasp.protocol', valid_type=orm.Str, required=False, help='Protocol of reference_vasp.yaml.')
-        spec.input('vasp.potential_family', valid_type=orm.Str, required=False, help='POTCAR family.')
-        spec.input('vasp.potential_mapping', valid_type=orm.Dict, required=False, help='Element -> POTCAR.')
-        spec.input('vasp.parameters', valid_type=orm.Dict, required=False, help='INCAR overrides (+ kspacing).')
-        spec.input('vasp.options', valid_type=orm.Dict, required=False, help='metadata.options of each VASP job.')
-        spec.input('vasp.max_iterations', valid_type=orm.Int, required=False, help='VaspWorkChain restarts.')
+        define_engine_inputs(spec, 'qe')
+        define_engine_inputs(spec, 'vasp')
         spec.inputs.validator = validate_inputs
 
         spec.outline(

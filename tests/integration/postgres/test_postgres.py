@@ -48,7 +48,7 @@ from aiida.plugins import WorkflowFactory
 overrides = json.loads(sys.argv[1])
 codes = {'python': orm.load_code('gaprss-python@localhost'), 'gap_fit': orm.load_code('gap_fit@localhost')}
 builder = WorkflowFactory('gaprss.rss').get_builder_from_protocol(
-    'Si', codes=codes, engine='ase', protocol='fast', overrides=overrides)
+    'Si', codes=codes, engine='ase', protocol='tiny', overrides=overrides)
 node = submit(builder)
 start = time.monotonic()
 while not node.is_terminated and time.monotonic() - start < float(sys.argv[2]):
@@ -92,9 +92,6 @@ def production_profile(tmp_path):
 
 
 def test_gap_rss_on_a_postgres_rabbitmq_profile(production_profile, tmp_path):
-    from aiida_gaprss.rss.gap_parameters import deep_merge
-    from tests.workflows.test_rss import TINY
-
     name, env = production_profile
     shown = subprocess.run(
         [BIN / 'verdi', 'profile', 'show', name], env=env, capture_output=True, text=True, check=True
@@ -111,7 +108,7 @@ def test_gap_rss_on_a_postgres_rabbitmq_profile(production_profile, tmp_path):
 
     script = tmp_path / 'run_tiny.py'
     script.write_text(RUN)
-    overrides = json.dumps(deep_merge(TINY, {'budget': 21}))
+    overrides = json.dumps({'budget': 21})
     run = subprocess.run(
         [BIN / 'verdi', '-p', name, 'run', str(script), overrides, '1500'],
         env=env, capture_output=True, text=True, timeout=1800,

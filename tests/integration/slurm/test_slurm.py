@@ -111,12 +111,9 @@ def test_gap_rss_through_slurm(slurm_codes, submit_and_await):
     """Two fast-protocol iterations (ASE reference engine) with every CalcJob submitted through sbatch."""
     from aiida.plugins import WorkflowFactory
 
-    from aiida_gaprss.rss.gap_parameters import deep_merge
-    from tests.workflows.test_rss import TINY
-
     codes = {'python': slurm_codes['python'], 'gap_fit': slurm_codes['gap_fit']}
     builder = WorkflowFactory('gaprss.rss').get_builder_from_protocol(
-        'Si', codes=codes, engine='ase', protocol='fast', overrides=deep_merge(TINY, {'budget': 21})
+        'Si', codes=codes, engine='ase', protocol='tiny', overrides={'budget': 21}
     )
     start = time.monotonic()
     node = submit_and_await(builder, timeout=1800)
