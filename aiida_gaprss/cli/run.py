@@ -13,7 +13,12 @@ from .utils import echo_table, load_profile_option, resolve_code
 @cmd_root.command('run')
 @click.argument('element')
 @click.option('--engine', type=click.Choice(['qe', 'vasp', 'ase']), default='qe', show_default=True)
-@click.option('--protocol', default='fast', show_default=True, help='fast, moderate or precise.')
+@click.option(
+    '--protocol',
+    default='fast',
+    show_default=True,
+    help='tiny (tests: seconds, ASE engine), fast (the demo), moderate or precise (the paper).',
+)
 @click.option('--budget', type=int, default=None, help="Reference evaluations (default: the protocol's).")
 @click.option('--max-iterations', type=int, default=None, help="Iterations at most (default: the protocol's).")
 @click.option('--seed', type=int, default=None, help="Random seed of the run (default: the protocol's).")
