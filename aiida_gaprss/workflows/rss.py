@@ -621,9 +621,25 @@ def restart_builder(node: orm.WorkflowNode):
     inputs.pop('restart', None)
     inputs.pop('metadata', None)
     builder = GapRssWorkChain.get_builder()
-    builder._update(inputs)
+    _set_leaves(builder, inputs)
     builder.restart = restart_inputs(node)
     return builder
+
+
+def _set_leaves(namespace, values: dict) -> None:
+    """Set ``values`` on a builder namespace leaf by leaf.
+
+    ``ProcessBuilder._update`` validates each namespace as a whole, which refuses a partial ``metadata.options`` (e.g.
+    only ``num_threads``, whose ``resources`` the CalcJob fills in from the computer's defaults at submission).
+    """
+    from aiida.engine.processes.builder import ProcessBuilderNamespace
+
+    for key, value in values.items():
+        current = namespace[key] if key in namespace else None
+        if isinstance(value, dict) and isinstance(current, ProcessBuilderNamespace):
+            _set_leaves(current, value)
+        else:
+            namespace[key] = value
 
 
 def restart_inputs(node: orm.WorkflowNode) -> dict:

@@ -56,6 +56,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_
 from aiida_gaprss.calculations.validate_potential import ValidatePotential, validate_validation_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.workflows.reference.engines import pw_options
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 
 __all__ = (
@@ -381,10 +382,8 @@ def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
     kpoints = orm.KpointsData()
     kpoints.set_kpoints_mesh(list(mesh or own_mesh))
     builder.base_relax.kpoints = kpoints
-    options = {'resources': {'num_machines': 1}}  # withmpi follows the code unless the options say otherwise
-    if 'options' in qe:
-        options.update(qe['options'].get_dict())
-    builder.base_relax.pw.metadata.options = options
+    options = qe['options'].get_dict() if 'options' in qe else None
+    builder.base_relax.pw.metadata.options = pw_options(qe['code'], options)
     for key in ('settings', 'parallelization'):
         if key in qe:
             builder.base_relax.pw[key] = qe[key]

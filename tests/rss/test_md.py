@@ -88,7 +88,7 @@ def test_melt_quench_gives_amorphous_si():
     from aiida_gaprss.rss.analysis import coordination_fractions, mean_coordination
 
     protocol = get_protocol('fast', {
-        'timestep_fs': 2.0, 'snapshot_every': 100, 'barostat': 'mtk', 'volume_per_atom': 20.0,
+        'natoms': 64, 'timestep_fs': 2.0, 'snapshot_every': 100, 'barostat': 'mtk', 'volume_per_atom': 20.0,
         'melt_quench': {'t_melt': 2500.0, 'melt_ps': 1.0, 't_final': 300.0, 'quench_rate': 1000.0, 'pressure': 0.0},
     })  # fmt: skip
     final, snaps = melt_quench(stillinger_weber_si(), protocol, seed=7)

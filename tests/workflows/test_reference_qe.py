@@ -190,3 +190,22 @@ def test_qe_isolated_atom_energy_once(pw_code, family):
         for n in second.called_descendants
         if n.process_label == 'PwCalculation' and len(n.inputs.structure.sites) == 1
     ]
+
+
+@pytest.mark.parametrize(
+    ('with_mpi', 'options', 'expected'),
+    [
+        (None, None, None),  # the code does not say: aiida-quantumespresso's default applies
+        (False, None, False),  # a serial code must not get the plugin's withmpi=True
+        (True, None, True),
+        (False, {'withmpi': True}, True),  # explicit options win
+    ],
+)
+def test_pw_options_follow_the_code(with_mpi, options, expected):
+    from types import SimpleNamespace
+
+    from aiida_gaprss.workflows.reference.engines import pw_options
+
+    result = pw_options(SimpleNamespace(with_mpi=with_mpi), options)
+    assert result['resources'] == {'num_machines': 1}
+    assert result.get('withmpi') is expected

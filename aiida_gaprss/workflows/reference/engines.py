@@ -26,7 +26,7 @@ from aiida_gaprss.workflows.reference.functions import (
 )
 from aiida_gaprss.workflows.reference.protocols import deep_merge, kpoint_mesh, load_protocol, settings_for_species
 
-__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine')
+__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'pw_options')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ def _record(index: int, node: orm.ProcessNode, message: str | None = None, exit_
 def _upper_sections(parameters: dict) -> dict:
     """pw.x namelists in upper case (``control`` -> ``CONTROL``), as aiida-quantumespresso writes them."""
     return {key.upper(): value for key, value in parameters.items()}
+
+
+def pw_options(code, options: dict | None = None) -> dict:
+    """``metadata.options`` of a PwCalculation: one machine, ``withmpi`` that of ``code`` when the code says, then
+    ``options`` (which win).
+
+    aiida-quantumespresso's PwCalculation defaults ``withmpi`` to True, which aiida-core refuses for a code marked
+    serial (``with_mpi=False``); a code that does not say (``with_mpi`` None) runs as the plugin default.
+    """
+    result = {'resources': {'num_machines': 1}}
+    if getattr(code, 'with_mpi', None) is not None:
+        result['withmpi'] = bool(code.with_mpi)
+    result.update(options or {})
+    return result
 
 
 class AseEngine:
@@ -274,10 +288,7 @@ class QeEngine(_PerStructureEngine):
         kpoints = orm.KpointsData()
         kpoints.set_kpoints_mesh(mesh)
         builder.kpoints = kpoints
-        options = {'resources': {'num_machines': 1}}  # withmpi follows the code unless the options say otherwise
-        if 'options' in qe:
-            options.update(qe.options.get_dict())
-        builder.pw.metadata.options = options
+        builder.pw.metadata.options = pw_options(qe.code, qe.options.get_dict() if 'options' in qe else None)
         if 'settings' in qe:
             builder.pw.settings = qe.settings
         if 'parallelization' in qe:

@@ -145,10 +145,28 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
         size = self.inputs.max_concurrent.value
         wave, self.ctx.pending = self.ctx.pending[:size], self.ctx.pending[size:]
         for tag in wave:
-            process, inputs = self.ctx.engine.build(self, tag, orm.load_node(self.ctx.units[tag]))
-            node = self.submit(process, inputs)
+            node = self._submitted_before(tag)
+            if node is None:
+                process, inputs = self.ctx.engine.build(self, tag, orm.load_node(self.ctx.units[tag]))
+                node = self.submit(process, inputs)
+            else:
+                self.report(f'unit {tag}: reusing {node.process_label}<{node.pk}>, submitted before an interruption')
             self.to_context(**{f'child_{tag}': node})
         self.ctx.wave = wave
+
+    def _submitted_before(self, tag: str):
+        """The child called ``tag`` if one exists already, else None.
+
+        A daemon worker that dies after submitting a child but before this step's checkpoint is saved re-runs the
+        step from the last checkpoint when the process is picked up again; without this check the unit would be
+        submitted (and labelled) a second time.
+        """
+        from aiida.common.links import LinkType
+
+        for link in self.node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all():
+            if link.link_label == tag:
+                return link.node
+        return None
 
     def inspect_wave(self):
         """Keep the results of finished children; record the structures that failed."""
