@@ -306,11 +306,12 @@ def collect_fit_reports(**reports: orm.Dict) -> orm.Dict:
 
 @calcfunction
 def indirect_html_report(
-    teacher: GapPotential, validation_report: orm.Dict, fit_report: orm.Dict, **nodes
+    teacher: GapPotential, validation_report: orm.Dict, fit_report: orm.Dict, run_info: orm.Dict | None = None, **nodes
 ) -> orm.SinglefileData:
     """The HTML page of :func:`aiida_gaprss.report.render_indirect_report` from the run's outputs.
 
-    ``nodes``: ``plot_<name>`` (PNG SinglefileData) and ``student_<key>`` (StudentPotential).
+    ``run_info``: the calling run's pk, uuid, process label and creation time (the page's header); ``nodes``:
+    ``plot_<name>`` (PNG SinglefileData) and ``student_<key>`` (StudentPotential).
     """
     import io
 
@@ -335,6 +336,7 @@ def indirect_html_report(
         students=students,
         fit_report=fit_report.get_dict(),
         lineage=lineage(teacher),
+        run=run_info.get_dict() if run_info is not None else None,
     )
     content = render_indirect_report(data).encode('utf-8')
     return orm.SinglefileData(io.BytesIO(content), filename='report.html')
@@ -713,6 +715,15 @@ class IndirectLearningWorkChain(WorkChain):
                     self.inputs.teacher,
                     self.outputs['validation_report'],
                     self.outputs['fit_report'],
+                    run_info=orm.Dict(
+                        {
+                            'pk': self.node.pk,
+                            'uuid': self.node.uuid,
+                            'process': self.node.process_label,
+                            'state': 'finishing',
+                            'created': self.node.ctime.isoformat(timespec='seconds'),
+                        }
+                    ),  # fmt: skip
                     **nodes,
                     metadata={'call_link_label': 'html_report'},
                 )
