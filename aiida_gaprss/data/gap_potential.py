@@ -172,7 +172,7 @@ class GapPotential(PotentialBase):
         """
         from quippy.potential import Potential
 
-        folder = tempfile.TemporaryDirectory(prefix='gaprss-gap-')
+        folder = tempfile.TemporaryDirectory(prefix=self._folder_prefix)
         xml = self.write_folder(folder.name)
         calculator = Potential(param_filename=str(xml), **kwargs)
         calculator._gaprss_folder = folder  # keeps the files alive with the calculator

@@ -64,6 +64,13 @@ def test_sw_labels_in_order_with_provenance_and_waves(fixture_code):
     first_wave_done = max(job.outputs.retrieved.ctime for job in jobs[:2])
     assert jobs[2].ctime > first_wave_done
     assert results['exclusions']['num_excluded'] == 0
+    # what a re-run submit step after a crash finds already submitted: each job by its exact call-link label
+    from aiida_gaprss.workflows.reference.workchain import called_children
+
+    labels = sorted(link.link_label for link in node.base.links.get_outgoing().all() if link.node in jobs)
+    found = called_children(node, [*labels, 'b9999'])
+    assert sorted(found) == labels and {child.pk for child in found.values()} == {job.pk for job in jobs}
+    assert called_children(node, [labels[0][:-1] + '_']) == {}  # `_` is not a wildcard here
 
 
 def test_failure_recorded_and_fraction(fixture_code):

@@ -24,7 +24,7 @@ from aiida_gaprss.workflows.reference.functions import gather_labels
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 from aiida_gaprss.workflows.reference.isolated import IsolatedAtomsMixin
 
-__all__ = ('ReferenceWorkChain', 'validate_inputs')
+__all__ = ('ReferenceWorkChain', 'called_children', 'validate_inputs')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +40,26 @@ def _closest_pair(atoms, cutoff: float):
         return None
     k = int(np.argmin(distances))
     return int(first[k]), int(second[k]), float(distances[k])
+
+
+def called_children(node: orm.ProcessNode, labels: list[str]) -> dict:
+    """``{label: child}`` of the processes ``node`` called with one of ``labels`` as call-link label (exact match).
+
+    One query, whatever the number of children.
+    """
+    from aiida.common.links import LinkType
+
+    query = orm.QueryBuilder().append(orm.ProcessNode, filters={'id': node.pk}, tag='caller')
+    query.append(
+        orm.ProcessNode,
+        with_incoming='caller',
+        edge_filters={'type': {'in': [LinkType.CALL_CALC.value, LinkType.CALL_WORK.value]}, 'label': {'in': labels}},
+        edge_tag='call',
+        edge_project='label',
+        tag='child',
+        project='*',
+    )
+    return {row['call']['label']: row['child']['*'] for row in query.dict()}
 
 
 def validate_inputs(value, _):
@@ -144,8 +164,11 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
         """Submit at most ``max_concurrent`` children."""
         size = self.inputs.max_concurrent.value
         wave, self.ctx.pending = self.ctx.pending[:size], self.ctx.pending[size:]
+        # A daemon worker that dies after submitting a child but before this step's checkpoint is saved re-runs the
+        # step when the process is picked up again: reuse what was submitted rather than label those units twice.
+        submitted = called_children(self.node, wave)
         for tag in wave:
-            node = self._submitted_before(tag)
+            node = submitted.get(tag)
             if node is None:
                 process, inputs = self.ctx.engine.build(self, tag, orm.load_node(self.ctx.units[tag]))
                 node = self.submit(process, inputs)
@@ -153,20 +176,6 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
                 self.report(f'unit {tag}: reusing {node.process_label}<{node.pk}>, submitted before an interruption')
             self.to_context(**{f'child_{tag}': node})
         self.ctx.wave = wave
-
-    def _submitted_before(self, tag: str):
-        """The child called ``tag`` if one exists already, else None.
-
-        A daemon worker that dies after submitting a child but before this step's checkpoint is saved re-runs the
-        step from the last checkpoint when the process is picked up again; without this check the unit would be
-        submitted (and labelled) a second time.
-        """
-        from aiida.common.links import LinkType
-
-        for link in self.node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all():
-            if link.link_label == tag:
-                return link.node
-        return None
 
     def inspect_wave(self):
         """Keep the results of finished children; record the structures that failed."""
