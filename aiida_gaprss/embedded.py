@@ -22,6 +22,9 @@ __all__ = ('CODE_LABELS', 'SetupReport', 'ensure_code', 'ensure_daemon', 'ensure
 #: Labels of the codes the embedded set-up creates on the computer.
 CODE_LABELS = {'gap_fit': 'gap_fit', 'python': 'gaprss-python', 'pw': 'pw'}
 
+#: Minimum seconds between scheduler polls of the embedded localhost computer: a finished job waits for the next poll,
+#: and the fast protocol's jobs last seconds (aiida's default is 10 s, presto's localhost 1 s).
+POLL_INTERVAL = 0.5
 _ROOT_MPI = 'export OMPI_ALLOW_RUN_AS_ROOT=1\nexport OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n'
 
 
@@ -77,6 +80,14 @@ def ensure_localhost(report: SetupReport, label: str = 'localhost'):
     try:
         computer = orm.load_computer(label)
         report.record(f'computer {label}', False)
+        if (
+            computer.hostname == 'localhost'
+            and computer.scheduler_type == 'core.direct'
+            and computer.get_minimum_job_poll_interval() > POLL_INTERVAL
+        ):
+            # `verdi presto` makes its localhost with a slower poll; the fast protocol's jobs last seconds
+            computer.set_minimum_job_poll_interval(POLL_INTERVAL)
+            LOGGER.info('computer %s: minimum job poll interval set to %s s', label, POLL_INTERVAL)
     except NotExistent:
         from aiida.manage.configuration import get_config, get_profile
 
@@ -89,7 +100,7 @@ def ensure_localhost(report: SetupReport, label: str = 'localhost'):
             scheduler_type='core.direct',
             workdir=str(workdir),
         ).store()
-        computer.set_minimum_job_poll_interval(1.0)
+        computer.set_minimum_job_poll_interval(POLL_INTERVAL)
         computer.set_default_mpiprocs_per_machine(1)
         report.record(f'computer {label}', True)
     if not computer.is_configured:

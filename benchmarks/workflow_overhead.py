@@ -21,8 +21,9 @@ node's own ctime→mtime is reported too). The overhead is split into
 * ``workflow``: outside every CalcJob node's lifetime: WorkChain steps, calcfunctions (merging, hull sigmas,
   gathering labels, learning curve, plots), process launches and the daemon's message round trips.
 
-The daemon polls the scheduler of a computer at most every ``minimum_job_poll_interval`` (1 s on this embedded
-localhost): a finished job waits for the next poll. ``--poll-intervals 1 0.2`` repeats the run with each interval
+The daemon polls the scheduler of a computer at most every ``minimum_job_poll_interval`` (0.5 s on the embedded
+localhost of ``gaprss setup``; 1 s before the fourth session): a finished job waits for the next poll.
+``--poll-intervals 1 0.2`` repeats the run with each interval
 (the daemon is stopped and started in between so that it reads the new value) to measure the effect; the mean
 detection + retrieve delay per CalcJob is printed for each.
 
@@ -65,6 +66,26 @@ def union_length(intervals, lo: float, hi: float) -> float:
             total += b - end
             end = b
     return total
+
+
+def uncovered_by_transition(labelled, lo: float, hi: float, top: int = 8) -> list[dict]:
+    """Time with no job running, attributed to the pair (job before, job after) around each gap; largest first.
+
+    ``labelled``: ``(start, end, label)`` of every job. ``START``/``END`` mark the run's own ends.
+    """
+    totals: dict[tuple[str, str], list[float]] = {}
+    end, previous = lo, 'START'
+    for start, stop, label in sorted(labelled):
+        if start > end:
+            totals.setdefault((previous, label), []).append(min(start, hi) - end)
+        if stop > end:
+            end, previous = stop, label
+    if hi > end:
+        totals.setdefault((previous, 'END'), []).append(hi - end)
+    rows = [
+        {'before': a, 'after': b, 'seconds': round(sum(gaps), 1), 'count': len(gaps)} for (a, b), gaps in totals.items()
+    ]
+    return sorted(rows, key=lambda row: -row['seconds'])[:top]
 
 
 def read_stamp(folder: pathlib.Path, name: str) -> float | None:
@@ -119,6 +140,7 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
     complete = [r for r in records if r['job_start'] is not None and r['job_end'] is not None]
     total = t_done - t_submit
     intervals = [(r['job_start'], r['job_end']) for r in complete]
+    labelled = [(r['job_start'], r['job_end'], r['process']) for r in complete]
     # QE jobs clean their folders (stamps gone): their job is pw.x's own wall time, ending one mean poll+retrieve
     # delay (of the stamped jobs) before the retrieved folder was created
     delays = [r['retrieved_ctime'] - r['job_end'] for r in complete if r['retrieved_ctime']]
@@ -132,6 +154,7 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
         if wall:
             end = r['retrieved_ctime'] - delay
             intervals.append((end - wall, end))
+            labelled.append((end - wall, end, f'{r["process"]}/{node.inputs.parameters["CONTROL"]["calculation"]}'))
             estimated += 1
     inside_jobs = union_length(intervals, t_submit, t_done)
     inside_nodes = union_length([(r['ctime'], r['mtime']) for r in records], t_submit, t_done)
@@ -169,6 +192,7 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
             sum(r['retrieved_ctime'] - r['job_end'] for r in complete if r['retrieved_ctime']), 2
         ),
         'per_calcjob_type': per_type,
+        'uncovered_by_transition': uncovered_by_transition(labelled, t_submit, t_done),
     }
 
 
@@ -215,7 +239,13 @@ def run_once(builder, interval: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--poll-intervals', type=float, nargs='+', default=[1.0], help='seconds; one run each')
+    parser.add_argument(
+        '--poll-intervals',
+        type=float,
+        nargs='+',
+        default=None,
+        help="seconds; one run each (default: the computer's own, 0.5 s as `gaprss setup` makes it)",
+    )
     parser.add_argument('--budget', type=int, default=21, help='21 = 10 + 3 dimers in iteration 0, 8 in iteration 1')
     parser.add_argument('--profile', default=None, help='an existing profile with a running daemon')
     parser.add_argument(
@@ -243,7 +273,7 @@ def main() -> None:
             protocol, overrides = 'tiny', {'budget': args.budget, 'validation': True}  # as the tests, but validated
         try:
             runs = []
-            for interval in args.poll_intervals:
+            for interval in args.poll_intervals or [saved[2]]:
                 builder = GapRssWorkChain.get_builder_from_protocol(
                     'Si', codes=codes, engine=args.engine, protocol=protocol, overrides=overrides
                 )
@@ -260,6 +290,9 @@ def main() -> None:
                 )
                 for label, row in figures['per_calcjob_type'].items():
                     print(f'    {label:24s} {row}')
+                print('  no job running, by the jobs around the gap:')
+                for row in figures['uncovered_by_transition']:
+                    print(f'    {row["seconds"]:7.1f} s in {row["count"]:3d} gaps  {row["before"]} -> {row["after"]}')
         finally:
             computer.set_prepend_text(saved[0])
             computer.set_append_text(saved[1])

@@ -13,6 +13,8 @@ k >= 1 has run).
 :class:`~aiida_gaprss.workflows.validation.ValidationWorkChain` (``validation_XX``) relaxes the known phases and scans
 E(V) with the new potential; the reference side (engine ``ase`` or ``qe`` of the loop's ``reference`` inputs, or
 ``validation.reference_results``) is computed once per run, in the first validation, and reused by the later ones.
+Nothing in the loop depends on a validation, so it runs beside the next iteration (which awaits it: the first
+validation has finished before the second starts); the last one runs beside the structure map.
 The learning curve then has each iteration's phase errors (``phase_errors``: phase -> eV/atom, each phase at its own
 method's minimum), and the run outputs the last ``phase_errors`` and ``energy_volume``, the reference side
 (``validation_reference``), ``plots.energy_volume`` and — unless ``validation.structure_map`` is False — the KPCA
@@ -332,9 +334,10 @@ class GapRssWorkChain(WorkChain):
             while_(cls.should_run_iteration)(
                 cls.run_iteration,
                 cls.inspect_iteration,
-                if_(cls.should_validate)(cls.validate, cls.inspect_validation),
+                if_(cls.should_validate)(cls.validate),
             ),
-            if_(cls.should_map)(cls.run_structure_map, cls.inspect_structure_map),
+            cls.run_final_jobs,
+            cls.inspect_final_jobs,
             cls.results,
         )
         spec.output('potential', valid_type=GapPotential, help='The final potential.')
@@ -385,6 +388,7 @@ class GapRssWorkChain(WorkChain):
         self.ctx.stop_reason = None
         self.ctx.scatter = {}
         self.ctx.validate_k = None
+        self.ctx.validation_in_flight = None  # {'k', 'pk'} of a validation running beside the next iteration
         self.ctx.validation_reference = None
         self.ctx.last_validation = None
 
@@ -438,10 +442,12 @@ class GapRssWorkChain(WorkChain):
             f'iteration_{self.ctx.k:02d} <{node.pk}>: {num_select} new structures, '
             f'{self.ctx.used} of {self.inputs.budget.value} evaluations used'
         )
+        self._await_validation()
         return ToContext(iteration=node)
 
     def inspect_iteration(self):
         """Update database, potential, budget and learning curve; check convergence."""
+        self._collect_validation()
         node = self.ctx.iteration
         k = self.ctx.k
         if 'exclusions' in node.outputs:
@@ -486,7 +492,11 @@ class GapRssWorkChain(WorkChain):
         return _validation_enabled(self.inputs) and self.ctx.validate_k is not None
 
     def validate(self):
-        """Validate this iteration's potential; the reference side is computed once per run and then reused."""
+        """Validate this iteration's potential beside the next iteration (nothing in the loop waits for it).
+
+        The reference side is computed once per run and then reused: the first validation finishes before the
+        second is submitted, because every iteration awaits the validation running beside it.
+        """
         k = self.ctx.validate_k
         validation = self.inputs.validation
         parameters = validation['parameters'].get_dict() if 'parameters' in validation else {}
@@ -512,29 +522,40 @@ class GapRssWorkChain(WorkChain):
             engine = self.inputs.reference.engine.value
             side = self.inputs.reference[engine]
             keys = QE_KEYS if engine == 'qe' else VASP_KEYS
-            inputs.reference = {'engine': orm.Str(engine), engine: {key: side[key] for key in keys if key in side}}
+            inputs.reference = {
+                'engine': orm.Str(engine),
+                'max_concurrent': self.inputs.reference.max_concurrent,
+                engine: {key: side[key] for key in keys if key in side},
+            }
         else:
             ase = self.inputs.reference.get('ase', {})
             side = {'calculator': ase['calculator']} if 'calculator' in ase else {'potential': ase['potential']}
             inputs.reference = {'engine': orm.Str('ase'), 'ase': side}
         node = self.submit(ValidationWorkChain, **inputs)
         self.report(f'validation_{k:02d} <{node.pk}> of the potential of iteration {k}')
-        return ToContext(validation=node)
-
-    def inspect_validation(self):
-        """Keep the phase errors for the learning curve (a failed validation is reported, not fatal)."""
-        node = self.ctx.validation
-        k = self.ctx.validate_k
+        self.ctx.validation_in_flight = {'k': k, 'pk': node.pk}
         self.ctx.validate_k = None
+
+    def _await_validation(self) -> None:
+        """Await the validation in flight (if any) together with what the current step submitted."""
+        if self.ctx.validation_in_flight is not None:
+            self.to_context(validation=orm.load_node(self.ctx.validation_in_flight['pk']))
+
+    def _collect_validation(self) -> None:
+        """Keep the phase errors of the validation that was in flight (a failed validation is reported, not fatal)."""
+        flight = self.ctx.validation_in_flight
+        if flight is None:
+            return
+        self.ctx.validation_in_flight = None
+        node, k = self.ctx.validation, flight['k']
         if not node.is_finished_ok:
             self.report(f'validation_{k:02d} <{node.pk}> failed: {node.exit_message or "excepted"}')
-            return None
+            return
         self.ctx.last_validation = node
         if self.ctx.validation_reference is None and 'reference_results' in node.outputs:
             self.ctx.validation_reference = node.outputs.reference_results
         if 'phase_errors' in node.outputs:
             self.ctx.curve[f'validation_{k:02d}'] = node.outputs.phase_errors
-        return None
 
     def should_map(self):
         """The KPCA map of the final database, when validation is enabled (and the map not switched off)."""
@@ -543,8 +564,12 @@ class GapRssWorkChain(WorkChain):
         flag = self.inputs.validation.get('structure_map')
         return flag is None or flag.value
 
-    def run_structure_map(self):
-        """Submit the KPCA map of the final database (a job: averaged SOAP n = l = 16 of many cells)."""
+    def run_final_jobs(self):
+        """The last validation (in flight) and the KPCA map of the final database, side by side."""
+        self._await_validation()
+        if not self.should_map():
+            return None
+        # a job: averaged SOAP n = l = 16 of many cells
         validation = self.inputs.validation
         parameters = validation['map_parameters'].get_dict() if 'map_parameters' in validation else {}
         parameters.setdefault('element', self.inputs.element.value)
@@ -558,12 +583,12 @@ class GapRssWorkChain(WorkChain):
         )
         return ToContext(structure_map=node)
 
-    def inspect_structure_map(self):
-        """Keep the map (a failure is reported, not fatal)."""
-        node = self.ctx.structure_map
-        if not node.is_finished_ok:
+    def inspect_final_jobs(self):
+        """Keep the last validation and the map (failures are reported, not fatal)."""
+        self._collect_validation()
+        if 'structure_map' in self.ctx and not self.ctx.structure_map.is_finished_ok:
+            node = self.ctx.structure_map
             self.report(f'structure map <{node.pk}> failed: {node.exit_message or "excepted"}')
-        return None
 
     def _plots(self, curve) -> None:
         """PNG outputs (calcfunctions: each plot has its data as input)."""

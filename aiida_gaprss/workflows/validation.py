@@ -51,13 +51,14 @@ import logging
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, calcfunction, if_
+from aiida.engine import WorkChain, calcfunction, if_, while_
 
 from aiida_gaprss.calculations.validate_potential import ValidatePotential, validate_validation_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.reference.engines import pw_options
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
+from aiida_gaprss.workflows.window import ChildWindowMixin
 
 __all__ = (
     'DEFAULT_PARAMETERS',
@@ -154,6 +155,9 @@ def validate_inputs(value, _):
     element = value['element'].value
     if element not in PHASES:
         return f'field `element`: no known phases for {element!r}; known: {sorted(PHASES)}'
+    reference = value.get('reference') or {}
+    if 'max_concurrent' in reference and reference['max_concurrent'].value < 1:
+        return f'field `reference.max_concurrent`: must be >= 1, got {reference["max_concurrent"].value}'
     parameters = value['parameters'].get_dict() if 'parameters' in value else {}
     unknown = sorted(set(parameters) - set(PARAMETER_KEYS))
     if unknown:
@@ -513,7 +517,7 @@ def plot_validation_energy_volume(energy_volume: orm.Dict, title: orm.Str) -> or
     return orm.SinglefileData(io.BytesIO(data), filename='energy_volume.png')
 
 
-class ValidationWorkChain(WorkChain):
+class ValidationWorkChain(ChildWindowMixin, WorkChain):
     """Validate a GapPotential on known phases and E–V curves (see the module docstring)."""
 
     @classmethod
@@ -533,6 +537,12 @@ class ValidationWorkChain(WorkChain):
         )
         spec.input_namespace('reference', required=False, populate_defaults=False, help='Compute the reference side.')
         spec.input('reference.engine', valid_type=orm.Str, required=False, help="'ase' (default), 'qe' or 'vasp'.")
+        spec.input(
+            'reference.max_concurrent',
+            valid_type=orm.Int,
+            required=False,
+            help='QE/VASP relaxations running at once (a rolling window; default: all at once).',
+        )
         spec.input('reference.ase.calculator', valid_type=orm.Dict, required=False, help='ASE calculator spec.')
         spec.input('reference.ase.potential', valid_type=GapPotential, required=False, help='A GAP as reference.')
         define_engine_inputs(spec, 'qe', prefix='reference.', keys=QE_KEYS, code_required=False)
@@ -556,8 +566,13 @@ class ValidationWorkChain(WorkChain):
         spec.outline(
             cls.setup,
             cls.run_jobs,
+            while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
             cls.inspect_jobs,
-            if_(cls.needs_reference_eos)(cls.run_reference_eos, cls.inspect_reference_eos),
+            if_(cls.needs_reference_eos)(
+                cls.run_reference_eos,
+                while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
+                cls.inspect_reference_eos,
+            ),
             cls.results,
         )
         spec.output('potential_results', valid_type=orm.Dict, help="The potential's relaxed phases and E–V curves.")
@@ -596,20 +611,10 @@ class ValidationWorkChain(WorkChain):
         inputs.potential = self.inputs.potential
         jobs = {'potential_job': self.submit(ValidatePotential, **inputs)}
         reference = self.inputs.get('reference', {})
+        self.ctx.window_done = {}
         if self.ctx.engine in ('qe', 'vasp'):
-            from aiida_gaprss.rss.phases import build_phase
-
-            relax = self.ctx.job_parameters['relax']
             self.ctx.meshes = {}
-            for name in self.ctx.phases:
-                atoms = build_phase(self.inputs.element.value, name)
-                if self.ctx.engine == 'qe':
-                    builder, mesh = qe_relax_builder(reference['qe'], atoms, 'vc-relax', relax)
-                    self.ctx.meshes[name] = [int(n) for n in mesh]
-                else:
-                    builder = vasp_relax_builder(reference['vasp'], atoms, 'vc-relax', relax)
-                builder.metadata.call_link_label = f'reference_relax_{name}'
-                jobs[f'{self.ctx.engine}_relax_{name}'] = self.submit(builder)
+            self.window_open(f'relax_{name}' for name in self.ctx.phases)
         elif reference:
             inputs = self._job_inputs('reference')
             ase = reference.get('ase', {})
@@ -618,8 +623,52 @@ class ValidationWorkChain(WorkChain):
             else:
                 inputs.potential = ase['potential']
             jobs['reference_job'] = self.submit(ValidatePotential, **inputs)
+        self.to_context(**jobs)
+        if self.window_has_work():
+            self.window_submit()  # the reference relaxations start beside the potential's job
         self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
-        return ToContext(**jobs)
+
+    # -- the QE/VASP relaxations, a rolling window of ``reference.max_concurrent`` ------------------------------------
+    def window_size(self) -> int:
+        """``reference.max_concurrent``, or everything at once."""
+        reference = self.inputs.get('reference', {})
+        if 'max_concurrent' in reference:
+            return reference['max_concurrent'].value
+        return len(self.ctx.window['pending']) + len(self.ctx.window['running'])
+
+    def window_label(self, tag: str) -> str:
+        """``reference_relax_<phase>`` and ``reference_eos_<phase>_<index>``."""
+        return f'reference_{tag}'
+
+    def window_launch(self, tag: str) -> orm.ProcessNode:
+        """Submit the reference relaxation of a phase (``relax_<phase>``) or of one E(V) point (``eos_…``)."""
+        from aiida_gaprss.rss.phases import build_phase
+
+        reference = self.inputs.reference
+        if tag.startswith('relax_'):
+            atoms = build_phase(self.inputs.element.value, tag[len('relax_') :])
+            relax, mode, mesh, settings = 'vc-relax', 'vc-relax', None, self.ctx.job_parameters['relax']
+        else:
+            spec = self.ctx.eos_specs[tag]
+            relaxed = self.ctx.relax_nodes[f'relax_{spec["phase"]}_structure'].get_ase()
+            atoms = relaxed.copy()
+            atoms.set_cell(relaxed.cell.array * spec['factor'] ** (1.0 / 3.0), scale_atoms=True)
+            relax, mode, mesh, settings = None, spec['mode'], self.ctx.meshes.get(spec['phase']), spec['settings']
+        if self.ctx.engine == 'qe':
+            # QE: 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x
+            qe_mode = relax or ('shape' if mode == 'shape' else 'relax')
+            builder, used = qe_relax_builder(reference.qe, atoms, qe_mode, settings, mesh)
+            if relax:
+                self.ctx.meshes[tag[len('relax_') :]] = [int(n) for n in used]
+        else:
+            vasp_mode = relax or {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
+            builder = vasp_relax_builder(reference.vasp, atoms, vasp_mode, settings, mesh)
+        builder.metadata.call_link_label = self.window_label(tag)
+        return self.submit(builder)
+
+    def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
+        """Remember the child; :meth:`inspect_jobs` and :meth:`inspect_reference_eos` read it."""
+        self.ctx.window_done[tag] = node.pk
 
     def inspect_jobs(self):
         """Check the jobs; keep their results."""
@@ -631,7 +680,7 @@ class ValidationWorkChain(WorkChain):
         if self.ctx.engine in ('qe', 'vasp'):
             self.ctx.relax_nodes = {}
             for name in self.ctx.phases:
-                child = self.ctx[f'{self.ctx.engine}_relax_{name}']
+                child = orm.load_node(self.ctx.window_done[f'relax_{name}'])
                 if not self._collect_relaxation(child, f'relax_{name}'):
                     self.report(f'reference relaxation of {name} <{child.pk}> failed: {child.exit_message}')
                 elif self.ctx.engine == 'vasp':
@@ -678,9 +727,8 @@ class ValidationWorkChain(WorkChain):
 
         eos = self.ctx.job_parameters.get('eos')
         if eos is None:
-            return None
-        engine = self.ctx.engine
-        jobs = {}
+            return
+        self.ctx.eos_specs = {}
         for name in self.ctx.phases:
             if f'relax_{name}_structure' not in self.ctx.relax_nodes:
                 continue
@@ -688,32 +736,24 @@ class ValidationWorkChain(WorkChain):
             mode = eos.get('relax', 'auto')
             if mode == 'auto':
                 mode = 'positions' if is_cubic(relaxed) else 'shape'
-            # QE: 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x; VASP: a single point
             # the k-point mesh of the phase's relaxation for every point of its curve: a mesh that changed with the
             # volume would put steps into E(V) (±60 meV/atom for Si2 at 0.5 1/Å) and shift E0 from the relaxed energy
-            mesh = self.ctx.meshes.get(name)
             settings = {**self.ctx.job_parameters['relax'], **eos}
             for index, factor in enumerate(np.sort(eos['volume_factors'])):
-                scaled = relaxed.copy()
-                scaled.set_cell(relaxed.cell.array * float(factor) ** (1.0 / 3.0), scale_atoms=True)
-                if engine == 'qe':
-                    builder, _ = qe_relax_builder(self.inputs.reference.qe, scaled,
-                                                  'shape' if mode == 'shape' else 'relax', settings, mesh)  # fmt: skip
-                else:
-                    vasp_mode = {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
-                    builder = vasp_relax_builder(self.inputs.reference.vasp, scaled, vasp_mode, settings, mesh)
-                builder.metadata.call_link_label = f'reference_eos_{name}_{index:02d}'
-                jobs[f'{engine}_eos_{name}_{index:02d}'] = self.submit(builder)
-        self.ctx.eos_jobs = sorted(jobs)
-        self.report(f'{engine.upper()} reference: {len(jobs)} fixed-volume relaxations')
-        return ToContext(**jobs)
+                self.ctx.eos_specs[f'eos_{name}_{index:02d}'] = {
+                    'phase': name,
+                    'factor': float(factor),
+                    'mode': mode,
+                    'settings': settings,
+                }
+        self.window_open(sorted(self.ctx.eos_specs))
+        self.report(f'{self.ctx.engine.upper()} reference: {len(self.ctx.eos_specs)} fixed-volume relaxations')
 
     def inspect_reference_eos(self):
         """Gather the QE or VASP reference side into a ``results`` Dict."""
         engine = self.ctx.engine
-        for key in self.ctx.get('eos_jobs', []):
-            child = self.ctx[key]
-            tag = key[len(f'{engine}_') :]
+        for tag in sorted(self.ctx.get('eos_specs', {})):
+            child = orm.load_node(self.ctx.window_done[tag])
             if not self._collect_relaxation(child, tag):
                 self.report(f'reference E(V) point {tag} <{child.pk}> failed: {child.exit_message}')
         eos = self.ctx.job_parameters.get('eos')

@@ -32,6 +32,19 @@ def test_setup_is_idempotent(tmp_path):
             check=True,
         )
         assert listing.stdout.count('gap_fit@localhost') == 1
+        # presto's localhost polled every 0.5 s (the fast protocol's jobs last seconds)
+        script = (
+            "from aiida import load_profile, orm; load_profile('embedded'); "
+            "print(orm.load_computer('localhost').get_minimum_job_poll_interval())"
+        )
+        poll = subprocess.run(
+            [sys.executable, '-c', script],
+            env={**os.environ, 'AIIDA_PATH': str(tmp_path)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert float(poll.stdout.split()[-1]) == 0.5
     finally:
         subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), 'verdi'), '-p', 'embedded', 'daemon', 'stop'],

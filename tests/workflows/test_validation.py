@@ -105,12 +105,13 @@ def test_against_stillinger_weber_gives_the_hand_computed_error(fixture_code, sm
         ({'reference': {'engine': 'vasp'}}, 'reference.vasp.code'),
         ({'reference': {'engine': 'qe'}}, 'reference.qe.code'),
         ({'reference': {'engine': 'ase'}}, 'reference.ase'),
+        ({'reference': {'engine': 'qe', 'max_concurrent': 0}}, 'field `reference.max_concurrent`: must be >= 1'),
     ],
 )
 def test_bad_input_refused(fixture_code, small_gap, changes, message):
     def node(value):
         if isinstance(value, dict) and 'engine' in value:
-            return {'engine': orm.Str(value['engine'])}
+            return {key: orm.Str(item) if key == 'engine' else orm.Int(item) for key, item in value.items()}
         return {list: orm.List, str: orm.Str, dict: orm.Dict}[type(value)](value)
 
     builder = builder_for(fixture_code('python'), small_gap, **{key: node(value) for key, value in changes.items()})

@@ -1,12 +1,12 @@
 """``ReferenceWorkChain`` (``gaprss.reference``): label a StructureSet with QE, VASP or an ASE calculator.
 
-Outline: validate everything before anything runs (input validator) → split the set → submit children in waves of
-at most ``max_concurrent`` → read each child's result or record its failure → gather into one labelled StructureSet
-(+ ``exclusions``) → optional isolated-atom energies → exit 401 if more than ``max_failure_fraction`` failed.
+Outline: validate everything before anything runs (input validator) → split the set → keep at most
+``max_concurrent`` children running (a rolling window: the next is submitted as soon as one ends) → read each
+child's result or record its failure → gather into one labelled StructureSet (+ ``exclusions``) → optional
+isolated-atom energies → exit 401 if more than ``max_failure_fraction`` failed.
 
-Children are submitted in waves (AiiDA waits for every awaitable of a step): a wave of ``max_concurrent`` children
-finishes before the next starts. On a 2-core ``core.direct`` computer ``max_concurrent`` 1–2 keeps pw.x from
-flooding the machine; on SLURM it can be large.
+On a 2-core ``core.direct`` computer ``max_concurrent`` 2 with one MPI rank per pw.x keeps both cores busy and hides
+each job's daemon latency behind the other job; on SLURM it can be large.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from aiida_gaprss.workflows.reference.engines import ENGINES
 from aiida_gaprss.workflows.reference.functions import gather_labels
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 from aiida_gaprss.workflows.reference.isolated import IsolatedAtomsMixin
+from aiida_gaprss.workflows.window import ChildWindowMixin, called_children
 
 __all__ = ('ReferenceWorkChain', 'called_children', 'validate_inputs')
 
@@ -40,26 +41,6 @@ def _closest_pair(atoms, cutoff: float):
         return None
     k = int(np.argmin(distances))
     return int(first[k]), int(second[k]), float(distances[k])
-
-
-def called_children(node: orm.ProcessNode, labels: list[str]) -> dict:
-    """``{label: child}`` of the processes ``node`` called with one of ``labels`` as call-link label (exact match).
-
-    One query, whatever the number of children.
-    """
-    from aiida.common.links import LinkType
-
-    query = orm.QueryBuilder().append(orm.ProcessNode, filters={'id': node.pk}, tag='caller')
-    query.append(
-        orm.ProcessNode,
-        with_incoming='caller',
-        edge_filters={'type': {'in': [LinkType.CALL_CALC.value, LinkType.CALL_WORK.value]}, 'label': {'in': labels}},
-        edge_tag='call',
-        edge_project='label',
-        tag='child',
-        project='*',
-    )
-    return {row['call']['label']: row['child']['*'] for row in query.dict()}
 
 
 def validate_inputs(value, _):
@@ -90,7 +71,7 @@ def validate_inputs(value, _):
     return ENGINES[engine].validate(value, atoms_list)
 
 
-class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
+class ReferenceWorkChain(ChildWindowMixin, IsolatedAtomsMixin, WorkChain):
     """Label every structure of a StructureSet with energy, forces and virial; failures excluded and recorded."""
 
     @classmethod
@@ -103,7 +84,7 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
             'max_concurrent',
             valid_type=orm.Int,
             default=lambda: orm.Int(2),
-            help='Children running at once (waves of this size).',
+            help='Children running at once (a rolling window: the next starts as soon as one ends).',
         )
         spec.input(
             'max_failure_fraction',
@@ -131,7 +112,7 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
 
         spec.outline(
             cls.setup,
-            while_(cls.has_pending)(cls.submit_wave, cls.inspect_wave),
+            while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
             cls.gather,
             if_(cls.should_compute_isolated_atoms)(
                 cls.submit_isolated_atoms,
@@ -150,42 +131,27 @@ class ReferenceWorkChain(IsolatedAtomsMixin, WorkChain):
         self.ctx.engine = ENGINES[self.inputs.engine.value]
         units = self.ctx.engine.split(self)
         self.ctx.units = {tag: node.pk for tag, node in sorted(units.items())}
-        self.ctx.pending = sorted(units)
         self.ctx.results = {}
         self.ctx.records = []
-        self.ctx.wave = []
+        self.window_open(sorted(units))
         self.report(f'{len(self.inputs.structures)} structures in {len(units)} unit(s), engine {self.ctx.engine.name}')
 
-    def has_pending(self):
-        """Whether units remain to be submitted."""
-        return bool(self.ctx.pending)
+    def window_size(self) -> int:
+        """``max_concurrent``."""
+        return self.inputs.max_concurrent.value
 
-    def submit_wave(self):
-        """Submit at most ``max_concurrent`` children."""
-        size = self.inputs.max_concurrent.value
-        wave, self.ctx.pending = self.ctx.pending[:size], self.ctx.pending[size:]
-        # A daemon worker that dies after submitting a child but before this step's checkpoint is saved re-runs the
-        # step when the process is picked up again: reuse what was submitted rather than label those units twice.
-        submitted = called_children(self.node, wave)
-        for tag in wave:
-            node = submitted.get(tag)
-            if node is None:
-                process, inputs = self.ctx.engine.build(self, tag, orm.load_node(self.ctx.units[tag]))
-                node = self.submit(process, inputs)
-            else:
-                self.report(f'unit {tag}: reusing {node.process_label}<{node.pk}>, submitted before an interruption')
-            self.to_context(**{f'child_{tag}': node})
-        self.ctx.wave = wave
+    def window_launch(self, tag: str) -> orm.ProcessNode:
+        """Submit the engine's child for unit ``tag`` (call-link label ``tag``)."""
+        process, inputs = self.ctx.engine.build(self, tag, orm.load_node(self.ctx.units[tag]))
+        return self.submit(process, inputs)
 
-    def inspect_wave(self):
-        """Keep the results of finished children; record the structures that failed."""
-        for tag in self.ctx.wave:
-            child = self.ctx[f'child_{tag}']
-            results, records = self.ctx.engine.collect(self, tag, child)
-            self.ctx.results.update({key: node.pk for key, node in results.items()})
-            for record in records:
-                self.report(f'structure {record["index"]} excluded: {record["message"]} (pk {record["pk"]})')
-            self.ctx.records.extend(records)
+    def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
+        """Keep the results of a finished child; record the structures that failed."""
+        results, records = self.ctx.engine.collect(self, tag, node)
+        self.ctx.results.update({key: value.pk for key, value in results.items()})
+        for record in records:
+            self.report(f'structure {record["index"]} excluded: {record["message"]} (pk {record["pk"]})')
+        self.ctx.records.extend(records)
 
     def gather(self):
         """Gather the labels into one StructureSet and the exclusion records into a Dict."""
