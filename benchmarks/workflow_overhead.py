@@ -139,7 +139,6 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
     records = job_records(run)
     complete = [r for r in records if r['job_start'] is not None and r['job_end'] is not None]
     total = t_done - t_submit
-    intervals = [(r['job_start'], r['job_end']) for r in complete]
     labelled = [(r['job_start'], r['job_end'], r['process']) for r in complete]
     # QE jobs clean their folders (stamps gone): their job is pw.x's own wall time, ending one mean poll+retrieve
     # delay (of the stamped jobs) before the retrieved folder was created
@@ -153,10 +152,9 @@ def analyse(run, t_submit: float, t_done: float, interval: float) -> dict:
         wall = node.outputs.output_parameters.get('wall_time_seconds') if 'output_parameters' in node.outputs else None
         if wall:
             end = r['retrieved_ctime'] - delay
-            intervals.append((end - wall, end))
             labelled.append((end - wall, end, f'{r["process"]}/{node.inputs.parameters["CONTROL"]["calculation"]}'))
             estimated += 1
-    inside_jobs = union_length(intervals, t_submit, t_done)
+    inside_jobs = union_length([(start, end) for start, end, _ in labelled], t_submit, t_done)
     inside_nodes = union_length([(r['ctime'], r['mtime']) for r in records], t_submit, t_done)
     overhead = total - inside_jobs
     per_type = {}

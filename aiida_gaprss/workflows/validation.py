@@ -646,22 +646,26 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
 
         reference = self.inputs.reference
         if tag.startswith('relax_'):
-            atoms = build_phase(self.inputs.element.value, tag[len('relax_') :])
-            relax, mode, mesh, settings = 'vc-relax', 'vc-relax', None, self.ctx.job_parameters['relax']
+            phase = tag[len('relax_') :]
+            atoms = build_phase(self.inputs.element.value, phase)
+            qe_mode = vasp_mode = 'vc-relax'
+            settings, mesh = self.ctx.job_parameters['relax'], None
         else:
             spec = self.ctx.eos_specs[tag]
-            relaxed = self.ctx.relax_nodes[f'relax_{spec["phase"]}_structure'].get_ase()
+            phase, mode = spec['phase'], spec['mode']
+            relaxed = self.ctx.relax_nodes[f'relax_{phase}_structure'].get_ase()
             atoms = relaxed.copy()
             atoms.set_cell(relaxed.cell.array * spec['factor'] ** (1.0 / 3.0), scale_atoms=True)
-            relax, mode, mesh, settings = None, spec['mode'], self.ctx.meshes.get(spec['phase']), spec['settings']
+            # QE: 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x; VASP: a single point
+            qe_mode = 'shape' if mode == 'shape' else 'relax'
+            vasp_mode = {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
+            settings = {**self.ctx.job_parameters['relax'], **self.ctx.job_parameters['eos']}
+            mesh = self.ctx.meshes.get(phase)
         if self.ctx.engine == 'qe':
-            # QE: 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x
-            qe_mode = relax or ('shape' if mode == 'shape' else 'relax')
             builder, used = qe_relax_builder(reference.qe, atoms, qe_mode, settings, mesh)
-            if relax:
-                self.ctx.meshes[tag[len('relax_') :]] = [int(n) for n in used]
+            if qe_mode == 'vc-relax':  # the phase's own relaxation: its mesh serves every point of its E(V) curve
+                self.ctx.meshes[phase] = [int(n) for n in used]
         else:
-            vasp_mode = relax or {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
             builder = vasp_relax_builder(reference.vasp, atoms, vasp_mode, settings, mesh)
         builder.metadata.call_link_label = self.window_label(tag)
         return self.submit(builder)
@@ -738,14 +742,8 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
                 mode = 'positions' if is_cubic(relaxed) else 'shape'
             # the k-point mesh of the phase's relaxation for every point of its curve: a mesh that changed with the
             # volume would put steps into E(V) (±60 meV/atom for Si2 at 0.5 1/Å) and shift E0 from the relaxed energy
-            settings = {**self.ctx.job_parameters['relax'], **eos}
             for index, factor in enumerate(np.sort(eos['volume_factors'])):
-                self.ctx.eos_specs[f'eos_{name}_{index:02d}'] = {
-                    'phase': name,
-                    'factor': float(factor),
-                    'mode': mode,
-                    'settings': settings,
-                }
+                self.ctx.eos_specs[f'eos_{name}_{index:02d}'] = {'phase': name, 'factor': float(factor), 'mode': mode}
         self.window_open(sorted(self.ctx.eos_specs))
         self.report(f'{self.ctx.engine.upper()} reference: {len(self.ctx.eos_specs)} fixed-volume relaxations')
 

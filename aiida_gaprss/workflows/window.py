@@ -9,7 +9,7 @@ side by side hide each other's daemon latency; on a cluster N jobs stay queued.
 
 Use it in an outline as::
 
-    cls.window_open,  # or any step that calls self.window_open(tags)
+    cls.setup,  # a step that queues the work: self.window_open(tags)
     while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
 
 and implement ``window_launch(tag) -> ProcessNode`` (build and submit one child) and
@@ -22,7 +22,6 @@ Only the window's own steps resume early: every other step waits for all its chi
 from __future__ import annotations
 
 import functools
-import logging
 
 from aiida import orm
 from aiida.common import exceptions
@@ -30,8 +29,6 @@ from aiida.engine.processes.workchains.awaitable import Awaitable, AwaitableActi
 from plumpy.process_states import ProcessState
 
 __all__ = ('ChildWindowMixin', 'called_children')
-
-LOGGER = logging.getLogger(__name__)
 
 _RESUME_ON_ANY = 'window_resume_on_any'
 
@@ -143,6 +140,7 @@ class ChildWindowMixin:
     # with it, and a reloaded process registers their callbacks again), and a callback resolves its context
     # placeholder whether or not it is listed at that moment.
     def _unresolved_placeholders(self) -> list:
+        """Unresolved placeholders of the context's top level (the keys these work chains await under)."""
         found = []
         for value in self.ctx.values():
             if isinstance(value, Awaitable):
