@@ -126,6 +126,25 @@ def lineage(potential: orm.Data) -> dict:
     return result
 
 
+def _validation_status(node: orm.WorkflowNode) -> dict:
+    """State of one iteration's ValidationWorkChain and, once it finished, its energy error per known phase.
+
+    ``phase_errors``: GAP minus reference (eV/atom), each phase relaxed with its own method; ``phase_b0``: the bulk
+    moduli of both sides (GPa, ``[potential, reference]``) where E–V curves were fitted.
+    """
+    result = {'pk': node.pk, 'state': node.process_state.value if node.process_state else None,
+              'exit_status': node.exit_status}  # fmt: skip
+    if node.is_finished_ok and 'phase_errors' in node.outputs:
+        phases = node.outputs.phase_errors.get_dict().get('phases', {})
+        result['phase_errors'] = {name: entry.get('error') for name, entry in phases.items()}
+        result['phase_b0'] = {
+            name: [entry.get('potential_b0'), entry.get('reference_b0')]
+            for name, entry in phases.items()
+            if entry.get('potential_b0') is not None and entry.get('reference_b0') is not None
+        }
+    return result
+
+
 def run_status(run: orm.WorkflowNode) -> dict:
     """Progress of a GAP-RSS run: iterations, reference evaluations used of the budget, current errors."""
     budget = run.inputs.budget.value
@@ -136,14 +155,15 @@ def run_status(run: orm.WorkflowNode) -> dict:
         used = restart['restart__reference_evaluations'].value
     elif 'restart__database' in restart:
         used = len(restart['restart__database'])
-    children = sorted(
-        (link.link_label, link.node)
-        for link in run.base.links.get_outgoing().all()
-        if link.link_label.startswith('iteration_')
-    )
+    called = [(link.link_label, link.node) for link in run.base.links.get_outgoing().all()]
+    children = sorted((label, node) for label, node in called if label.startswith('iteration_'))
+    validations = {label: node for label, node in called if label.startswith('validation_')}
     for label, child in children:
         row = {'label': label, 'pk': child.pk, 'state': child.process_state.value if child.process_state else None,
                'exit_status': child.exit_status}  # fmt: skip
+        validation = validations.get(label.replace('iteration_', 'validation_'))
+        if validation is not None:
+            row['validation'] = _validation_status(validation)
         outputs = child.outputs
         if 'selected' in outputs:
             used += len(outputs.selected)

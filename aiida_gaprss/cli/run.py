@@ -138,7 +138,7 @@ def _print_status(node) -> None:
     for row in status['iterations']:
         energy = row.get('energy_rmse')
         forces = row.get('forces_rmse')
-        state = row['state'] if row['exit_status'] in (None, 0) else f'{row["state"]} [{row["exit_status"]}]'
+        state = _state_text(row['state'], row['exit_status'])
         rows.append([
             row['label'], row['pk'], state,
             row['reference_evaluations'], row.get('database_size', ''),
@@ -161,6 +161,41 @@ def _print_status(node) -> None:
                 ]
             )
         echo_table(table, ['iteration', *config_types])
+    _print_phase_errors(status['iterations'])
+
+
+def _state_text(state, exit_status) -> str:
+    """A process state with its exit status when that is not 0 (``finished [402]``)."""
+    return state if exit_status in (None, 0) else f'{state} [{exit_status}]'
+
+
+def _print_phase_errors(iterations: list) -> None:
+    """Known-phase energy errors of every validated iteration, and the bulk moduli of the last one."""
+    validated = [row for row in iterations if 'validation' in row]
+    if not validated:
+        return
+    phases = []
+    for row in validated:
+        for name in row['validation'].get('phase_errors', {}):
+            if name not in phases:
+                phases.append(name)
+    click.echo('\nknown phases, potential minus reference, each relaxed with its own method (meV/atom):')
+    table = []
+    for row in validated:
+        validation = row['validation']
+        errors = validation.get('phase_errors', {})
+        state = _state_text(validation['state'], validation['exit_status'])
+        table.append(
+            [row['label'], validation['pk'], state]
+            + [f'{errors[name] * 1000:.1f}' if errors.get(name) is not None else '' for name in phases]
+        )
+    # cells as formatted here ('0.0' stays 0.0), numbers right-aligned
+    align = ('left', 'right', 'left', *('right',) * len(phases))
+    echo_table(table, ['iteration', 'validation', 'state', *phases], disable_numparse=True, colalign=align)
+    last = next((row['validation'] for row in reversed(validated) if row['validation'].get('phase_b0')), None)
+    if last:
+        moduli = ', '.join(f'{name} {pot:.0f} / {ref:.0f}' for name, (pot, ref) in last['phase_b0'].items())
+        click.echo(f'bulk moduli of validation <{last["pk"]}>, potential / reference (GPa): {moduli}')
 
 
 @cmd_root.command('status')

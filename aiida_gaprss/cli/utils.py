@@ -59,8 +59,8 @@ def resolve_code(label: str, option: str):
         ) from exception
 
 
-def echo_table(rows, headers) -> None:
-    """Print a plain table."""
+def echo_table(rows, headers, **options) -> None:
+    """Print a plain table (``options`` go to :func:`tabulate.tabulate`, e.g. ``disable_numparse``, ``colalign``)."""
     from tabulate import tabulate
 
-    click.echo(tabulate(rows, headers=headers))
+    click.echo(tabulate(rows, headers=headers, **options))

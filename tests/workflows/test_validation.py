@@ -296,6 +296,29 @@ def test_report_of_the_validated_run(validated_run, tmp_path):
                 shutil.copy(tmp_path / name, pathlib.Path(keep) / name)
 
 
+def test_status_of_the_validated_run(validated_run):
+    from click.testing import CliRunner
+
+    from aiida_gaprss.cli import cmd_root
+    from aiida_gaprss.provenance import run_status
+
+    if 'node' not in validated_run:
+        pytest.skip('needs the run of test_loop_with_validation_through_the_daemon')
+    node = validated_run['node']
+    rows = run_status(node)['iterations']
+    curve = node.outputs.learning_curve['iterations']
+    for row, point in zip(rows, curve, strict=True):
+        assert row['validation']['phase_errors'] == point['phase_errors']
+    result = CliRunner().invoke(cmd_root, ['status', str(node.pk)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    last = curve[-1]['phase_errors']
+    table = result.output.split('known phases')[1].splitlines()
+    header = [line for line in table if line.startswith('iteration ')][0].split()
+    line = [line for line in table if line.startswith('iteration_01')][0].split()
+    assert sorted(header[3:]) == sorted(PHASES)
+    assert line[3:] == [f'{last[name] * 1000:.1f}' for name in header[3:]]
+
+
 @pytest.mark.parametrize('with_mpi', [True, False, None])
 def test_qe_relax_follows_the_code_mpi_setting(aiida_code_installed, with_mpi):
     """The vc-relax of a phase runs as the pw.x code says (``gaprss setup`` makes an MPI code): no withmpi conflict."""
