@@ -179,10 +179,28 @@ def iteration_potentials(node) -> list[dict]:
                 'reference_evaluations': evaluations,
                 'database_size': len(child.outputs.database),
                 'training_energy_rmse': metrics.get('energy_rmse'),
+                'training_energy_rmse_cells': rmse_without_dimers(metrics.get('training_errors') or {}),
                 'potential': child.outputs.potential,
             }
         )
     return rows
+
+
+def rmse_without_dimers(training_errors: dict) -> float | None:
+    """Training energy RMSE (eV/atom) over the periodic cells only: dimers and isolated atoms left out.
+
+    The overall RMSE of a fast-protocol fit is dominated by its two dimers (errors of eV/atom: with ``e0`` the
+    database average the isolated-atom limit sits ~4 eV/atom away from the fitted zero, and their sigma is the
+    largest); this is the figure for the crystals the curve is about.
+    """
+    per_type = training_errors.get('per_config_type') or {}
+    total = count = 0.0
+    for config_type, row in per_type.items():
+        if config_type in ('dimer', 'isolated_atom') or row.get('energy_rmse') is None:
+            continue
+        total += row['n_energy'] * row['energy_rmse'] ** 2
+        count += row['n_energy']
+    return (total / count) ** 0.5 if count else None
 
 
 def labelled_so_far(node) -> int:
@@ -197,10 +215,15 @@ def labelled_so_far(node) -> int:
 
 
 def gap_phases(potential) -> dict:
+    """:func:`phase_energies` of a GapPotential node."""
+    return phase_energies(potential.get_calculator())
+
+
+def phase_energies(calculator) -> dict:
+    """Energy and volume per atom of each phase relaxed with ``calculator`` (variable cell, 0 GPa, fmax 0.01 eV/Å)."""
     from aiida_gaprss.rss.phases import build_phase
     from aiida_gaprss.rss.validation import relax_phase
 
-    calculator = potential.get_calculator()
     results = {}
     for name in PHASES:
         final = relax_phase(build_phase('Si', name), calculator, fmax=0.01, steps=500)
@@ -308,14 +331,16 @@ def main() -> None:
 
     print(f'\nGapRssWorkChain<{run_pk}>: {state} [{exit_status}], budget {budget}')
     names = ' '.join(f'{name:>9s}' for name in PHASES)
-    header = f'iter  evals  train meV | {names} | ratio |err|/goal (dia, b-Sn)'
+    header = f'iter  evals  train meV (cells) | {names} | ratio |err|/goal (dia, b-Sn)'
     print(header)
     for row in rows:
         training = row['training_energy_rmse']
         errors = ' '.join(f'{row["errors"][name] * 1000:9.1f}' for name in PHASES)
         ratios = ', '.join(f'{abs(row["errors"][name]) / GOAL_EV:.2f}' for name in GOAL_PHASES)
         training = training * 1000 if training is not None else float('nan')
-        print(f'{row["iteration"]:4d} {row["reference_evaluations"]:6d} {training:10.1f} | {errors} | {ratios}')
+        cells = row['training_energy_rmse_cells']
+        cells = f'{cells * 1000:7.1f}' if cells is not None else '    n/a'
+        print(f'{row["iteration"]:4d} {row["reference_evaluations"]:6d} {training:10.1f} {cells} | {errors} | {ratios}')
     met = [row for row in rows if all(abs(row['errors'][name]) < GOAL_EV for name in GOAL_PHASES)]
     first_met = met[0]['reference_evaluations'] if met else None
     last = rows[-1] if rows else {'reference_evaluations': None, 'errors': {}}
@@ -355,6 +380,7 @@ def main() -> None:
             {
                 **{key: row[key] for key in ('iteration', 'reference_evaluations', 'database_size')},
                 'training_energy_rmse': row['training_energy_rmse'],
+                'training_energy_rmse_cells': row['training_energy_rmse_cells'],
                 'errors': row['errors'],
                 'relative_errors': row['relative_errors'],
                 'gap_volume_per_atom': row['gap_volume_per_atom'],

@@ -1,0 +1,200 @@
+"""Benchmark ``fit_noise``: how much of a GAP's known-phase error comes from the fit rather than from the data.
+
+One finished ``gaprss.gap_fit`` job is refitted on its own training set with other ``gap_fit`` random seeds (they
+pick the sparse points) and, optionally, other settings, and every refit is scored like ``si_learning_curve``
+(diamond, β-Sn, simple hexagonal and bc8 relaxed at 0 GPa with the potential, against the cached QE vc-relax of
+``benchmarks/results/si_learning_curve.reference.json``). The spread over seeds is the noise of the fit itself on a
+point of the learning curve; it is printed as a ratio to the learning-curve goal (10 meV/atom). Baseline, measured
+in the same run: the job's own command line (its ``rnd_seed``), which must give the errors the iteration was scored
+with.
+
+Input: the job's repository, dumped with ``verdi node repo dump <GapFitCalculation pk> DIR`` (``train.xyz`` and
+``_aiidasubmit.sh``). No profile is opened, so it runs beside a live daemon. The deltas stay those of the job (the
+delta automation of GapFitWorkChain is redone only for an ``e0`` variant). Usage::
+
+    verdi node repo dump 3198 /tmp/fit3
+    python benchmarks/fit_noise.py /tmp/fit3 --seeds 2 3 4 --variant soap_n_sparse=500 --variant soap_nl=8 \
+        --variant e0=-133.902,dimer_energy_sigma=0.01
+
+A variant is one or more comma-separated SETTING=VALUE: ``soap_n_sparse``, ``soap_nl`` (n_max = l_max of the SOAP),
+``e0`` (eV per isolated atom instead of ``e0_method=average``; the delta automation is then redone: 2b-only fit ->
+delta_3b, 2b+3b fit -> delta_SOAP, each the training energy RMSE per atom of the previous stage) and
+``dimer_energy_sigma`` (eV/atom, the dimers' energy sigma in train.xyz).
+
+Ends by printing ONE JSON line, written to benchmarks/results/fit_noise.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+from si_learning_curve import GOAL_EV, PHASES, REFERENCE_CACHE, phase_energies  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).parent / 'results' / 'fit_noise.json'
+
+
+def job_command(folder: pathlib.Path) -> list[str]:
+    """The ``gap_fit`` command line of the job script, without redirections."""
+    for line in (folder / '_aiidasubmit.sh').read_text().splitlines():
+        words = shlex.split(line)
+        if words and words[0].endswith('gap_fit'):
+            return words[: words.index('>')] if '>' in words else words
+    raise ValueError(f'{folder}/_aiidasubmit.sh: no gap_fit command line')
+
+
+def with_setting(argv: list[str], name: str, value: str) -> list[str]:
+    """``argv`` with one change: ``seed``, ``soap_n_sparse``, ``soap_nl`` or ``e0``."""
+    if name == 'seed':
+        return [f'rnd_seed={value}' if word.startswith('rnd_seed=') else word for word in argv]
+    if name == 'e0':
+        return [word for word in argv if not word.startswith(('e0_method=', 'e0='))] + [f'e0={{Si:{float(value)}}}']
+    if name not in ('soap_n_sparse', 'soap_nl'):
+        raise ValueError(f'--variant: unknown setting {name!r} (soap_n_sparse, soap_nl, e0, dimer_energy_sigma)')
+    parts = [part if not part.startswith('soap ') else _soap(part, name, int(value)) for part in _descriptors(argv)]
+    return _with_descriptors(argv, parts)
+
+
+def _soap(part: str, name: str, value: int) -> str:
+    if name == 'soap_n_sparse':
+        return re.sub(r'n_sparse=\d+', f'n_sparse={value}', part)
+    return re.sub(r'n_max=\d+ l_max=\d+', f'n_max={value} l_max={value}', part)
+
+
+def _descriptors(argv: list[str]) -> list[str]:
+    word = next(word for word in argv if word.startswith('gap='))
+    return word[len('gap={') : -1].split(' : ')
+
+
+def _with_descriptors(argv: list[str], parts: list[str]) -> list[str]:
+    return [('gap={' + ' : '.join(parts) + '}') if word.startswith('gap=') else word for word in argv]
+
+
+def _with_delta(part: str, delta: float) -> str:
+    return re.sub(r'delta=\S+', f'delta={delta}', part)
+
+
+def _energy_rmse_per_atom(gap_file: pathlib.Path, train: pathlib.Path) -> float:
+    """Training energy RMSE (eV/atom) of a fitted potential over every structure of ``train``."""
+    import ase.io
+    import numpy as np
+    from quippy.potential import Potential
+
+    potential = Potential(param_filename=str(gap_file))
+    errors = []
+    for atoms in ase.io.read(train, ':'):
+        reference = atoms.get_potential_energy()
+        atoms.calc = potential
+        errors.append((atoms.get_potential_energy() - reference) / len(atoms))
+    return float(np.sqrt(np.mean(np.square(errors))))
+
+
+def _set_dimer_sigma(train: pathlib.Path, sigma_per_atom: float) -> None:
+    """Set the energy sigma of the dimers of an extended-XYZ file (gap_fit's energy_sigma is per structure)."""
+    lines = train.read_text().splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if 'config_type=dimer' in line:
+            lines[index] = re.sub(r'energy_sigma=\S+', f'energy_sigma={2 * sigma_per_atom}', line)
+    train.write_text(''.join(lines))
+
+
+def _fit(argv: list[str], folder: str) -> float:
+    start = time.perf_counter()
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '1'))
+    subprocess.run(argv, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return time.perf_counter() - start
+
+
+def refit_and_score(folder: pathlib.Path, argv: list[str], reference: dict, settings: dict | None = None) -> dict:
+    """Fit in a scratch copy of the job folder (``settings`` applied) and return the phase errors (eV/atom)."""
+    from quippy.potential import Potential
+
+    settings = dict(settings or {})
+    with tempfile.TemporaryDirectory(prefix='fit-noise-') as tmp:
+        train = pathlib.Path(tmp) / 'train.xyz'
+        shutil.copy(folder / 'train.xyz', train)
+        if 'dimer_energy_sigma' in settings:
+            _set_dimer_sigma(train, float(settings.pop('dimer_energy_sigma')))
+        for name, value in settings.items():
+            argv = with_setting(argv, name, value)
+        gap_file = pathlib.Path(tmp) / next(word.split('=', 1)[1] for word in argv if word.startswith('gp_file='))
+        seconds, deltas = 0.0, None
+        if 'e0' in settings:  # the delta automation with the new zero: 2b -> delta_3b, 2b+3b -> delta_SOAP
+            parts = _descriptors(argv)
+            for stage in (1, 2):
+                seconds += _fit(_with_descriptors(argv, parts[:stage]), tmp)
+                parts[stage] = _with_delta(parts[stage], _energy_rmse_per_atom(gap_file, train))
+            argv = _with_descriptors(argv, parts)
+            deltas = [float(re.search(r'delta=(\S+)', part).group(1)) for part in parts]
+        seconds += _fit(argv, tmp)
+        energies = phase_energies(Potential(param_filename=str(gap_file)))
+        rmse = _energy_rmse_per_atom(gap_file, train)
+    errors = {name: energies[name]['energy_per_atom'] - reference[name]['energy_per_atom'] for name in PHASES}
+    return {'errors': errors, 'training_energy_rmse': rmse, 'deltas': deltas, 'fit_seconds': round(seconds, 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('folder', type=pathlib.Path, help='verdi node repo dump of a GapFitCalculation')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[2, 3, 4], help='gap_fit rnd_seed values to refit')
+    parser.add_argument('--variant', action='append', default=[], help='SETTING=VALUE[,SETTING=VALUE] (see above)')
+    parser.add_argument('--note', default='')
+    args = parser.parse_args()
+
+    reference = json.loads(REFERENCE_CACHE.read_text())['reference']
+    argv = job_command(args.folder)
+    job_seed = next((int(w.split('=')[1]) for w in argv if w.startswith('rnd_seed=')), None)
+    n_structures = (args.folder / 'train.xyz').read_text().count('Lattice=')
+    start = time.perf_counter()
+    baseline = refit_and_score(args.folder, argv, reference)
+    seeds = [{'seed': seed, **refit_and_score(args.folder, with_setting(argv, 'seed', seed), reference)}
+             for seed in args.seeds if seed != job_seed]  # fmt: skip
+    variants = []
+    for text in args.variant:
+        settings = dict(item.split('=', 1) for item in text.split(','))
+        variants.append({'variant': text, **refit_and_score(args.folder, argv, reference, settings)})
+
+    errors_by_seed = [baseline['errors'], *(row['errors'] for row in seeds)]
+    spread = {name: max(e[name] for e in errors_by_seed) - min(e[name] for e in errors_by_seed) for name in PHASES}
+    print(f'{args.folder}: {n_structures} structures, job seed {job_seed}')
+    print(f'{"fit":>40s} ' + ' '.join(f'{name:>9s}' for name in PHASES) + '  train RMSE (meV/atom)')
+    rows = [(f'job (seed {job_seed})', baseline)] + [(f'seed {row["seed"]}', row) for row in seeds]
+    rows += [(row['variant'], row) for row in variants]
+    for label, row in rows:
+        errors = ' '.join(f'{row["errors"][name] * 1000:9.1f}' for name in PHASES)
+        print(f'{label:>40s} {errors} {row["training_energy_rmse"] * 1000:11.1f}')
+    print(f'{"spread over seeds":>40s} ' + ' '.join(f'{spread[name] * 1000:9.1f}' for name in PHASES))
+    figures = {
+        'benchmark': 'fit_noise',
+        'note': args.note,
+        'input': str(args.folder),
+        'n_structures': n_structures,
+        'job_seed': job_seed,
+        'baseline': baseline,
+        'seeds': seeds,
+        'variants': variants,
+        'spread_over_seeds': spread,
+        'spread_over_seeds_ratio_to_goal': {name: round(spread[name] / GOAL_EV, 2) for name in PHASES},
+        'goal_ev_per_atom': GOAL_EV,
+        'units': 'eV/atom',
+        'benchmark_wall_seconds': round(time.perf_counter() - start, 1),
+        'nproc': os.cpu_count(),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(figures) + '\n')
+    print(json.dumps(figures))
+
+
+if __name__ == '__main__':
+    main()
