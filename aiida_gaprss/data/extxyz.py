@@ -118,7 +118,8 @@ def validate_frame(atoms: Atoms, index: int) -> None:
         non-finite or wrongly shaped energy, forces or virial, atoms closer than :data:`MIN_SEPARATION`.
     """
     from ase.data import chemical_symbols
-    from ase.neighborlist import neighbor_list
+
+    from aiida_gaprss.rss.neighbours import neighbour_list
 
     where = f'structure {index}'
     if len(atoms) == 0:
@@ -151,7 +152,7 @@ def validate_frame(atoms: Atoms, index: int) -> None:
             raise ValueError(f'{where}: field `virial`: non-finite values')
 
     if len(atoms) > 1 or any(atoms.pbc):
-        distances = neighbor_list('d', atoms, MIN_SEPARATION) if any(atoms.pbc) else None
+        distances = neighbour_list('d', atoms, MIN_SEPARATION) if any(atoms.pbc) else None
         if distances is None:
             from scipy.spatial.distance import pdist
 

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.neighborlist import neighbor_list
+
+from .neighbours import neighbour_list
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def coordination_numbers(atoms: Atoms, cutoff: float | None = None) -> np.ndarra
     """Number of neighbours of every atom within ``cutoff`` (Å; default: :func:`coordination_cutoff`)."""
     atoms = _check_atoms(atoms)
     rc = _cutoff_for(atoms, cutoff)
-    i = neighbor_list('i', atoms, rc)
+    i = neighbour_list('i', atoms, rc)
     return np.bincount(i, minlength=len(atoms))
 
 
@@ -136,7 +137,7 @@ def bond_angles(atoms: Atoms, cutoff: float | None = None) -> np.ndarray:
     """
     atoms = _check_atoms(atoms)
     rc = _cutoff_for(atoms, cutoff)
-    i, vectors = neighbor_list('iD', atoms, rc)
+    i, vectors = neighbour_list('iD', atoms, rc)
     if len(i) == 0:
         return np.zeros(0)
     order = np.argsort(i, kind='stable')
@@ -194,7 +195,7 @@ def radial_distribution(atoms: Atoms, r_max: float = 10.0, n_bins: int = 400) ->
     r_max = _check_positive(r_max, 'r_max')
     if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
         raise ValueError(f'n_bins: expected an integer >= 2, got {n_bins!r}')
-    d = neighbor_list('d', atoms, r_max)
+    d = neighbour_list('d', atoms, r_max)
     edges = np.linspace(0.0, r_max, n_bins + 1)
     counts, _ = np.histogram(d, bins=edges)
     r = 0.5 * (edges[1:] + edges[:-1])
@@ -384,7 +385,7 @@ def shortest_bond(atoms: Atoms) -> float:
         raise ValueError('atoms: a single non-periodic atom has no bonds')
     cutoff = 3.0
     for _ in range(8):
-        d = neighbor_list('d', atoms, cutoff)
+        d = neighbour_list('d', atoms, cutoff)
         if d.size:
             return float(d.min())
         cutoff *= 2.0

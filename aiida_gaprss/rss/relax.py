@@ -62,9 +62,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from ase import Atoms, units
 from ase.filters import FrechetCellFilter
-from ase.neighborlist import neighbor_list
 from threadpoolctl import threadpool_limits
 
+from .neighbours import neighbour_list
 from .potentials import calculator_from_spec, validate_calculator_spec
 
 logger = logging.getLogger(__name__)
@@ -418,7 +418,7 @@ def _relax_one(
         frame.arrays['forces'] = np.array(forces, dtype=float)
         frames.append(frame)
         if min_distance > 0 and len(work) > 0:
-            d = neighbor_list('d', work, min_distance)
+            d = neighbour_list('d', work, min_distance)
             if len(d):
                 raise _StopTrajectoryError(
                     'collapsed', f'interatomic distance {d.min():.3f} A below min_distance {min_distance}'

@@ -196,7 +196,7 @@ def snapshot_pressures(snapshots: Sequence[Atoms], window: int = 1) -> np.ndarra
 def trajectory_failure(snapshots: Sequence[Atoms], *, min_distance: float = 1.0, max_temperature: float = 1e5):
     """Index of the first snapshot where the MD failed (non-finite labels, atoms closer than ``min_distance`` Å,
     temperature above ``max_temperature`` K), or None if none did."""
-    from ase.neighborlist import neighbor_list
+    from aiida_gaprss.rss.neighbours import neighbour_list
 
     for index, atoms in enumerate(snapshots):
         energy = atoms.info.get('energy')
@@ -207,7 +207,7 @@ def trajectory_failure(snapshots: Sequence[Atoms], *, min_distance: float = 1.0,
             return index
         if float(atoms.info.get('temperature', 0.0)) > max_temperature:
             return index
-        if neighbor_list('d', atoms, min_distance).size:
+        if neighbour_list('d', atoms, min_distance).size:
             return index
     return None
 

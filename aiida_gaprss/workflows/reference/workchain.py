@@ -32,11 +32,11 @@ LOGGER = logging.getLogger(__name__)
 
 def _closest_pair(atoms, cutoff: float):
     """Return (i, j, distance) of the closest pair closer than ``cutoff``, or ``None``."""
-    from ase.neighborlist import neighbor_list
+    from aiida_gaprss.rss.neighbours import neighbour_list
 
     if len(atoms) < 2 and not any(atoms.pbc):
         return None
-    first, second, distances = neighbor_list('ijd', atoms, cutoff)
+    first, second, distances = neighbour_list('ijd', atoms, cutoff)
     if len(distances) == 0:
         return None
     k = int(np.argmin(distances))
