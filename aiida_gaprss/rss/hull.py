@@ -28,13 +28,14 @@ convention (``√N σ``) instead.
 
 Structures that have no meaningful volume (not fully periodic, or ``config_type`` in ``SPECIAL_CONFIG_TYPES`` such
 as dimers in a box, which would otherwise sit on the far right end of the hull) are left out of the hull and get
-the ΔE >= 1 eV (loosest) sigmas.
+the ΔE >= 1 eV (loosest) sigmas, or per config_type the (σ_E, σ_F, σ_V) given as ``special_sigmas`` (e.g. tight
+dimer sigmas, so that a fit whose ``e0`` is the isolated-atom energy reproduces the dimer curve: short-range wall).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 __all__ = (
     'SIGMA_TABLE',
     'SPECIAL_CONFIG_TYPES',
+    'check_special_sigmas',
     'lower_hull',
     'lower_hull_distance',
     'per_structure_sigmas',
@@ -115,6 +117,20 @@ def sigmas_from_distance(distance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out  # type: ignore[return-value]
 
 
+def check_special_sigmas(values, config_type: str) -> tuple[float, float, float]:
+    """(σ_E, σ_F, σ_V) of ``special_sigmas[config_type]``: three positive finite numbers."""
+    try:
+        triple = tuple(float(value) for value in values)
+    except (TypeError, ValueError):
+        triple = ()
+    if len(triple) != 3 or not all(np.isfinite(value) and value > 0 for value in triple):
+        raise ValueError(
+            f'special_sigmas.{config_type}: expected three positive numbers (σ_E eV/atom, σ_F eV/Å, σ_V eV/atom), '
+            f'got {values!r}'
+        )
+    return triple  # type: ignore[return-value]
+
+
 def _is_special(atoms, special_config_types) -> bool:
     return (not np.all(atoms.pbc)) or atoms.info.get('config_type') in special_config_types
 
@@ -125,6 +141,7 @@ def per_structure_sigmas(
     energy_key: str = 'energy',
     natoms_scaling: str = 'linear',
     special_config_types: Sequence[str] = SPECIAL_CONFIG_TYPES,
+    special_sigmas: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Compute ΔE above the (V, E) lower hull and the per-configuration gap_fit sigmas of each structure.
 
@@ -137,6 +154,9 @@ def per_structure_sigmas(
         or ``√N`` (gap_fit's ``sigma_per_atom`` convention). See the module docstring.
     special_config_types : sequence of str
         ``config_type`` values left out of the hull (loosest sigmas); non-periodic structures always are.
+    special_sigmas : mapping or None
+        ``{config_type: (σ_E eV/atom, σ_F eV/Å, σ_V eV/atom)}`` for structures left out of the hull, instead of the
+        loosest sigmas (scaled to the configuration like the others).
 
     Returns
     -------
@@ -173,6 +193,9 @@ def per_structure_sigmas(
         distance[regular] = lower_hull_distance(volumes[regular], energies[regular])
     ramp = np.where(regular, distance, np.inf)
     sigma_e, sigma_f, sigma_v = sigmas_from_distance(np.where(np.isfinite(ramp), ramp, 1e9))
+    for config_type, values in (special_sigmas or {}).items():
+        chosen = special & np.array([atoms.info.get('config_type') == config_type for atoms in atoms_list])
+        sigma_e[chosen], sigma_f[chosen], sigma_v[chosen] = check_special_sigmas(values, config_type)
     factor = n_atoms if natoms_scaling == 'linear' else np.sqrt(n_atoms)
     logger.debug('hull sigmas: %d regular, %d special structures', int(regular.sum()), int(special.sum()))
     return {

@@ -38,6 +38,7 @@ from aiida_gaprss.calculations.gap_fit import validate_training_set
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.gap_hyper import delta_from_error
 from aiida_gaprss.rss.gap_parameters import DESCRIPTOR_TYPES, select_descriptors, validate_gap_parameters
+from aiida_gaprss.rss.hull import SPECIAL_CONFIG_TYPES, check_special_sigmas
 from aiida_gaprss.workflows.functions import add_hull_sigmas
 
 __all__ = ('GapFitBaseWorkChain', 'GapFitWorkChain')
@@ -51,6 +52,7 @@ FIT_SETTINGS = {
     'natoms_scaling': 'linear',
     'delta_2b_about': 'mean',
     'e0': None,
+    'special_sigmas': None,
 }
 
 
@@ -71,6 +73,23 @@ def validate_fit_settings(value, _):
         return "field `settings.delta_2b_about`: expected 'mean' or 'e0'"
     if settings.get('delta_2b_about') == 'e0' and not isinstance(settings.get('e0'), dict):
         return 'field `settings.e0`: isolated-atom energies are needed for delta_2b_about = e0'
+    special = settings.get('special_sigmas')
+    if special is not None:
+        if not isinstance(special, dict):
+            return 'field `settings.special_sigmas`: expected {config_type: [σ_E, σ_F, σ_V]}'
+        for config_type, values in special.items():
+            if config_type not in SPECIAL_CONFIG_TYPES:
+                return (
+                    f'field `settings.special_sigmas.{config_type}`: only structures left out of the hull '
+                    f'{list(SPECIAL_CONFIG_TYPES)} take fixed sigmas'
+                )
+            try:
+                check_special_sigmas(values, config_type)
+            except ValueError:
+                return (
+                    f'field `settings.special_sigmas.{config_type}`: expected three positive numbers '
+                    f'(σ_E eV/atom, σ_F eV/Å, σ_V eV/atom), got {values!r}'
+                )
     return None
 
 

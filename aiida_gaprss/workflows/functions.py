@@ -24,7 +24,8 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
     """Per-structure gap_fit sigmas from the (V, E) lower convex hull, and δ_2b from the spread of the energies.
 
     ``settings``: ``natoms_scaling`` ('linear' or 'sqrt', see :mod:`aiida_gaprss.rss.hull`), ``delta_2b_about``
-    ('mean' or 'e0'), ``e0`` (isolated-atom energies, eV, needed for 'e0').
+    ('mean' or 'e0'), ``e0`` (isolated-atom energies, eV, needed for 'e0'), ``special_sigmas`` (per config_type
+    left out of the hull, e.g. ``dimer``: σ_E eV/atom, σ_F eV/Å, σ_V eV/atom instead of the loosest sigmas).
 
     Returns ``structures`` (the same structures with ``energy_sigma``, ``force_sigma``, ``virial_sigma`` and
     ``hull_distance``) and ``report`` (``delta_2b`` in eV, hull statistics).
@@ -34,7 +35,9 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
 
     options = settings.get_dict()
     frames = structures.get_atoms()
-    set_sigmas(frames, natoms_scaling=options.get('natoms_scaling', 'linear'))
+    set_sigmas(
+        frames, natoms_scaling=options.get('natoms_scaling', 'linear'), special_sigmas=options.get('special_sigmas')
+    )
     e0 = options.get('e0') or None
     delta = delta_2b(
         [atoms.info['energy'] for atoms in frames],

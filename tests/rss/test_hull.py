@@ -93,6 +93,24 @@ def test_set_sigmas_on_atoms():
     assert np.isclose(root['energy_sigma'][1], 2 * sE) and np.isclose(root['virial_sigma'][0], np.sqrt(8) * 0.0632)
 
 
+def test_special_sigmas_replace_the_loosest_ones():
+    structures = [
+        si_cell(8, 10.0, -5.0),
+        si_cell(2, 4000.0, -9.0, config_type='dimer'),
+        si_cell(1, 4000.0, -0.5, config_type='isolated_atom'),
+    ]
+    sigmas = hull.per_structure_sigmas(structures, special_sigmas={'dimer': [0.01, 0.05, 0.02]})
+    dimer = [sigmas[key][1] for key in ('energy_sigma', 'force_sigma', 'virial_sigma')]
+    assert np.allclose(dimer, [0.02, 0.05, 0.04])
+    assert np.isclose(sigmas['energy_sigma'][2], 0.1)  # not named: still the loosest
+    assert np.isclose(sigmas['energy_sigma'][0], 8 * 0.001)  # on the hull: untouched
+    root = hull.per_structure_sigmas(structures, natoms_scaling='sqrt', special_sigmas={'dimer': [0.01, 0.05, 0.02]})
+    assert np.isclose(root['energy_sigma'][1], np.sqrt(2) * 0.01)
+    for bad in ([0.01, 0.05], [0.01, -0.05, 0.02], ['a', 1, 1], None):
+        with pytest.raises(ValueError, match='special_sigmas.dimer: expected three positive numbers'):
+            hull.per_structure_sigmas(structures, special_sigmas={'dimer': bad})
+
+
 def test_bad_structures():
     no_energy = si_cell(2, 12.0, -5.0)
     del no_energy.info['energy']

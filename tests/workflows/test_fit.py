@@ -5,6 +5,7 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 from aiida.plugins import WorkflowFactory
+from ase import Atoms
 
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.gap_parameters import table1_parameters
@@ -69,6 +70,22 @@ def test_fit_with_automatic_deltas(fixture_code, sw_training_set):
     assert np.sqrt(np.mean(np.square(errors))) == pytest.approx(metrics['energy_rmse'], rel=1e-3, abs=1e-5)
 
 
+def test_hull_sigmas_take_special_sigmas(sw_training_set):
+    from aiida_gaprss.workflows.functions import add_hull_sigmas
+
+    dimer = Atoms('Si2', positions=[[0, 0, 0], [1.5, 0, 0]], cell=[12, 12, 12], pbc=True)
+    dimer.info.update(energy=-5.0, config_type='dimer')
+    dimer.arrays['forces'] = np.zeros((2, 3))
+    frames = [*sw_training_set[:6], dimer]
+    settings = {'special_sigmas': {'dimer': [0.01, 0.05, 0.02]}}
+    result = add_hull_sigmas(StructureSet.from_atoms(frames), orm.Dict(settings))
+    fitted = result['structures'].get_atoms()
+    assert fitted[-1].info['energy_sigma'] == pytest.approx(0.02) and fitted[-1].info['force_sigma'] == 0.05
+    loose = add_hull_sigmas(StructureSet.from_atoms(frames), orm.Dict({}))['structures'].get_atoms()
+    assert loose[-1].info['energy_sigma'] == pytest.approx(0.2)
+    assert [a.info['energy_sigma'] for a in fitted[:-1]] == [a.info['energy_sigma'] for a in loose[:-1]]
+
+
 def test_fit_refuses_bad_settings(fixture_code, sw_training_set):
     inputs = {
         'training_set': StructureSet.from_atoms(sw_training_set[:3]),
@@ -78,6 +95,13 @@ def test_fit_refuses_bad_settings(fixture_code, sw_training_set):
     }
     with pytest.raises(ValueError, match='settings.natoms_scaling'):
         run_get_node(GapFitWorkChain, **inputs)
+    for special, message in (
+        ({'rss_random': [0.01, 0.1, 0.1]}, r'settings.special_sigmas.rss_random`: only structures left out'),
+        ({'dimer': [0.01, 0.1]}, r'settings.special_sigmas.dimer`: expected three positive numbers'),
+    ):
+        inputs['settings'] = orm.Dict({'special_sigmas': special})
+        with pytest.raises(ValueError, match=message):
+            run_get_node(GapFitWorkChain, **inputs)
     inputs['settings'] = orm.Dict({})
     bad = table1_parameters('Si', overrides=SMALL)
     bad['descriptors'][0]['cutoff'] = -1.0
