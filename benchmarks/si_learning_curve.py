@@ -341,8 +341,16 @@ def main() -> None:
         cells = row['training_energy_rmse_cells']
         cells = f'{cells * 1000:7.1f}' if cells is not None else '    n/a'
         print(f'{row["iteration"]:4d} {row["reference_evaluations"]:6d} {training:10.1f} {cells} | {errors} | {ratios}')
-    met = [row for row in rows if all(abs(row['errors'][name]) < GOAL_EV for name in GOAL_PHASES)]
-    first_met = met[0]['reference_evaluations'] if met else None
+    inside = [all(abs(row['errors'][name]) < GOAL_EV for name in GOAL_PHASES) for row in rows]
+    first_met = next((row['reference_evaluations'] for row, ok in zip(rows, inside, strict=True) if ok), None)
+    # the goal held from this point on (every later point inside it too): a point inside by chance does not count
+    settled = None
+    for row, ok in reversed(list(zip(rows, inside, strict=True))):
+        if not ok:
+            break
+        settled = row['reference_evaluations']
+    print(f'goal first met at {first_met} evaluations; held from {settled} to the last point' if settled else
+          f'goal first met at {first_met} evaluations; not met at the last point')  # fmt: skip
     last = rows[-1] if rows else {'reference_evaluations': None, 'errors': {}}
     smoke = budget < GOAL_EVALUATIONS
     note = ''
@@ -370,6 +378,8 @@ def main() -> None:
         f'with <= {GOAL_EVALUATIONS} evaluations',
         'goal_met': first_met is not None and first_met <= GOAL_EVALUATIONS,
         'evaluations_to_goal': first_met,
+        'goal_met_at_last_point': bool(rows) and settled is not None,
+        'goal_held_from_evaluations': settled,
         'final_evaluations': last['reference_evaluations'],
         'final_errors_mev_per_atom': {name: round(value * 1000, 2) for name, value in last['errors'].items()},
         'final_ratio_to_goal': {
