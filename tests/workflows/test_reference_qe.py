@@ -133,6 +133,7 @@ def test_qe_labels_equal_ase_espresso_and_failure_excluded(pw_code, family, tmp_
         ('no_forces', 'tprnfor and tstress must stay True'),
         ('protocol', 'field `qe.protocol`: unknown protocol'),
         ('override', 'field `qe.structure_overrides`'),
+        ('unhandled', 'field `qe.on_unhandled_failure`: expected one of'),
     ],
 )
 def test_bad_qe_inputs_refused(pw_code, family, change, message):
@@ -154,10 +155,43 @@ def test_bad_qe_inputs_refused(pw_code, family, change, message):
         builder.qe.protocol = orm.Str('heroic')
     elif change == 'override':
         builder.qe.structure_overrides = orm.Dict({'7': {}})
+    elif change == 'unhandled':
+        builder.qe.on_unhandled_failure = orm.Str('retry_forever')
     before = orm.QueryBuilder().append(orm.ProcessNode).count()
     with pytest.raises(ValueError, match=message):
         run_get_node(builder)
     assert orm.QueryBuilder().append(orm.ProcessNode).count() == before
+
+
+@pytest.fixture
+def pw_code_lost_once(aiida_code_installed, tmp_path):
+    """A serial pw.x whose first job dies at once and leaves no output, like a job killed with its node."""
+    marker = tmp_path / 'first-job-lost'
+    script = tmp_path / 'pw-lost-once.sh'
+    lost = f'if [ ! -e {marker} ]; then touch {marker}; exit 137; fi'
+    script.write_text(f'#!/bin/sh\n{lost}\nexec {shutil.which("pw.x")} "$@"\n')
+    script.chmod(0o755)
+    code = aiida_code_installed(
+        default_calc_job_plugin='quantumespresso.pw', filepath_executable=str(script), label='pw-lost-once'
+    )
+    return code, marker
+
+
+def test_a_lost_job_is_run_again(pw_code_lost_once, family):
+    """The job that left no output (exit 305 for pw.x, no handler of PwBaseWorkChain) is run again once."""
+    code, marker = pw_code_lost_once
+    builder = qe_builder(code, si_cells()[:1])
+    builder.qe.options = orm.Dict({'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'withmpi': False})
+    del builder.qe['parallelization']
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert marker.exists()
+    assert results['exclusions']['num_excluded'] == 0 and len(results['structures']) == 1
+    base = [child for child in node.called if child.process_label == 'PwBaseWorkChain']
+    calculations = sorted(base[0].called, key=lambda calc: calc.ctime)
+    assert [calc.exit_status for calc in calculations] == [calculations[0].exit_status, 0]
+    assert calculations[0].exit_status in (302, 305), calculations[0].exit_message
+    assert base[0].inputs.on_unhandled_failure.value == 'restart_once'
 
 
 def test_default_family_label():

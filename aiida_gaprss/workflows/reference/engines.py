@@ -24,6 +24,7 @@ from aiida_gaprss.workflows.reference.functions import (
     split_batches,
     split_structures,
 )
+from aiida_gaprss.workflows.reference.inputs import UNHANDLED_FAILURE_ACTIONS
 from aiida_gaprss.workflows.reference.protocols import deep_merge, kpoint_mesh, load_protocol, settings_for_species
 
 __all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'pw_options')
@@ -294,6 +295,7 @@ class QeEngine(_PerStructureEngine):
         if 'parallelization' in qe:
             builder.pw.parallelization = qe.parallelization
         builder.max_iterations = qe.get('max_iterations', orm.Int(3))
+        builder.on_unhandled_failure = qe.get('on_unhandled_failure', orm.Str(UNHANDLED_FAILURE_ACTIONS[0]))
         builder.clean_workdir = orm.Bool(qe.clean_workdir.value if 'clean_workdir' in qe else True)
         builder.metadata.call_link_label = tag
         return PwBaseWorkChain, builder
@@ -363,6 +365,7 @@ class VaspEngine(_PerStructureEngine):
             options.update(vasp.options.get_dict())
         builder.calc.metadata.options = options
         builder.max_iterations = vasp.get('max_iterations', orm.Int(2))
+        builder.on_unhandled_failure = vasp.get('on_unhandled_failure', orm.Str(UNHANDLED_FAILURE_ACTIONS[0]))
         builder.metadata.call_link_label = tag
         return VaspWorkChain, builder
 

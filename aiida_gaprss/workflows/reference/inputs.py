@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from aiida import orm
 
-__all__ = ('ENGINE_INPUTS', 'RUN_ONLY_INPUTS', 'define_engine_inputs')
+__all__ = ('ENGINE_INPUTS', 'RUN_ONLY_INPUTS', 'UNHANDLED_FAILURE_ACTIONS', 'define_engine_inputs')
+
+#: What the engine's restart work chain (aiida-core's ``BaseRestartWorkChain.on_unhandled_failure``) does with a
+#: failure none of its handlers knows; the first is the default here.
+UNHANDLED_FAILURE_ACTIONS = ('restart_once', 'abort', 'pause', 'restart_and_pause')
+_UNHANDLED_HELP = (
+    "A failure no handler knows: 'restart_once' (default: a job killed with its node or lost in a machine restart "
+    "leaves no output and is run again once before the structure is excluded), 'abort', 'pause', "
+    "'restart_and_pause'."
+)
 
 #: Per engine: port name -> (valid type, help), in the order they are declared. Every port but ``code`` is optional.
 ENGINE_INPUTS = {
@@ -25,6 +34,7 @@ ENGINE_INPUTS = {
         'settings': (orm.Dict, 'PwCalculation settings.'),
         'parallelization': (orm.Dict, "pw.x parallelization, e.g. {'npool': 2}."),
         'max_iterations': (orm.Int, 'PwBaseWorkChain restarts.'),
+        'on_unhandled_failure': (orm.Str, _UNHANDLED_HELP),
         'clean_workdir': (orm.Bool, 'Clean remote folders (default).'),
     },
     'vasp': {
@@ -35,6 +45,7 @@ ENGINE_INPUTS = {
         'parameters': (orm.Dict, 'INCAR overrides (and `kspacing`, 1/Å with 2π).'),
         'options': (orm.Dict, 'metadata.options of each VASP job.'),
         'max_iterations': (orm.Int, 'VaspWorkChain restarts.'),
+        'on_unhandled_failure': (orm.Str, _UNHANDLED_HELP),
     },
 }
 
@@ -51,6 +62,7 @@ RUN_ONLY_INPUTS = (
     'batch_size',
     'structure_overrides',
     'max_iterations',
+    'on_unhandled_failure',
     'clean_workdir',
 )
 

@@ -21,7 +21,7 @@ from aiida_gaprss.calculations.ase_batch import AseBatch
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.reference.engines import ENGINES
 from aiida_gaprss.workflows.reference.functions import gather_labels
-from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
+from aiida_gaprss.workflows.reference.inputs import UNHANDLED_FAILURE_ACTIONS, define_engine_inputs
 from aiida_gaprss.workflows.reference.isolated import IsolatedAtomsMixin
 from aiida_gaprss.workflows.window import ChildWindowMixin, called_children
 
@@ -50,6 +50,11 @@ def validate_inputs(value, _):
         return f'field `engine`: expected one of {sorted(ENGINES)}, got {engine!r}'
     if value['max_concurrent'].value < 1:
         return f'field `max_concurrent`: must be >= 1, got {value["max_concurrent"].value}'
+    for name in ('qe', 'vasp'):
+        action = value.get(name, {}).get('on_unhandled_failure')
+        if action is not None and action.value not in UNHANDLED_FAILURE_ACTIONS:
+            choices = list(UNHANDLED_FAILURE_ACTIONS)
+            return f'field `{name}.on_unhandled_failure`: expected one of {choices}, got {action.value!r}'
     fraction = value['max_failure_fraction'].value
     if not 0.0 <= fraction <= 1.0:
         return f'field `max_failure_fraction`: must be within [0, 1], got {fraction}'
