@@ -21,7 +21,7 @@ A variant is one or more comma-separated SETTING=VALUE: ``soap_n_sparse``, ``soa
 delta_3b, 2b+3b fit -> delta_SOAP, each the training energy RMSE per atom of the previous stage) and
 ``dimer_energy_sigma`` (eV/atom, the dimers' energy sigma in train.xyz).
 
-Ends by printing ONE JSON line, written to benchmarks/results/fit_noise.json.
+Ends by printing ONE JSON line, written to benchmarks/results/fit_noise.json (``--tag T``: fit_noise.T.json).
 """
 
 from __future__ import annotations
@@ -150,6 +150,7 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[2, 3, 4], help='gap_fit rnd_seed values to refit')
     parser.add_argument('--variant', action='append', default=[], help='SETTING=VALUE[,SETTING=VALUE] (see above)')
     parser.add_argument('--note', default='')
+    parser.add_argument('--tag', default='', help='write results/fit_noise.<tag>.json instead of fit_noise.json')
     args = parser.parse_args()
 
     reference = json.loads(REFERENCE_CACHE.read_text())['reference']
@@ -191,8 +192,9 @@ def main():
         'benchmark_wall_seconds': round(time.perf_counter() - start, 1),
         'nproc': os.cpu_count(),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(figures) + '\n')
+    path = RESULTS.with_name(f'fit_noise.{args.tag}.json') if args.tag else RESULTS
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(figures) + '\n')
     print(json.dumps(figures))
 
 
