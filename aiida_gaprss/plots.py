@@ -118,27 +118,38 @@ def _to_mev(errors_ev: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ learning curve
 
 
-def plot_learning_curve(curve_rows, path=None, phase_errors: Mapping | None = None, *, title: str | None = None):
+def plot_learning_curve(
+    curve_rows, path=None, phase_errors: Mapping | None = None, *, title: str | None = None, goal: float | None = None
+):
     """Learning curve: errors (meV/atom, log) vs number of reference evaluations.
 
     Parameters
     ----------
     curve_rows : list of dict, or dict with key ``'iterations'``
         The rows of the run's ``learning_curve`` output: each with ``reference_evaluations`` and optionally
-        ``training_energy_rmse`` and ``prediction_energy_rmse`` (eV/atom).
+        ``training_energy_rmse``, ``training_energy_rmse_cells`` (periodic cells only, no dimers) and
+        ``prediction_energy_rmse`` (eV/atom).
     path : str or Path, optional
         Where to write the PNG; None returns the PNG bytes.
     phase_errors : mapping phase -> sequence of (reference_evaluations, error in eV/atom), optional
         Per-phase energy errors (each phase at its own minimum, :mod:`aiida_gaprss.rss.validation`); their absolute
         values are drawn, and points below :data:`ERROR_FLOOR_MEV` at the floor.
+    goal : float, optional
+        An error goal (eV/atom) drawn as a dashed line.
     """
+    if goal is not None and not (isinstance(goal, int | float) and math.isfinite(goal) and goal > 0):
+        raise ValueError(f'goal: expected a positive energy per atom (eV), got {goal!r}')
     if isinstance(curve_rows, Mapping):
         if 'iterations' not in curve_rows:
             raise ValueError("curve_rows: a dict must have the key 'iterations'")
         curve_rows = curve_rows['iterations']
     if not isinstance(curve_rows, Sequence) or isinstance(curve_rows, str) or not curve_rows:
         raise ValueError('curve_rows: empty (no iteration to plot)')
-    series = {'training_energy_rmse': ([], []), 'prediction_energy_rmse': ([], [])}
+    series = {
+        'training_energy_rmse': ([], []),
+        'training_energy_rmse_cells': ([], []),
+        'prediction_energy_rmse': ([], []),
+    }
     for index, row in enumerate(curve_rows):
         if not isinstance(row, Mapping) or 'reference_evaluations' not in row:
             raise ValueError(f"curve_rows[{index}]: expected a dict with 'reference_evaluations'")
@@ -161,6 +172,9 @@ def plot_learning_curve(curve_rows, path=None, phase_errors: Mapping | None = No
     ax = figure.add_subplot()
     styles = {
         'training_energy_rmse': dict(color='0.3', marker='o', linestyle='-', label='training RMSE'),
+        'training_energy_rmse_cells': dict(
+            color='0.3', marker='o', markerfacecolor='white', linestyle=':', label='training RMSE, periodic cells'
+        ),
         'prediction_energy_rmse': dict(color='0.55', marker='s', linestyle='--', label='prediction RMSE (new data)'),
     }
     for key, (xs, ys) in series.items():
@@ -169,6 +183,8 @@ def plot_learning_curve(curve_rows, path=None, phase_errors: Mapping | None = No
     for name, array in phase_series.items():
         ax.plot(array[:, 0], _to_mev(array[:, 1]), marker='^', linestyle='-', label=f'{name} (phase error)')
     ax.axhline(CONVERGED_MEV, color='tab:green', linestyle=':', linewidth=1.0, label='1 meV/atom')
+    if goal is not None:
+        ax.axhline(goal * 1000, color='tab:red', linestyle='--', linewidth=1.0, label=f'goal {goal * 1000:g} meV/atom')
     ax.set_yscale('log')
     _plain_log_ticks(ax.yaxis)
     ax.set_xlabel('reference evaluations')

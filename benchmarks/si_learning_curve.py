@@ -179,28 +179,11 @@ def iteration_potentials(node) -> list[dict]:
                 'reference_evaluations': evaluations,
                 'database_size': len(child.outputs.database),
                 'training_energy_rmse': metrics.get('energy_rmse'),
-                'training_energy_rmse_cells': rmse_without_dimers(metrics.get('training_errors') or {}),
+                'training_energy_rmse_cells': energy_rmse_of_cells(metrics.get('training_errors') or {}),
                 'potential': child.outputs.potential,
             }
         )
     return rows
-
-
-def rmse_without_dimers(training_errors: dict) -> float | None:
-    """Training energy RMSE (eV/atom) over the periodic cells only: dimers and isolated atoms left out.
-
-    The overall RMSE of a fast-protocol fit is dominated by its two dimers (errors of eV/atom: with ``e0`` the
-    database average the isolated-atom limit sits ~4 eV/atom away from the fitted zero, and their sigma is the
-    largest); this is the figure for the crystals the curve is about.
-    """
-    per_type = training_errors.get('per_config_type') or {}
-    total = count = 0.0
-    for config_type, row in per_type.items():
-        if config_type in ('dimer', 'isolated_atom') or row.get('energy_rmse') is None:
-            continue
-        total += row['n_energy'] * row['energy_rmse'] ** 2
-        count += row['n_energy']
-    return (total / count) ** 0.5 if count else None
 
 
 def labelled_so_far(node) -> int:
@@ -410,11 +393,12 @@ def main() -> None:
     from aiida_gaprss.plots import plot_learning_curve
 
     phase_errors = {name: [(row['reference_evaluations'], row['errors'][name]) for row in rows] for name in PHASES}
-    curve = [{key: row[key] for key in ('reference_evaluations', 'training_energy_rmse')} for row in rows]
+    keys = ('reference_evaluations', 'training_energy_rmse', 'training_energy_rmse_cells')
+    curve = [{key: row[key] for key in keys} for row in rows]
     title = f'Si, QE fast, run {run_pk}' + (f' (SMOKE RUN, budget {budget})' if smoke else '')
     RESULTS.parent.mkdir(exist_ok=True)
     if rows:
-        plot_learning_curve(curve, PLOT, phase_errors=phase_errors, title=title)
+        plot_learning_curve(curve, PLOT, phase_errors=phase_errors, title=title, goal=GOAL_EV)
         print(f'plot: {PLOT}')
     else:
         print('no finished iteration: no learning curve and no plot')

@@ -32,6 +32,9 @@ def test_learning_curve(tmp_path):
     _check_png(path)
     data = plots.plot_learning_curve(CURVE['iterations'], None)
     assert data[:8] == plots.PNG_MAGIC
+    rows = [{**row, 'training_energy_rmse_cells': row['training_energy_rmse'] / 4} for row in CURVE['iterations']]
+    with_cells = plots.plot_learning_curve(rows, None, phase_errors=phase_errors, goal=0.01)
+    assert with_cells[:8] == plots.PNG_MAGIC and len(with_cells) > MIN_BYTES and with_cells != data
 
 
 def test_energy_volume(tmp_path):
@@ -83,6 +86,7 @@ def test_similarity_curve(tmp_path):
         (lambda p: plots.plot_learning_curve([{'iteration': 0}], p), r'curve_rows\[0\]'),
         (lambda p: plots.plot_learning_curve([{'reference_evaluations': 1}], p), 'curve_rows'),
         (lambda p: plots.plot_learning_curve(CURVE, p, phase_errors={'dia': []}), 'phase_errors'),
+        (lambda p: plots.plot_learning_curve(CURVE, p, goal=-0.01), 'goal'),
         (lambda p: plots.plot_energy_volume({}, p), 'curves'),
         (lambda p: plots.plot_energy_volume({'dia': {'potential': ([], [])}}, p), 'curves'),
         (lambda p: plots.plot_energy_volume({'dia': {'potential': ([1, 2], [1])}}, p), 'curves'),

@@ -106,6 +106,25 @@ def training_errors(frames, calculator) -> dict:
     return result
 
 
+def energy_rmse_of_cells(errors: dict, excluded=None) -> float | None:
+    """Energy RMSE (eV/atom) over the periodic cells only, from the ``per_config_type`` of :func:`training_errors`.
+
+    The config types left out of the hull (dimers, isolated atoms: :data:`aiida_gaprss.rss.hull.SPECIAL_CONFIG_TYPES`,
+    or ``excluded``) are left out here too: with ``e0`` the database average their errors are eV/atom and make the
+    overall RMSE of a small fit a figure about the dimers. None when no other config type has energies.
+    """
+    from aiida_gaprss.rss.hull import SPECIAL_CONFIG_TYPES
+
+    excluded = SPECIAL_CONFIG_TYPES if excluded is None else excluded
+    total = count = 0.0
+    for config_type, row in (errors.get('per_config_type') or {}).items():
+        if config_type in excluded or row.get('energy_rmse') is None or not row.get('n_energy'):
+            continue
+        total += row['n_energy'] * row['energy_rmse'] ** 2
+        count += row['n_energy']
+    return float(np.sqrt(total / count)) if count else None
+
+
 def run(content: dict, workdir: pathlib.Path) -> dict:
     """Evaluate the potential on the training file and write the errors as JSON."""
     from quippy.potential import Potential

@@ -57,7 +57,13 @@ __all__ = (
 
 @calcfunction
 def build_learning_curve(**nodes) -> orm.Dict:
-    """Learning curve from each iteration's fit metrics, selection and labels (keys ``<kind>_<iteration>``)."""
+    """Learning curve from each iteration's fit metrics, selection and labels (keys ``<kind>_<iteration>``).
+
+    ``training_energy_rmse`` is over every training structure, ``training_energy_rmse_cells`` over the periodic cells
+    only (no dimers: :func:`aiida_gaprss.jobs.gap_errors.energy_rmse_of_cells`).
+    """
+    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
+
     iterations = sorted({int(key.rsplit('_', 1)[1]) for key in nodes})
     rows = []
     evaluations = 0
@@ -72,6 +78,7 @@ def build_learning_curve(**nodes) -> orm.Dict:
             metrics = nodes[f'fit_{k:02d}'].get_dict()
             for key in ('energy_rmse', 'forces_rmse', 'virial_rmse'):
                 row[f'training_{key}'] = metrics.get(key)
+            row['training_energy_rmse_cells'] = energy_rmse_of_cells(metrics.get('training_errors') or {})
         if f'prediction_{k:02d}' in nodes:
             row.update(nodes[f'prediction_{k:02d}'].get_dict())
         if f'validation_{k:02d}' in nodes:

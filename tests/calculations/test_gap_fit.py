@@ -206,3 +206,25 @@ def test_training_errors_statistics(training_frames):
     assert errors['forces_rmse'] < 1e-9 and errors['virial_rmse'] < 1e-9
     assert errors['n_force_components'] == 3 * sum(len(a) for a in frames)
     assert errors['per_config_type']['cubic']['n_structures'] == 2
+
+
+def test_energy_rmse_of_cells_leaves_the_dimers_out(training_frames):
+    """A dimer 2 eV/atom off dominates the overall RMSE; the cells' RMSE is the shift given to the cells."""
+    from ase import Atoms
+
+    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
+    from aiida_gaprss.rss.potentials import stillinger_weber_si
+
+    calculator = stillinger_weber_si()
+    frames = [atoms.copy() for atoms in training_frames[:4]]
+    for atoms in frames:
+        atoms.info['energy'] += 0.01 * len(atoms)
+    dimer = Atoms('Si2', positions=[[0, 0, 0], [2.4, 0, 0]], cell=[12, 12, 12], pbc=True)
+    dimer.calc = calculator
+    dimer.info.update(energy=dimer.get_potential_energy() + 4.0, config_type='dimer')
+    dimer.calc = None
+    errors = training_errors([*frames, dimer], calculator)
+    assert errors['energy_rmse'] > 0.8  # sqrt((4 * 0.01**2 + 2**2) / 5)
+    assert energy_rmse_of_cells(errors) == pytest.approx(0.01, abs=1e-9)
+    assert energy_rmse_of_cells(errors, excluded=()) == pytest.approx(errors['energy_rmse'], rel=1e-9)
+    assert energy_rmse_of_cells({'per_config_type': {'dimer': errors['per_config_type']['dimer']}}) is None

@@ -78,6 +78,13 @@ def test_two_iterations_through_the_daemon(codes, submit_and_await, finished_run
     assert [row['reference_evaluations'] for row in curve] == [13, 21]
     assert [row['database_size'] for row in curve] == [len(first.outputs.database), len(second.outputs.database)]
     assert curve[1]['prediction_count'] == len(second.outputs.labelled)
+    for row, (_, child) in zip(curve, iterations, strict=True):  # the cells' RMSE leaves the 3 dimers out
+        per_type = child.outputs.fit_parameters['training_errors']['per_config_type']
+        cells = {name: value for name, value in per_type.items() if name != 'dimer'}
+        mean_square = sum(v['n_energy'] * v['energy_rmse'] ** 2 for v in cells.values()) / sum(
+            v['n_energy'] for v in cells.values()
+        )
+        assert row['training_energy_rmse_cells'] == pytest.approx(mean_square**0.5, rel=1e-9)
     assert node.outputs.database.uuid == second.outputs.database.uuid
     assert node.outputs.potential.uuid == second.outputs.potential.uuid
     assert set(node.outputs.potentials) == {'iteration_00', 'iteration_01'}
