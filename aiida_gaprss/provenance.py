@@ -147,6 +147,8 @@ def _validation_status(node: orm.WorkflowNode) -> dict:
 
 def run_status(run: orm.WorkflowNode) -> dict:
     """Progress of a GAP-RSS run: iterations, reference evaluations used of the budget, current errors."""
+    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
+
     budget = run.inputs.budget.value
     rows = []
     used = 0
@@ -173,6 +175,7 @@ def run_status(run: orm.WorkflowNode) -> dict:
         if 'fit_parameters' in outputs:
             metrics = outputs.fit_parameters.get_dict()
             row['energy_rmse'] = metrics.get('energy_rmse')
+            row['energy_rmse_cells'] = energy_rmse_of_cells(metrics.get('training_errors') or {})
             row['forces_rmse'] = metrics.get('forces_rmse')
             per_type = (metrics.get('training_errors') or {}).get('per_config_type') or {}
             row['energy_rmse_per_config_type'] = {

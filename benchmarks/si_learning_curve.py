@@ -158,6 +158,8 @@ def reference_phases(protocol_name: str, nprocs: int, cache: dict | None) -> dic
 # -- potential side ---------------------------------------------------------------------------------------------------
 def iteration_potentials(node) -> list[dict]:
     """(iteration, evaluations used so far, potential, training RMSE) of every finished iteration of a run."""
+    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
+
     offset = 0
     for link in node.base.links.get_incoming(link_label_filter='restart__reference_evaluations').all():
         offset = link.node.value

@@ -137,15 +137,18 @@ def _print_status(node) -> None:
     rows = []
     for row in status['iterations']:
         energy = row.get('energy_rmse')
+        cells = row.get('energy_rmse_cells')
         forces = row.get('forces_rmse')
         state = _state_text(row['state'], row['exit_status'])
         rows.append([
             row['label'], row['pk'], state,
             row['reference_evaluations'], row.get('database_size', ''),
-            f'{energy * 1000:.1f}' if energy is not None else '', f'{forces:.3f}' if forces is not None else '',
+            f'{energy * 1000:.1f}' if energy is not None else '', f'{cells * 1000:.1f}' if cells is not None else '',
+            f'{forces:.3f}' if forces is not None else '',
             row.get('last_message', ''),
         ])  # fmt: skip
-    echo_table(rows, ['iteration', 'pk', 'state', 'evaluations', 'database', 'E rmse meV/at', 'F rmse eV/Å', 'now'])
+    headers = ['iteration', 'pk', 'state', 'evaluations', 'database', 'E rmse meV/at', 'cells only', 'F rmse eV/Å']
+    echo_table(rows, [*headers, 'now'])
     config_types = sorted({key for row in status['iterations'] for key in row.get('energy_rmse_per_config_type', {})})
     if config_types:
         click.echo('\ntraining energy RMSE per config_type (meV/atom):')

@@ -152,10 +152,14 @@ def test_cli_against_the_finished_run(finished_run, tmp_path):
     assert 'reference evaluations: 21 of 21' in result.output
     assert 'iteration_00' in result.output and 'iteration_01' in result.output
     assert 'training energy RMSE per config_type' in result.output
+    assert 'cells only' in result.output
     status = run_status(node)
     per_type = status['iterations'][0]['energy_rmse_per_config_type']
     assert 'dimer' in per_type and all(value is None or value >= 0 for value in per_type.values())
     assert len(per_type) >= 2, per_type
+    assert status['iterations'][1]['energy_rmse_cells'] == pytest.approx(
+        node.outputs.learning_curve['iterations'][1]['training_energy_rmse_cells'], rel=1e-12
+    )
 
     result = runner.invoke(cmd_root, ['lineage', str(node.outputs.potential.pk), '--json'], catch_exceptions=False)
     assert result.exit_code == 0, result.output
