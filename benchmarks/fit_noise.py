@@ -42,6 +42,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from si_learning_curve import GOAL_EV, PHASES, REFERENCE_CACHE, phase_energies  # noqa: E402
 
+from aiida_gaprss.rss.gap_hyper import delta_from_error  # noqa: E402
+
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'fit_noise.json'
 
 
@@ -86,27 +88,33 @@ def _with_delta(part: str, delta: float) -> str:
 
 
 def _energy_rmse_per_atom(gap_file: pathlib.Path, train: pathlib.Path) -> float:
-    """Training energy RMSE (eV/atom) of a fitted potential over every structure of ``train``."""
-    import ase.io
-    import numpy as np
+    """Training energy RMSE (eV/atom) of a fitted potential over every structure of ``train``: the number the
+    GapFitCalculation's own error step (:func:`aiida_gaprss.jobs.gap_errors.training_errors`) reports."""
     from quippy.potential import Potential
 
-    potential = Potential(param_filename=str(gap_file))
-    errors = []
-    for atoms in ase.io.read(train, ':'):
-        reference = atoms.get_potential_energy()
-        atoms.calc = potential
-        errors.append((atoms.get_potential_energy() - reference) / len(atoms))
-    return float(np.sqrt(np.mean(np.square(errors))))
+    from aiida_gaprss.data.extxyz import read_frames
+    from aiida_gaprss.jobs.gap_errors import training_errors
+
+    with open(train, encoding='utf-8') as handle:
+        return training_errors(read_frames(handle), Potential(param_filename=str(gap_file)))['energy_rmse']
 
 
 def _set_dimer_sigma(train: pathlib.Path, sigma_per_atom: float) -> None:
-    """Set the energy sigma of the dimers of an extended-XYZ file (gap_fit's energy_sigma is per structure)."""
-    lines = train.read_text().splitlines(keepends=True)
-    for index, line in enumerate(lines):
-        if 'config_type=dimer' in line:
-            lines[index] = re.sub(r'energy_sigma=\S+', f'energy_sigma={2 * sigma_per_atom}', line)
-    train.write_text(''.join(lines))
+    """Give the dimers of a training file the energy sigma ``sigma_per_atom`` (eV/atom) by the fit's own hull rule
+    (:func:`aiida_gaprss.rss.hull.set_sigmas` with ``special_sigmas``; force and virial sigmas stay the loosest).
+
+    The other structures' sigmas are recomputed by the same rule (``natoms_scaling`` 'linear', the default): for a
+    job of the loop the file is rewritten byte for byte except the dimers' ``energy_sigma``.
+    """
+    from aiida_gaprss.data.extxyz import read_frames, write_frames
+    from aiida_gaprss.rss.hull import SIGMA_TABLE, set_sigmas
+
+    with open(train, encoding='utf-8') as handle:
+        frames = list(read_frames(handle))
+    loosest_force, loosest_virial = SIGMA_TABLE[1][2:]
+    set_sigmas(frames, special_sigmas={'dimer': (sigma_per_atom, loosest_force, loosest_virial)})
+    with open(train, 'w', encoding='utf-8') as handle:
+        write_frames(handle, frames)
 
 
 def _fit(argv: list[str], folder: str) -> float:
@@ -132,11 +140,12 @@ def refit_and_score(folder: pathlib.Path, argv: list[str], reference: dict, sett
         seconds, deltas = 0.0, None
         if 'e0' in settings:  # the delta automation with the new zero: 2b -> delta_3b, 2b+3b -> delta_SOAP
             parts = _descriptors(argv)
+            deltas = [float(re.search(r'delta=(\S+)', parts[0]).group(1))]
             for stage in (1, 2):
                 seconds += _fit(_with_descriptors(argv, parts[:stage]), tmp)
-                parts[stage] = _with_delta(parts[stage], _energy_rmse_per_atom(gap_file, train))
+                deltas.append(delta_from_error(_energy_rmse_per_atom(gap_file, train)))
+                parts[stage] = _with_delta(parts[stage], deltas[-1])
             argv = _with_descriptors(argv, parts)
-            deltas = [float(re.search(r'delta=(\S+)', part).group(1)) for part in parts]
         seconds += _fit(argv, tmp)
         energies = phase_energies(Potential(param_filename=str(gap_file)))
         rmse = _energy_rmse_per_atom(gap_file, train)
