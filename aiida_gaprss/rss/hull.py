@@ -117,17 +117,15 @@ def sigmas_from_distance(distance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out  # type: ignore[return-value]
 
 
-def check_special_sigmas(values, config_type: str) -> tuple[float, float, float]:
-    """(σ_E, σ_F, σ_V) of ``special_sigmas[config_type]``: three positive finite numbers."""
+def check_special_sigmas(values) -> tuple[float, float, float]:
+    """(σ_E, σ_F, σ_V) of one entry of ``special_sigmas``: three positive finite numbers, else ValueError (its message
+    says what was expected; the caller names the field)."""
     try:
         triple = tuple(float(value) for value in values)
     except (TypeError, ValueError):
         triple = ()
     if len(triple) != 3 or not all(np.isfinite(value) and value > 0 for value in triple):
-        raise ValueError(
-            f'special_sigmas.{config_type}: expected three positive numbers (σ_E eV/atom, σ_F eV/Å, σ_V eV/atom), '
-            f'got {values!r}'
-        )
+        raise ValueError(f'expected three positive numbers (σ_E eV/atom, σ_F eV/Å, σ_V eV/atom), got {values!r}')
     return triple  # type: ignore[return-value]
 
 
@@ -195,7 +193,10 @@ def per_structure_sigmas(
     sigma_e, sigma_f, sigma_v = sigmas_from_distance(np.where(np.isfinite(ramp), ramp, 1e9))
     for config_type, values in (special_sigmas or {}).items():
         chosen = special & np.array([atoms.info.get('config_type') == config_type for atoms in atoms_list])
-        sigma_e[chosen], sigma_f[chosen], sigma_v[chosen] = check_special_sigmas(values, config_type)
+        try:
+            sigma_e[chosen], sigma_f[chosen], sigma_v[chosen] = check_special_sigmas(values)
+        except ValueError as exception:
+            raise ValueError(f'special_sigmas.{config_type}: {exception}') from None
     factor = n_atoms if natoms_scaling == 'linear' else np.sqrt(n_atoms)
     logger.debug('hull sigmas: %d regular, %d special structures', int(regular.sum()), int(special.sum()))
     return {

@@ -84,12 +84,9 @@ def validate_fit_settings(value, _):
                     f'{list(SPECIAL_CONFIG_TYPES)} take fixed sigmas'
                 )
             try:
-                check_special_sigmas(values, config_type)
-            except ValueError:
-                return (
-                    f'field `settings.special_sigmas.{config_type}`: expected three positive numbers '
-                    f'(σ_E eV/atom, σ_F eV/Å, σ_V eV/atom), got {values!r}'
-                )
+                check_special_sigmas(values)
+            except ValueError as exception:
+                return f'field `settings.special_sigmas.{config_type}`: {exception}'
     return None
 
 
