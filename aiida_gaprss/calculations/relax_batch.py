@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from aiida_gaprss.calculations.structure_job import StructureJob
+from aiida_gaprss.rss.pressure import check_uniform
 
 __all__ = ('RelaxBatch', 'validate_relax_parameters')
 
@@ -48,9 +49,16 @@ def validate_relax_parameters(parameters: dict) -> None:
         if len(set(ids)) != len(ids):
             raise ValueError('field `parameters.trajectory_ids`: ids must be distinct')
     pressure = parameters.get('pressure', {})
-    if not isinstance(pressure, dict) or set(pressure) - {'p0', 'beta'}:
-        raise ValueError("field `parameters.pressure`: expected a dict with keys 'p0' (GPa) and 'beta'")
+    if not isinstance(pressure, dict) or set(pressure) - {'p0', 'beta', 'uniform'}:
+        raise ValueError("field `parameters.pressure`: expected a dict with keys 'p0' (GPa), 'beta' and 'uniform'")
+    try:
+        check_uniform(pressure.get('uniform'))
+    except ValueError as exception:
+        field, message = str(exception).split(': ', 1)
+        raise ValueError(f'field `parameters.pressure.{field}`: {message}') from None
     for key, value in pressure.items():
+        if key == 'uniform':
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise ValueError(f'field `parameters.pressure.{key}`: expected a positive number, got {value!r}')
     if pressure.get('p0', 1.0) > MAX_PRESSURE_GPA:

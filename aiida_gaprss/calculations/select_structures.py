@@ -11,7 +11,12 @@ __all__ = ('DIVERSITY_METHODS', 'METHODS', 'SelectStructures', 'validate_selecti
 METHODS = ('kernel_cur', 'descriptor_cur', 'random', 'flat_histogram_cur')
 #: Second step of ``flat_histogram_cur`` (key ``diversity``): the paper's kernel CUR or an ablation baseline (Fig. 2).
 DIVERSITY_METHODS = ('kernel_cur', 'descriptor_cur', 'random')
-KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes', 'always_include', 'diversity'}
+KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes', 'always_include', 'diversity', 'enthalpy',
+        'strained'}  # fmt: skip
+#: What the flat histogram bins (key ``enthalpy``): each frame's own enthalpy per atom (the paper's) or the enthalpy
+#: above the lowest at the frame's pressure (comparable across pressures).
+ENTHALPY_MODES = ('own', 'above_hull')
+STRAINED_KEYS = {'n', 'volume_range', 'pool'}
 SOAP_KEYS = {'n_max', 'l_max', 'sigma', 'r_cut', 'species', 'backend'}
 
 
@@ -36,6 +41,10 @@ def validate_selection_parameters(parameters: dict) -> None:
         kT = parameters.get('kT')
         if isinstance(kT, bool) or not isinstance(kT, (int, float)) or not math.isfinite(kT) or kT <= 0:
             raise ValueError(f'field `parameters.kT`: expected a positive energy (eV), got {kT!r}')
+    enthalpy = parameters.get('enthalpy', 'own')
+    if enthalpy not in ENTHALPY_MODES:
+        raise ValueError(f'field `parameters.enthalpy`: expected one of {ENTHALPY_MODES}, got {enthalpy!r}')
+    _validate_strained(parameters.get('strained'))
     always = parameters.get('always_include', [])
     if not isinstance(always, list) or not all(isinstance(item, str) for item in always):
         raise ValueError('field `parameters.always_include`: expected a list of config_type names')
@@ -45,6 +54,29 @@ def validate_selection_parameters(parameters: dict) -> None:
     unknown = sorted(set(soap) - SOAP_KEYS)
     if unknown:
         raise ValueError(f'field `parameters.soap.{unknown[0]}`: unknown key; known: {sorted(SOAP_KEYS)}')
+
+
+def _validate_strained(strained) -> None:
+    """``strained``: None or {n (int >= 0), volume_range ([lo, hi] volume factors), pool (int >= 1)}."""
+    from aiida_gaprss.rss.strain import check_volume_range
+
+    if strained is None:
+        return
+    if not isinstance(strained, dict):
+        raise ValueError(f'field `parameters.strained`: expected a dict {sorted(STRAINED_KEYS)}, got {strained!r}')
+    unknown = sorted(set(strained) - STRAINED_KEYS)
+    if unknown:
+        raise ValueError(f'field `parameters.strained.{unknown[0]}`: unknown key; known: {sorted(STRAINED_KEYS)}')
+    for key, minimum in (('n', 0), ('pool', 1)):
+        value = strained.get(key, minimum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f'field `parameters.strained.{key}`: expected an integer >= {minimum}, got {value!r}')
+    if 'volume_range' in strained:
+        try:
+            check_volume_range(strained['volume_range'])
+        except ValueError as exception:
+            field, message = str(exception).split(': ', 1)
+            raise ValueError(f'field `parameters.strained.{field}`: {message}') from None
 
 
 class SelectStructures(StructureJob):

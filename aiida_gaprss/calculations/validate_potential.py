@@ -42,7 +42,7 @@ LOGGER = logging.getLogger(__name__)
 
 KEYS = {'element', 'phases', 'relax', 'eos', 'processes'}
 RELAX_KEYS = {'fmax', 'steps', 'smax'}
-EOS_KEYS = {'volume_factors', 'relax', 'fmax', 'steps'}
+EOS_KEYS = {'volume_factors', 'relax', 'fmax', 'steps', 'phases'}
 MAP_KEYS = {'element', 'soap', 'processes'}
 
 
@@ -61,7 +61,8 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
 
     ``element`` (str) and ``phases`` (non-empty list of names) are required; ``relax`` ({fmax eV/Å, steps, smax GPa}),
     ``eos`` (None to skip, or {volume_factors (≥ 5 positive numbers), relax ('auto', 'positions', 'shape', 'none'),
-    fmax, steps}) and ``processes`` are optional.
+    fmax, steps, phases (the phases that get an E(V) curve; default all of ``phases``)}) and ``processes`` are
+    optional.
     """
     from aiida_gaprss.rss.eos import RELAX_MODES
     from aiida_gaprss.rss.phases import PHASES
@@ -111,6 +112,14 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
             _positive_number(eos['fmax'], 'parameters.eos.fmax')
         if 'steps' in eos:
             _positive_int(eos['steps'], 'parameters.eos.steps', 0)
+        if 'phases' in eos:
+            subset = eos['phases']
+            if not isinstance(subset, list) or not subset or not all(isinstance(name, str) for name in subset):
+                raise ValueError('field `parameters.eos.phases`: expected a non-empty list of phase names')
+            outside = [name for name in subset if name not in phases]
+            if outside:
+                raise ValueError(f'field `parameters.eos.phases`: {outside[0]!r} is not one of `parameters.phases` '
+                                 f'{phases}')  # fmt: skip
     if 'processes' in parameters:
         _positive_int(parameters['processes'], 'parameters.processes')
 

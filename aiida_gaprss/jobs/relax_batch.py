@@ -1,7 +1,8 @@
 """Job ``relax_batch``: relax random cells with a GAP at random pressures, keeping every frame.
 
 Run by :class:`aiida_gaprss.calculations.relax_batch.RelaxBatch`. Pressures come from ``info['pressure']`` of each
-input cell when every cell has one, else they are drawn from P(p) = exp(-p/(β p0))/(β p0) with the job's seed.
+input cell when every cell has one, else they are drawn from P(p) = exp(-p/(β p0))/(β p0) with the job's seed
+(mixed with a uniform range if ``pressure.uniform`` is given, :func:`aiida_gaprss.rss.pressure.sample_pressures`).
 Trajectory ids are offset by ``trajectory_offset`` so that the frames of several batches of one iteration stay
 distinct after merging (or given one per cell as ``trajectory_ids``, which a restart of the unfinished cells of a
 killed job uses); every frame keeps the ``origin`` of its starting cell.
@@ -37,7 +38,7 @@ def job_pressures(cells, parameters: dict) -> list[float]:
         float(value)
         for value in sample_pressures(
             len(cells), p0=float(sampling.get('p0', 1.0)), beta=float(sampling.get('beta', 0.2)),
-            seed=int(parameters['seed']),
+            seed=int(parameters['seed']), uniform=sampling.get('uniform'),
         )
     ]  # fmt: skip
 

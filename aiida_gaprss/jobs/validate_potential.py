@@ -7,8 +7,9 @@ Run as ``python -m aiida_gaprss.jobs.validate_potential job.json`` by
 ``validate``
     Every known phase (:mod:`aiida_gaprss.rss.phases`, or the ``info['phase']``-tagged structures of the input file)
     is relaxed with the calculator (variable cell, 0 GPa, :func:`aiida_gaprss.rss.validation.relax_phase`), then,
-    unless ``eos`` is ``None``, scaled over ``eos.volume_factors`` around its *own* minimum and relaxed at fixed
-    volume (:func:`aiida_gaprss.rss.eos.energy_volume_scan`) and fitted with Birch–Murnaghan. The calculator is a
+    unless ``eos`` is ``None`` (or the phase is not in ``eos.phases``, when given), scaled over ``eos.volume_factors``
+    around its *own* minimum and relaxed at fixed volume (:func:`aiida_gaprss.rss.eos.energy_volume_scan`) and
+    fitted with Birch–Murnaghan. The calculator is a
     spec of :func:`aiida_gaprss.rss.potentials.calculator_from_spec`: the GAP under validation or an ASE reference.
     A phase whose relaxation raises is recorded under ``failures`` and left out; the job fails only if all fail.
     Writes ``phases.xyz`` (the relaxed phases) and ``results.json``::
@@ -148,7 +149,8 @@ def _validate(parameters: dict, workdir: pathlib.Path) -> dict:
     eos = None if eos is None else dict(eos)
     processes = int(parameters.get('processes', 1))
     structures = _starting_structures(parameters, workdir)
-    tasks = [(name, atoms, relax, eos) for name, atoms in structures.items()]
+    curves_of = set(eos.get('phases', structures)) if eos is not None else set()
+    tasks = [(name, atoms, relax, eos if name in curves_of else None) for name, atoms in structures.items()]
 
     outcomes = {}
     if processes <= 1 or len(tasks) == 1:

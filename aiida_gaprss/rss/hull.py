@@ -45,6 +45,7 @@ __all__ = (
     'SIGMA_TABLE',
     'SPECIAL_CONFIG_TYPES',
     'check_special_sigmas',
+    'enthalpy_above_hull',
     'lower_hull',
     'lower_hull_distance',
     'per_structure_sigmas',
@@ -105,6 +106,36 @@ def lower_hull_distance(volumes_per_atom, energies_per_atom) -> np.ndarray:
         return E - hull[0, 1]
     distance = E - np.interp(V, hull[:, 0], hull[:, 1])
     return np.clip(distance, 0.0, None)  # round-off on hull points
+
+
+#: 1 GPa·Å³ in eV.
+GPA_A3_IN_EV = 1.0 / 160.21766208
+
+
+def enthalpy_above_hull(volumes_per_atom, energies_per_atom, pressures) -> np.ndarray:
+    """ΔH (eV/atom) of each point above the lowest enthalpy any of the points has at *that point's* pressure.
+
+    ``ΔH_i = E_i + p_i V_i − min_j (E_j + p_i V_j)``: the distance of point *i* above the tangent of the lower
+    (V, E) hull of slope ``−p_i`` (the minimum over *j* is taken on a hull vertex). Enthalpies of frames relaxed at
+    different pressures are then comparable: at 20 GPa, ``p V`` alone is ~2 eV/atom for Si, so enthalpies per atom
+    would rank every high-pressure frame far above every low-pressure one. For equal pressures ``p`` this is
+    ``H_i − min_j H_j`` (the paper's Boltzmann bias is unchanged).
+
+    Parameters
+    ----------
+    volumes_per_atom, energies_per_atom
+        Å³/atom and eV/atom of each point.
+    pressures
+        GPa, one per point (the pressure its relaxation was run at).
+    """
+    V = _as_vector(volumes_per_atom, 'volumes_per_atom')
+    E = _as_vector(energies_per_atom, 'energies_per_atom')
+    p = _as_vector(pressures, 'pressures') * GPA_A3_IN_EV
+    if not V.size == E.size == p.size:
+        raise ValueError(f'volumes ({V.size}), energies ({E.size}) and pressures ({p.size}) differ in length')
+    hull = lower_hull(V, E)
+    lowest = np.min(hull[None, :, 1] + p[:, None] * hull[None, :, 0], axis=1)
+    return np.clip(E + p * V - lowest, 0.0, None)
 
 
 def sigmas_from_distance(distance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -243,7 +243,8 @@ class GapRssIterationWorkChain(WorkChain):
             candidates = self.ctx.generate.outputs.structures
             selection['method'] = initial_method
             selection['always_include'] = ['dimer']
-            selection.pop('kT', None)
+            for key in ('kT', 'strained', 'enthalpy'):  # what only the relaxation frames of later iterations have
+                selection.pop(key, None)
         else:
             candidates = self.ctx.candidates
             selection['method'] = later_method

@@ -733,7 +733,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         if eos is None:
             return
         self.ctx.eos_specs = {}
-        for name in self.ctx.phases:
+        for name in eos.get('phases', self.ctx.phases):
             if f'relax_{name}_structure' not in self.ctx.relax_nodes:
                 continue
             relaxed = self.ctx.relax_nodes[f'relax_{name}_structure'].get_ase()

@@ -140,3 +140,57 @@ def test_relax_refuses_bad_parameters(fixture_code, small_gap_folder):
         with pytest.raises(ValueError, match=message):
             run_get_node(RelaxBatch, code=fixture_code('python'), structures=structures, potential=potential,
                          parameters=orm.Dict(parameters))  # fmt: skip
+
+
+def _trajectory_frames():
+    """Six hand-made 'trajectories' of three frames each; trajectories 0-3 end converged, at the enthalpies given."""
+    from tests.conftest import labelled_si_cells
+
+    cells = labelled_si_cells(18, seed=11)
+    final_enthalpy = {0: -4.50, 1: -4.90, 2: -4.80, 3: -4.60, 4: -5.00, 5: -5.10}  # eV/atom; 4, 5 not converged
+    frames = []
+    for index, atoms in enumerate(cells):
+        trajectory, step = divmod(index, 3)
+        final = step == 2
+        per_atom = final_enthalpy[trajectory] + (0.0 if final else 0.4 - 0.1 * step)
+        atoms.info.update(enthalpy=per_atom * len(atoms), pressure=0.0, trajectory_id=trajectory, step=step,
+                          final=final, origin=f'pool:1:{trajectory}:step{step}')  # fmt: skip
+        if final:
+            atoms.info['status'] = 'converged' if trajectory < 4 else 'max_steps'
+        frames.append(atoms)
+    return frames
+
+
+def test_select_with_strained_copies_of_the_lowest_converged_minima(fixture_code):
+    frames = _trajectory_frames()
+    parameters = {'method': 'flat_histogram_cur', 'n': 5, 'n_flat': 8, 'kT': 0.3, 'seed': 4, 'soap': SMALL_SOAP,
+                  'enthalpy': 'above_hull', 'strained': {'n': 2, 'pool': 1, 'volume_range': [0.9, 1.1]}}  # fmt: skip
+    _, node = run_get_node(SelectStructures, code=fixture_code('python'), structures=StructureSet.from_atoms(frames),
+                           parameters=orm.Dict(parameters))  # fmt: skip
+    assert node.is_finished_ok, node.exit_message
+    report = node.outputs.report.get_dict()
+    # the two lowest *converged* minima (trajectories 1 and 2; 4 and 5 are lower but did not converge)
+    assert report['strained_sources'] == [5, 8]
+    assert len(report['indices']) == 3 and len(node.outputs.structures) == 5
+    chosen = node.outputs.structures.get_atoms()
+    copies = [atoms for atoms in chosen if atoms.info.get('config_type') == 'rss_strained']
+    assert len(copies) == 2
+    for copy, source, factor in zip(copies, report['strained_sources'], report['strained_volume_factors'], strict=True):
+        assert 0.9 <= factor <= 1.1
+        assert copy.get_volume() == pytest.approx(factor * frames[source].get_volume(), rel=1e-9)
+        assert copy.info['origin'].startswith(f'pool:1:{source // 3}:step2:strained')
+        assert 'energy' not in copy.info and 'enthalpy' not in copy.info
+
+
+def test_select_refuses_bad_strained_and_enthalpy_settings(fixture_code, pool):
+    base = {'method': 'flat_histogram_cur', 'n': 2, 'kT': 0.1}
+    for extra, message in (
+        ({'enthalpy': 'gibbs'}, r"field `parameters.enthalpy`: expected one of \('own', 'above_hull'\)"),
+        ({'strained': {'n': -1}}, r'field `parameters.strained.n`: expected an integer >= 0'),
+        ({'strained': {'n': 2, 'volume_range': [1.2, 0.8]}}, r'field `parameters.strained.volume_range`: expected'),
+        ({'strained': {'n': 2, 'shear': 0.1}}, r'field `parameters.strained.shear`: unknown key'),
+        ({'strained': 3}, r'field `parameters.strained`: expected a dict'),
+    ):
+        with pytest.raises(ValueError, match=message):
+            run_get_node(SelectStructures, code=fixture_code('python'), structures=pool,
+                         parameters=orm.Dict({**base, **extra}))  # fmt: skip

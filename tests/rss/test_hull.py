@@ -118,3 +118,25 @@ def test_bad_structures():
         hull.per_structure_sigmas([si_cell(4, 12.0, -5.0), no_energy])
     with pytest.raises(ValueError, match='natoms_scaling'):
         hull.per_structure_sigmas([si_cell(4, 12.0, -5.0)], natoms_scaling='cube')
+
+
+def test_enthalpy_above_hull_is_the_brute_force_minimum_at_each_pressure():
+    from aiida_gaprss.rss.hull import GPA_A3_IN_EV, enthalpy_above_hull
+
+    rng = np.random.default_rng(4)
+    volumes = rng.uniform(12.0, 24.0, 300)
+    energies = 0.02 * (volumes - 20.0) ** 2 + rng.uniform(0.0, 1.0, 300)
+    pressures = rng.uniform(0.0, 20.0, 300)
+    above = enthalpy_above_hull(volumes, energies, pressures)
+    p = pressures * GPA_A3_IN_EV
+    brute = energies + p * volumes - np.min(energies[None, :] + p[:, None] * volumes[None, :], axis=1)
+    assert np.allclose(above, brute, atol=1e-12)
+    assert above.min() == 0.0 and np.all(above >= 0.0)
+    # at one common pressure it is H - min H: the paper's Boltzmann bias is unchanged
+    same = enthalpy_above_hull(volumes, energies, np.full(300, 5.0))
+    enthalpy = energies + 5.0 * GPA_A3_IN_EV * volumes
+    assert np.allclose(same, enthalpy - enthalpy.min(), atol=1e-12)
+    # a dense minimum relaxed at 20 GPa sits on the hull there although its enthalpy per atom is ~2 eV higher
+    assert enthalpy_above_hull([20.0, 15.0], [0.0, 0.3], [0.0, 20.0])[1] == 0.0
+    with pytest.raises(ValueError, match='differ in length'):
+        enthalpy_above_hull([1.0, 2.0], [0.0, 1.0], [0.0])
