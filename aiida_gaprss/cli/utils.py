@@ -7,7 +7,7 @@ import pathlib
 
 import click
 
-__all__ = ('echo_table', 'load_profile_option', 'output_options', 'output_path', 'resolve_code')
+__all__ = ('echo_table', 'load_profile_option', 'output_options', 'output_path', 'put_own_bin_on_path', 'resolve_code')
 
 
 def load_profile_option(function):
@@ -64,3 +64,19 @@ def echo_table(rows, headers, **options) -> None:
     from tabulate import tabulate
 
     click.echo(tabulate(rows, headers=headers, **options))
+
+
+def put_own_bin_on_path() -> None:
+    """Put the folder of this Python's scripts (``verdi``, ``gap_fit``) first on PATH if ``verdi`` is not on it.
+
+    ``.venv/bin/gaprss ...`` run from a shell without the venv activated: aiida-core starts the daemon through the
+    ``verdi`` it finds on PATH when it is first imported, and the daemon's jobs inherit this PATH.
+    """
+    import os
+    import pathlib
+    import shutil
+    import sys
+
+    folder = pathlib.Path(sys.executable).parent
+    if shutil.which('verdi') is None and (folder / 'verdi').exists():
+        os.environ['PATH'] = os.pathsep.join([str(folder), os.environ.get('PATH', '')])

@@ -7,9 +7,15 @@ import sys
 import pytest
 
 
+#: The PATH of a new shell: nothing of the project's venv on it (the README's commands must work from there).
+NEW_SHELL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+
 def _run(tmp_path, *args):
-    env = {**os.environ, 'AIIDA_PATH': str(tmp_path)}
-    command = [sys.executable, '-m', 'aiida_gaprss.cli', 'setup', *args]
+    """``.venv/bin/gaprss setup ...`` as typed in a new shell: the venv is not activated, not on PATH."""
+    env = {**os.environ, 'AIIDA_PATH': str(tmp_path), 'PATH': NEW_SHELL_PATH}
+    env.pop('VIRTUAL_ENV', None)
+    command = [os.path.join(os.path.dirname(sys.executable), 'gaprss'), 'setup', *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=300)
 
 
