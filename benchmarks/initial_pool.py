@@ -34,6 +34,9 @@ import warnings
 import numpy as np
 import psutil
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _record import provenance  # noqa: E402
+
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'initial_pool.json'
 TARGET_SECONDS = 300.0
 
@@ -228,6 +231,7 @@ def main(argv=None) -> dict:
     figures['maxrss_self_gb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
     figures['maxrss_children_gb'] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 3)
     figures['load_average_end'] = [round(x, 2) for x in os.getloadavg()]
+    figures['provenance'] = provenance()
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=1) + '\n')

@@ -33,6 +33,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _record import provenance  # noqa: E402
+
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'reference_overhead.json'
 MPI_ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1', 'OMP_NUM_THREADS': '1'}
 
@@ -172,6 +175,7 @@ def main() -> None:
         'minimum_job_poll_interval_s': computer.get_minimum_job_poll_interval(),
         'loadavg_start': load_start,
         'loadavg_end': load_end,
+        'provenance': provenance(),
     }
     print(
         f'AiiDA WorkChain: {aiida_seconds:.1f} s, direct shell loop: {direct_seconds:.1f} s, ratio {figures["ratio"]}'

@@ -45,6 +45,9 @@ from threadpoolctl import threadpool_limits
 from aiida_gaprss.rss.potentials import calculator_from_spec, stillinger_weber_si
 from aiida_gaprss.rss.relax import relax_one, relax_structures, status_counts
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _record import provenance  # noqa: E402
+
 RESULTS = pathlib.Path(__file__).parent / 'results'
 FMAX = 0.01
 SMAX_GPA = 0.1
@@ -272,6 +275,7 @@ def main(argv=None) -> dict:
     print(json.dumps(result))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = 'relax_throughput.json' if args.n == 100 else f'relax_throughput.n{args.n}.json'
+    result['provenance'] = provenance()
     (RESULTS / name).write_text(json.dumps(result, indent=1) + '\n')
     return result
 

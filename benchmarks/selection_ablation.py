@@ -55,6 +55,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from _profile import bench_profile, is_terminated  # noqa: E402
+from _record import provenance  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'selection_ablation.json'
 PLOT = RESULTS.with_suffix('.png')
@@ -388,6 +389,7 @@ def main() -> None:
         'loadavg_start': load_start,
         'loadavg_end': load_end,
         'nproc': os.cpu_count(),
+        'provenance': provenance(),
     }
     RESULTS.write_text(json.dumps(figures) + '\n')
     print(f'plot: {PLOT}')

@@ -34,6 +34,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _record import provenance  # noqa: E402
+
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import numpy as np  # noqa: E402
@@ -180,6 +183,8 @@ def main(argv=None) -> dict:
             costs[f'mtp{level}'].append(md_cost(cell, students[level], args.steps))
     best = {name: min(values) for name, values in costs.items()}
     figures = {
+        'benchmark': 'student_speed',
+        'mode': 'fresh_teacher',
         'natoms': len(cell),
         'teacher': f'GAP 2b+SOAP(n12,l6,{args.teacher_sparse} sparse) from gap_fit on SW Si',
         'seconds_per_atom_step': best,
@@ -187,6 +192,7 @@ def main(argv=None) -> dict:
         'speedup_vs_teacher': {name: best['teacher'] / value for name, value in best.items() if name != 'teacher'},
         'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
         **setup,
+        'provenance': provenance(),
     }
     for name, ratio in figures['speedup_vs_teacher'].items():
         sys.stdout.write(f'{name}: {1 / best[name]:.0f} atom-steps/s, {ratio:.1f}x faster than the teacher\n')
@@ -225,6 +231,7 @@ def main_from_run(args) -> dict:
         'goal_met': bool(passing),
         'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
         'loadavg': list(os.getloadavg()),
+        'provenance': provenance(),
     }
     for name in speedup:
         sys.stdout.write(f'{name}: {speedup[name]:.1f}x faster than the teacher, compression MAE {mae_by_name[name]}\n')
