@@ -99,22 +99,25 @@ def test_empty_run_still_has_every_section():
     assert 'No plots in this run' in text and 'No validation on known phases' in text
 
 
-def _chromium() -> str | None:
-    return shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
+def chromium() -> str:
+    """Debian's ``chromium`` (install.sh installs it): missing, the test fails instead of skipping."""
+    found = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
+    if found is None:
+        pytest.fail('chromium not found: install.sh installs it (apt-get install chromium)', pytrace=False)
+    return found
 
 
 def screenshot(html_path, png_path, *, width: int = 1200, height: int = 2000) -> None:
     """Render ``html_path`` with headless Chromium into ``png_path``."""
     with tempfile.TemporaryDirectory() as profile:
         command = [
-            _chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            chromium(), '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
             '--disable-component-update', '--disable-sync', '--no-first-run', f'--user-data-dir={profile}',
             f'--screenshot={png_path}', f'--window-size={width},{height}', f'file://{os.path.abspath(html_path)}',
         ]  # fmt: skip
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
-@pytest.mark.skipif(_chromium() is None, reason='chromium not installed (apt-get install chromium)')
 def test_renders_in_headless_chromium(report_data, tmp_path):
     from PIL import Image
 

@@ -145,15 +145,13 @@ def test_job_module_runs_without_aiida(tmp_path):
 @pytest.fixture
 def tiny_gap(tmp_path):
     """A real 2-body GAP fitted by gap_fit on 8 SW-labelled Si cells (2-3 s)."""
-    import shutil
     import subprocess
 
     from aiida_gaprss.data.extxyz import frames_to_string
     from aiida_gaprss.data.gap_potential import GapPotential
+    from tests.conftest import installed_program
 
-    gap_fit = shutil.which('gap_fit')
-    if gap_fit is None:
-        pytest.skip('gap_fit not found')
+    gap_fit = installed_program('gap_fit')
     calculator = stillinger_weber_si()
     frames = []
     for k in range(8):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -17,8 +16,7 @@ from aiida_gaprss.pseudos import DEBIAN_PBE, DEBIAN_PSEUDO_FOLDER, DEFAULT_FAMIL
 from aiida_gaprss.workflows.reference import ReferenceWorkChain
 from aiida_gaprss.workflows.reference.engines import QeEngine
 from aiida_gaprss.workflows.reference.protocols import load_protocol
-
-pytestmark = pytest.mark.skipif(shutil.which('pw.x') is None, reason='pw.x not installed')
+from tests.conftest import installed_program
 
 ROOT_MPI = 'export OMPI_ALLOW_RUN_AS_ROOT=1\nexport OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1'
 KSPACING = 0.5  # 1/Å with 2π: tiny meshes to keep the shared CPU free
@@ -29,7 +27,7 @@ CMDLINE = ['-nk', '2']  # what ASE's side runs; the WorkChain gets parallelizati
 def pw_code(aiida_code_installed):
     return aiida_code_installed(
         default_calc_job_plugin='quantumespresso.pw',
-        filepath_executable=shutil.which('pw.x'),
+        filepath_executable=installed_program('pw.x'),
         label='pw-mpi-test',
         with_mpi=True,
         prepend_text=ROOT_MPI,
@@ -75,6 +73,7 @@ def test_family_install_is_idempotent(family):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_qe_labels_equal_ase_espresso_and_failure_excluded(pw_code, family, tmp_path, monkeypatch):
     """4 Si2 cells equal ASE's Espresso on the same pw.x inputs; the cell forced to fail SCF is excluded."""
     from ase.calculators.espresso import Espresso, EspressoProfile
@@ -100,7 +99,7 @@ def test_qe_labels_equal_ase_espresso_and_failure_excluded(pw_code, family, tmp_
     monkeypatch.setenv('OMPI_ALLOW_RUN_AS_ROOT_CONFIRM', '1')
     protocol = load_protocol('qe')
     profile = EspressoProfile(
-        command=f'mpirun -np 2 {shutil.which("pw.x")} {" ".join(CMDLINE)}', pseudo_dir=str(DEBIAN_PSEUDO_FOLDER)
+        command=f'mpirun -np 2 {installed_program("pw.x")} {" ".join(CMDLINE)}', pseudo_dir=str(DEBIAN_PSEUDO_FOLDER)
     )
     for k, (atoms, got) in enumerate(zip([cells[i] for i in (0, 1, 3, 4)], labelled, strict=True)):
         parameters, mesh = QeEngine.parameters(protocol, atoms, {'kpoints_spacing': KSPACING})
@@ -169,7 +168,7 @@ def pw_code_lost_once(aiida_code_installed, tmp_path):
     marker = tmp_path / 'first-job-lost'
     script = tmp_path / 'pw-lost-once.sh'
     lost = f'if [ ! -e {marker} ]; then touch {marker}; exit 137; fi'
-    script.write_text(f'#!/bin/sh\n{lost}\nexec {shutil.which("pw.x")} "$@"\n')
+    script.write_text(f'#!/bin/sh\n{lost}\nexec {installed_program("pw.x")} "$@"\n')
     script.chmod(0o755)
     code = aiida_code_installed(
         default_calc_job_plugin='quantumespresso.pw', filepath_executable=str(script), label='pw-lost-once'
@@ -199,6 +198,7 @@ def test_default_family_label():
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_qe_isolated_atom_energy_once(pw_code, family):
     """A spin-polarised isolated Si atom (small box to keep it cheap): computed once, then found by query."""
     cells = si_cells()[:1]

@@ -49,15 +49,23 @@ def test_bad_parameters_refused_by_the_spec(codes):
 
 
 @pytest.fixture(scope='module')
-def finished_run():
-    """Holder of the run made through the daemon by the first test, reused by the continuation test."""
+def _finished_runs():
+    """The two-iteration run through the daemon, made once per module by whichever test asks for it first."""
     return {}
 
 
+@pytest.fixture
+def finished_run(codes, submit_and_await, _finished_runs):
+    """The tiny run (two iterations, budget 21) through the daemon; finished (ok or not)."""
+    if 'node' not in _finished_runs:
+        builder = tiny_builder(codes, budget=21)  # 10 + 3 dimers in iteration 0, 8 in iteration 1
+        _finished_runs['node'] = submit_and_await(builder, timeout=1200)
+    return _finished_runs['node']
+
+
 @pytest.mark.daemon
-def test_two_iterations_through_the_daemon(codes, submit_and_await, finished_run):
-    builder = tiny_builder(codes, budget=21)  # 10 + 3 dimers in iteration 0, 8 in iteration 1
-    node = submit_and_await(builder, timeout=1200)
+def test_two_iterations_through_the_daemon(finished_run):
+    node = finished_run
     assert node.is_finished_ok, node.exit_message
     iterations = _iterations(node)
     assert [label for label, _ in iterations] == ['iteration_00', 'iteration_01']
@@ -92,15 +100,14 @@ def test_two_iterations_through_the_daemon(codes, submit_and_await, finished_run
     ancestors = _ancestors(node.outputs.potential)
     for needed in (second.outputs.database, first.outputs.database, first.outputs.pool, second.outputs.trajectories):
         assert needed.pk in ancestors
-    finished_run['node'] = node
 
 
+@pytest.mark.daemon  # the run it continues is made through the daemon when it runs alone
 def test_continue_a_run_without_relabelling(codes, finished_run):
     from aiida_gaprss.workflows.rss import restart_inputs
 
-    if 'node' not in finished_run:
-        pytest.skip('needs the run of test_two_iterations_through_the_daemon')
-    previous = finished_run['node']
+    previous = finished_run
+    assert previous.is_finished_ok, previous.exit_message
     restart = restart_inputs(previous)
     assert restart['iteration'].value == 2
     assert restart['reference_evaluations'].value == 21
@@ -136,15 +143,15 @@ def _ancestors(node) -> set[int]:
     return set(query.all(flat=True))
 
 
+@pytest.mark.daemon
 def test_cli_against_the_finished_run(finished_run, tmp_path):
     from click.testing import CliRunner
 
     from aiida_gaprss.cli import cmd_root
     from aiida_gaprss.provenance import run_status
 
-    if 'node' not in finished_run:
-        pytest.skip('needs the run of test_two_iterations_through_the_daemon')
-    node = finished_run['node']
+    node = finished_run
+    assert node.is_finished_ok, node.exit_message
     runner = CliRunner()
 
     result = runner.invoke(cmd_root, ['status', str(node.pk)], catch_exceptions=False)
