@@ -46,6 +46,26 @@ def test_energy_volume(tmp_path):
     _check_png(plots.plot_energy_volume(curves, tmp_path / 'ev.png'))
 
 
+def test_phase_errors_over_seeds(tmp_path):
+    points = {
+        'diamond': [(300, [0.001, -0.002, 0.0005]), (400, [0.0, 0.001, -0.001])],
+        'beta_sn': [(300, [-0.015, -0.004, -0.009]), (400, [-0.006, -0.002, -0.011])],
+    }
+    data = _check_png(plots.plot_phase_errors_over_seeds(points, tmp_path / 'seeds.png', goal=0.01, limit=0.02))
+    bare = plots.plot_phase_errors_over_seeds(points, None)
+    assert bare[:8] == plots.PNG_MAGIC and bare != data  # the goal band and limits are drawn
+
+
+def test_energy_volume_over_seeds(tmp_path):
+    v = np.linspace(18.8, 22.0, 7)
+    seeds = [(v, 0.011 * (v - 20.4) ** 2 - 5.4 + shift) for shift in (0.0, 0.001, -0.002)]
+    curves = {
+        'diamond': {'seeds': seeds, 'reference': (v, 0.01 * (v - 20.4) ** 2 - 139.0)},
+        'beta_sn': {'seeds': [(v - 5, e + 0.3) for v, e in seeds], 'reference': None},
+    }
+    _check_png(plots.plot_energy_volume_over_seeds(curves, tmp_path / 'ev_seeds.png', title='E(V)'))
+
+
 def test_energy_scatter(tmp_path):
     rng = np.random.default_rng(0)
     per_iteration = {}
@@ -99,6 +119,16 @@ def test_similarity_curve(tmp_path):
         (lambda p: plots.plot_error_vs_cost([{'label': 'a', 'cost': 0, 'energy_error': 1}], p), 'students'),
         (lambda p: plots.plot_error_vs_cost([{'label': 'a', 'cost': 1}], p), 'students'),
         (lambda p: plots.plot_similarity_curve({}, p), 'curves'),
+        (lambda p: plots.plot_phase_errors_over_seeds({}, p), 'points'),
+        (lambda p: plots.plot_phase_errors_over_seeds({'dia': [(1, [0.0], 3)]}, p), r'points\[.dia.\]\[0\]'),
+        (lambda p: plots.plot_phase_errors_over_seeds({'dia': [(1, [0.0])]}, p, goal=0), 'goal'),
+        (lambda p: plots.plot_energy_volume_over_seeds({'dia': {'seeds': []}}, p), 'curves'),
+        (
+            lambda p: plots.plot_energy_volume_over_seeds(
+                {'a': {'seeds': [([1, 2], [1, 2])]}, 'b': {'seeds': [([1, 2], [1, 2])] * 2}}, p
+            ),
+            'seeds',
+        ),
     ],
 )
 def test_bad_input(tmp_path, call, field):
