@@ -38,7 +38,7 @@ from ase import Atoms
 
 logger = logging.getLogger(__name__)
 
-__all__ = ('PHASES', 'PhaseSpec', 'build_phase', 'known_phases', 'phase_names')
+__all__ = ('PHASES', 'PhaseSpec', 'build_phase', 'cheapest_cell', 'known_phases', 'phase_names')
 
 
 @dataclass(frozen=True)
@@ -292,6 +292,27 @@ def build_phase(element: str, name: str, *, scale: float | None = None, primitiv
         config_type='known_phase',
     )
     return atoms
+
+
+def cheapest_cell(element: str, name: str, kpoints_spacing: float) -> Atoms:
+    """The cell of a known phase that a k-point-sampled reference (QE, VASP) computes fastest at that spacing.
+
+    The primitive cell or the conventional one, whichever has the smaller ``irreducible k-points × atoms²`` for the
+    Γ-centred mesh of ``kpoints_spacing`` (1/Å with 2π, :func:`aiida_gaprss.rss.kpoints.kpoint_mesh`). The two are
+    the same crystal (same energy per atom at converged sampling); ASE's primitive cells of body-centred
+    non-cubic lattices take meshes that break their symmetry (Si β-Sn: 509 points at 0.2 1/Å for 2 atoms, the
+    conventional cell 70 for 4). ``info['cell_choice']`` says which was taken.
+    """
+    from .kpoints import irreducible_kpoints, kpoint_mesh
+
+    best = None
+    for primitive in (True, False):
+        atoms = build_phase(element, name, primitive=primitive)
+        cost = irreducible_kpoints(atoms, kpoint_mesh(atoms.cell, kpoints_spacing)) * len(atoms) ** 2
+        if best is None or cost < best[0]:
+            atoms.info['cell_choice'] = 'primitive' if primitive else 'conventional'
+            best = (cost, atoms)
+    return best[1]
 
 
 def known_phases(element: str, *, primitive: bool = True) -> dict[str, Atoms]:

@@ -98,7 +98,16 @@ PROTOCOLS = {
             'processes': 1,
         },
     },
-    'moderate': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
+    # every known phase relaxed; E(V) over ±8 % in volume for the phases whose curves a user checks first (the
+    # reference side of E(V) is the most expensive part of a QE validation: 7 fixed-volume relaxations per phase)
+    'moderate': {
+        'phases': None,
+        'eos_phases': {'Si': ['diamond', 'beta_sn'], 'C': ['diamond', 'graphite'], 'Ti': ['hcp', 'bcc']},
+        'parameters': {
+            **DEFAULT_PARAMETERS,
+            'eos': {**DEFAULT_PARAMETERS['eos'], 'volume_factors': [0.92, 0.947, 0.973, 1.0, 1.027, 1.053, 1.08]},
+        },
+    },
     'precise': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
 }
 PROTOCOLS['tiny'] = PROTOCOLS['fast']  # the loop's tiny protocol (tests, benchmarks), when validated, as fast
@@ -114,7 +123,11 @@ def validation_protocol(element: str, protocol: str = 'moderate') -> dict:
         raise ValueError(f'field `element`: no known phases for {element!r}; known: {sorted(PHASES)}')
     settings = PROTOCOLS[protocol]
     phases = (settings['phases'] or {}).get(element) or list(PHASES[element])
-    return {'phases': list(phases), 'parameters': copy.deepcopy(settings['parameters'])}
+    parameters = copy.deepcopy(settings['parameters'])
+    eos_phases = [name for name in settings.get('eos_phases', {}).get(element, []) if name in phases]
+    if eos_phases and parameters.get('eos') is not None:
+        parameters['eos']['phases'] = eos_phases
+    return {'phases': list(phases), 'parameters': parameters}
 
 
 def loop_validation_inputs(element: str, protocol: str = 'moderate', *, structure_map: bool = True) -> dict:
@@ -341,6 +354,19 @@ QE_KEYS = ('code', 'protocol', 'pseudo_family', 'kpoints_spacing', 'parameters',
 #: Ry/Bohr per eV/Å and kbar per GPa (QE's CODATA-2006 units).
 _RY_BOHR_PER_EV_A = 1.0 / 25.71104309541616
 _KBAR_PER_GPA = 10.0
+
+
+def qe_kpoints_spacing(qe, element: str) -> float:
+    """The k-point spacing (1/Å with 2π) the QE reference of ``element`` uses: the input's or its protocol's."""
+    from aiida_gaprss.workflows.reference.protocols import load_protocol, settings_for_species
+
+    if 'kpoints_spacing' in qe:
+        return float(qe['kpoints_spacing'].value)
+    overrides = qe['parameters'].get_dict() if 'parameters' in qe else {}
+    if 'KPOINTS_SPACING' in {key.upper() for key in overrides}:
+        return float(next(value for key, value in overrides.items() if key.upper() == 'KPOINTS_SPACING'))
+    protocol = load_protocol('qe', qe['protocol'].value if 'protocol' in qe else None)
+    return float(settings_for_species(protocol, [element], 'qe')['kpoints_spacing'])
 
 
 def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
@@ -642,12 +668,16 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
 
     def window_launch(self, tag: str) -> orm.ProcessNode:
         """Submit the reference relaxation of a phase (``relax_<phase>``) or of one E(V) point (``eos_…``)."""
-        from aiida_gaprss.rss.phases import build_phase
+        from aiida_gaprss.rss.phases import build_phase, cheapest_cell
 
         reference = self.inputs.reference
         if tag.startswith('relax_'):
             phase = tag[len('relax_') :]
-            atoms = build_phase(self.inputs.element.value, phase)
+            element = self.inputs.element.value
+            if self.ctx.engine == 'qe':  # the primitive or conventional cell, whichever pw.x relaxes faster
+                atoms = cheapest_cell(element, phase, qe_kpoints_spacing(reference.qe, element))
+            else:
+                atoms = build_phase(element, phase)
             qe_mode = vasp_mode = 'vc-relax'
             settings, mesh = self.ctx.job_parameters['relax'], None
         else:

@@ -154,3 +154,20 @@ def test_extxyz_round_trip(tmp_path):
 def test_bad_input(args, kwargs, field):
     with pytest.raises(ValueError, match=field):
         build_phase(*args, **kwargs)
+
+
+def test_cheapest_cell_takes_the_conventional_cell_where_the_primitive_mesh_breaks_the_symmetry():
+    from aiida_gaprss.rss.kpoints import irreducible_kpoints, kpoint_mesh
+    from aiida_gaprss.rss.phases import build_phase, cheapest_cell
+
+    for name, choice in (('diamond', 'primitive'), ('sh', 'primitive'), ('beta_sn', 'conventional'),
+                         ('imma', 'conventional')):  # fmt: skip
+        atoms = cheapest_cell('Si', name, 0.2)
+        assert atoms.info['cell_choice'] == choice, name
+        assert atoms.info['phase'] == name
+        primitive = build_phase('Si', name)
+        assert atoms.get_volume() / len(atoms) == pytest.approx(primitive.get_volume() / len(primitive), rel=1e-9)
+    # beta-Sn: 509 irreducible points of the primitive cell's 14x14x10 mesh for 2 atoms, 70 for the 4-atom cell
+    primitive, conventional = build_phase('Si', 'beta_sn'), build_phase('Si', 'beta_sn', primitive=False)
+    assert irreducible_kpoints(primitive, kpoint_mesh(primitive.cell, 0.2)) == 509
+    assert irreducible_kpoints(conventional, kpoint_mesh(conventional.cell, 0.2)) == 70

@@ -8,10 +8,10 @@ import logging
 import math
 import pathlib
 
-import numpy as np
 import yaml
 
 from aiida_gaprss.rss.gap_parameters import deep_merge
+from aiida_gaprss.rss.kpoints import kpoint_mesh
 
 __all__ = ('deep_merge', 'kpoint_mesh', 'load_protocol', 'settings_for_species')
 
@@ -60,19 +60,3 @@ def settings_for_species(protocol: dict, species, engine: str) -> dict:
             else:
                 combined[key] = max(value, combined.get(key, -math.inf))
     return combined
-
-
-def kpoint_mesh(cell, spacing: float, pbc=(True, True, True)) -> list[int]:
-    """Monkhorst-Pack mesh with at most ``spacing`` (1/Å, 2π included) between k-points; 1 along non-periodic axes.
-
-    ``n_i = max(1, ceil(|b_i| / spacing))`` with ``b = 2π (cell⁻¹)ᵀ``: the convention of VASP's KSPACING and of
-    aiida-quantumespresso's ``kpoints_distance``. aiida-vasp's ``kpoints_spacing`` and ASE's Espresso ``kspacing``
-    (``ase.io.espresso.kspacing_to_grid``) omit the 2π: their number is ``spacing / 2π``.
-    """
-    if spacing <= 0:
-        raise ValueError(f'field `kpoints_spacing`: must be positive, got {spacing}')
-    reciprocal = 2 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
-    mesh = []
-    for vector, periodic in zip(reciprocal, pbc, strict=True):
-        mesh.append(max(1, math.ceil(np.linalg.norm(vector) / spacing - 1e-8)) if periodic else 1)
-    return mesh
