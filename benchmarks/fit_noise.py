@@ -2,24 +2,29 @@
 
 One finished ``gaprss.gap_fit`` job is refitted on its own training set with other ``gap_fit`` random seeds (they
 pick the sparse points) and, optionally, other settings, and every refit is scored like ``si_learning_curve``
-(diamond, β-Sn, simple hexagonal and bc8 relaxed at 0 GPa with the potential, against the cached QE vc-relax of
-``benchmarks/results/si_learning_curve.reference.json``). The spread over seeds is the noise of the fit itself on a
-point of the learning curve; it is printed as a ratio to the learning-curve goal (10 meV/atom). Baseline, measured
-in the same run: the job's own command line (its ``rnd_seed``), which must give the errors the iteration was scored
-with.
+(``benchmarks/_scoring.py``: the validated phases relaxed at 0 GPa, E(V) of the ``eos.phases``, with the validation's
+own parameters) against the reference side of a run, read from its ``si_learning_curve`` results file (``--reference``:
+the ``reference`` and ``validation_parameters`` the benchmark read from the run's provenance). The spread over seeds
+is the noise of the fit itself on a point of the learning curve; it is printed as a ratio to the learning-curve goal
+(10 meV/atom). Baseline, measured in the same run: the job's own command line (its ``rnd_seed``), which must give the
+errors the iteration was scored with.
 
 Input: the job's repository, dumped with ``verdi node repo dump <GapFitCalculation pk> DIR`` (``train.xyz`` and
 ``_aiidasubmit.sh``). No profile is opened, so it runs beside a live daemon. The deltas stay those of the job (the
 delta automation of GapFitWorkChain is redone only for an ``e0`` variant). Usage::
 
     verdi node repo dump 3198 /tmp/fit3
-    python benchmarks/fit_noise.py /tmp/fit3 --seeds 2 3 4 --variant soap_n_sparse=500 --variant soap_nl=8 \
-        --variant e0=-133.902,dimer_energy_sigma=0.01
+    python benchmarks/fit_noise.py /tmp/fit3 --reference benchmarks/results/si_learning_curve.json --seeds 2 3 4 \
+        --variant soap_n_sparse=500 --variant soap_nl=8 --variant e0=-133.902,dimer_energy_sigma=0.01
 
 A variant is one or more comma-separated SETTING=VALUE: ``soap_n_sparse``, ``soap_nl`` (n_max = l_max of the SOAP),
 ``e0`` (eV per isolated atom instead of ``e0_method=average``; the delta automation is then redone: 2b-only fit ->
 delta_3b, 2b+3b fit -> delta_SOAP, each the training energy RMSE per atom of the previous stage) and
-``dimer_energy_sigma`` (eV/atom, the dimers' energy sigma in train.xyz).
+``dimer_energy_sigma`` (eV/atom, the dimers' energy sigma in train.xyz). Variants of the training data (the hull
+sigmas are recomputed by the fit's own rule on what is left; the δ stay the job's): ``drop_config_type`` (leave out
+the structures of one config_type, e.g. ``rss_strained``), ``max_pressure`` (GPa: leave out relaxation frames and
+strained copies of relaxations run above it), ``virial_sigma_factor`` (every structure's virial sigma times this) and
+``no_virials=1`` (no virial enters the fit).
 
 Ends by printing ONE JSON line, written to benchmarks/results/fit_noise.json (``--tag T``: fit_noise.T.json).
 """
@@ -31,7 +36,6 @@ import json
 import os
 import pathlib
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -40,20 +44,13 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from si_learning_curve import GOAL_EV, PHASES, REFERENCE_CACHE, phase_energies  # noqa: E402
+from _record import provenance  # noqa: E402
+from _scoring import PHASE_GOAL as GOAL_EV  # noqa: E402
+from _scoring import compare, job_command, score_calculator  # noqa: E402
 
 from aiida_gaprss.rss.gap_hyper import delta_from_error  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'fit_noise.json'
-
-
-def job_command(folder: pathlib.Path) -> list[str]:
-    """The ``gap_fit`` command line of the job script, without redirections."""
-    for line in (folder / '_aiidasubmit.sh').read_text().splitlines():
-        words = shlex.split(line)
-        if words and words[0].endswith('gap_fit'):
-            return words[: words.index('>')] if '>' in words else words
-    raise ValueError(f'{folder}/_aiidasubmit.sh: no gap_fit command line')
 
 
 def with_setting(argv: list[str], name: str, value: str) -> list[str]:
@@ -99,20 +96,31 @@ def _energy_rmse_per_atom(gap_file: pathlib.Path, train: pathlib.Path) -> float:
         return training_errors(read_frames(handle), Potential(param_filename=str(gap_file)))['energy_rmse']
 
 
-def _set_dimer_sigma(train: pathlib.Path, sigma_per_atom: float) -> None:
-    """Give the dimers of a training file the energy sigma ``sigma_per_atom`` (eV/atom) by the fit's own hull rule
-    (:func:`aiida_gaprss.rss.hull.set_sigmas` with ``special_sigmas``; force and virial sigmas stay the loosest).
+DATA_SETTINGS = ('dimer_energy_sigma', 'drop_config_type', 'max_pressure', 'virial_sigma_factor', 'no_virials')
 
-    The other structures' sigmas are recomputed by the same rule (``natoms_scaling`` 'linear', the default): for a
-    job of the loop the file is rewritten byte for byte except the dimers' ``energy_sigma``.
-    """
+
+def _change_data(train: pathlib.Path, settings: dict) -> None:
+    """Apply the data variants of ``settings`` to a training file (see the module docstring), sigmas recomputed."""
     from aiida_gaprss.data.extxyz import read_frames, write_frames
     from aiida_gaprss.rss.hull import SIGMA_TABLE, set_sigmas
 
     with open(train, encoding='utf-8') as handle:
         frames = list(read_frames(handle))
-    loosest_force, loosest_virial = SIGMA_TABLE[1][2:]
-    set_sigmas(frames, special_sigmas={'dimer': (sigma_per_atom, loosest_force, loosest_virial)})
+    if 'drop_config_type' in settings:
+        frames = [atoms for atoms in frames if atoms.info.get('config_type') != settings['drop_config_type']]
+    if 'max_pressure' in settings:
+        limit = float(settings['max_pressure'])
+        frames = [atoms for atoms in frames if float(atoms.info.get('pressure', 0.0)) <= limit]
+    special = None
+    if 'dimer_energy_sigma' in settings:
+        loosest_force, loosest_virial = SIGMA_TABLE[1][2:]
+        special = {'dimer': (float(settings['dimer_energy_sigma']), loosest_force, loosest_virial)}
+    set_sigmas(frames, special_sigmas=special)
+    for atoms in frames:
+        if 'virial_sigma_factor' in settings and 'virial_sigma' in atoms.info:
+            atoms.info['virial_sigma'] = atoms.info['virial_sigma'] * float(settings['virial_sigma_factor'])
+        if settings.get('no_virials'):
+            atoms.info.pop('virial', None)
     with open(train, 'w', encoding='utf-8') as handle:
         write_frames(handle, frames)
 
@@ -124,16 +132,21 @@ def _fit(argv: list[str], folder: str) -> float:
     return time.perf_counter() - start
 
 
-def refit_and_score(folder: pathlib.Path, argv: list[str], reference: dict, settings: dict | None = None) -> dict:
-    """Fit in a scratch copy of the job folder (``settings`` applied) and return the phase errors (eV/atom)."""
+def refit_and_score(folder: pathlib.Path, argv: list[str], scoring: dict, settings: dict | None = None) -> dict:
+    """Fit in a scratch copy of the job folder (``settings`` applied) and return the phase errors (eV/atom).
+
+    ``scoring``: ``reference`` (the run's reference side), ``phases``, ``eos_phases`` and ``parameters`` (the
+    validation's relax / eos settings).
+    """
     from quippy.potential import Potential
 
     settings = dict(settings or {})
     with tempfile.TemporaryDirectory(prefix='fit-noise-') as tmp:
         train = pathlib.Path(tmp) / 'train.xyz'
         shutil.copy(folder / 'train.xyz', train)
-        if 'dimer_energy_sigma' in settings:
-            _set_dimer_sigma(train, float(settings.pop('dimer_energy_sigma')))
+        data = {key: settings.pop(key) for key in DATA_SETTINGS if key in settings}
+        if data:
+            _change_data(train, data)
         for name, value in settings.items():
             argv = with_setting(argv, name, value)
         gap_file = pathlib.Path(tmp) / next(word.split('=', 1)[1] for word in argv if word.startswith('gp_file='))
@@ -147,33 +160,40 @@ def refit_and_score(folder: pathlib.Path, argv: list[str], reference: dict, sett
                 parts[stage] = _with_delta(parts[stage], deltas[-1])
             argv = _with_descriptors(argv, parts)
         seconds += _fit(argv, tmp)
-        energies = phase_energies(Potential(param_filename=str(gap_file)))
+        calculator = Potential(param_filename=str(gap_file))
+        scored = score_calculator(calculator, scoring['phases'], scoring['eos_phases'], scoring['parameters'])
         rmse = _energy_rmse_per_atom(gap_file, train)
-    errors = {name: energies[name]['energy_per_atom'] - reference[name]['energy_per_atom'] for name in PHASES}
-    return {'errors': errors, 'training_energy_rmse': rmse, 'deltas': deltas, 'fit_seconds': round(seconds, 1)}
+    comparison = compare(scored, scoring['reference'])
+    return {**comparison, 'training_energy_rmse': rmse, 'deltas': deltas, 'fit_seconds': round(seconds, 1)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('folder', type=pathlib.Path, help='verdi node repo dump of a GapFitCalculation')
+    parser.add_argument('--reference', type=pathlib.Path, required=True,
+                        help='a si_learning_curve results JSON of the same run (its reference side)')  # fmt: skip
     parser.add_argument('--seeds', type=int, nargs='+', default=[2, 3, 4], help='gap_fit rnd_seed values to refit')
     parser.add_argument('--variant', action='append', default=[], help='SETTING=VALUE[,SETTING=VALUE] (see above)')
     parser.add_argument('--note', default='')
     parser.add_argument('--tag', default='', help='write results/fit_noise.<tag>.json instead of fit_noise.json')
     args = parser.parse_args()
 
-    reference = json.loads(REFERENCE_CACHE.read_text())['reference']
+    curve = json.loads(args.reference.read_text())
+    parameters = curve['validation_parameters']
+    scoring = {'reference': curve['reference'], 'phases': curve['phases'], 'eos_phases': curve['eos_phases'],
+               'parameters': parameters}  # fmt: skip
+    PHASES = curve['phases']  # noqa: N806 - the run's validated phases
     argv = job_command(args.folder)
     job_seed = next((int(w.split('=')[1]) for w in argv if w.startswith('rnd_seed=')), None)
     n_structures = (args.folder / 'train.xyz').read_text().count('Lattice=')
     start = time.perf_counter()
-    baseline = refit_and_score(args.folder, argv, reference)
-    seeds = [{'seed': seed, **refit_and_score(args.folder, with_setting(argv, 'seed', seed), reference)}
+    baseline = refit_and_score(args.folder, argv, scoring)
+    seeds = [{'seed': seed, **refit_and_score(args.folder, with_setting(argv, 'seed', seed), scoring)}
              for seed in args.seeds if seed != job_seed]  # fmt: skip
     variants = []
     for text in args.variant:
         settings = dict(item.split('=', 1) for item in text.split(','))
-        variants.append({'variant': text, **refit_and_score(args.folder, argv, reference, settings)})
+        variants.append({'variant': text, **refit_and_score(args.folder, argv, scoring, settings)})
 
     errors_by_seed = [baseline['errors'], *(row['errors'] for row in seeds)]
     spread = {name: max(e[name] for e in errors_by_seed) - min(e[name] for e in errors_by_seed) for name in PHASES}
@@ -198,8 +218,9 @@ def main():
         'spread_over_seeds_ratio_to_goal': {name: round(spread[name] / GOAL_EV, 2) for name in PHASES},
         'goal_ev_per_atom': GOAL_EV,
         'units': 'eV/atom',
+        'reference_run': {key: curve.get(key) for key in ('run_pk', 'run_uuid')},
         'benchmark_wall_seconds': round(time.perf_counter() - start, 1),
-        'nproc': os.cpu_count(),
+        'provenance': provenance(),
     }
     path = RESULTS.with_name(f'fit_noise.{args.tag}.json') if args.tag else RESULTS
     path.parent.mkdir(exist_ok=True)

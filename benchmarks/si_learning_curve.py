@@ -1,230 +1,67 @@
-"""Benchmark ``si_learning_curve``: known-phase energy errors of Si GAPs vs reference evaluations (QE, fast protocol).
+"""Benchmark ``si_learning_curve``: a Si GAP-RSS run on QE, its learning curve refitted over gap_fit seeds (issue 18).
 
-A GAP-RSS run, ``GapRssWorkChain.get_builder_from_protocol('Si', engine='qe', protocol='fast',
-overrides={'budget': N})``, is submitted to the daemon of an embedded profile (or an existing run is taken with
-``--resume PK``). For every iteration's potential, diamond, beta-Sn, simple hexagonal and bc8 are each relaxed with
-their own method, variable cell at 0 GPa (the paper's "each relaxed with its own method"):
+A GAP-RSS run, ``GapRssWorkChain.get_builder_from_protocol('Si', engine='qe', protocol=P, overrides=...)``, is
+submitted to the daemon of an embedded profile (or an existing run is taken with ``--resume PK``). Everything on the
+reference side is **read from the run's own provenance**: the QE vc-relaxed phases and their E(V) fits are the
+``reference_results`` of the run's first validation (``validation_00``, PwRelaxWorkChains with the run's own QE
+settings), so nothing is typed in and the QE numbers are exactly those the run compared against.
 
-* GAP: :func:`aiida_gaprss.rss.validation.relax_phase` (PreconLBFGS on FrechetCellFilter, fmax 0.01 eV/Å,
-  smax 0.01 GPa) with the iteration's potential;
-* reference: pw.x ``vc-relax`` (0 GPa, cell_dofree all) with the QE reference protocol ``fast`` of
-  ``aiida_gaprss/protocols/reference_qe.yaml`` exactly as the ReferenceWorkChain builds its SCFs (same
-  pseudopotential, cut-offs, smearing, convergence threshold per atom; the k-point mesh of the starting cell from
-  the same 2π-included spacing), input written and output read by ASE (``espresso-in`` / ``espresso-out``; the
-  final SCF of the vc-relax, with the basis of the relaxed cell). Computed once, cached in the results JSON and
-  reused when the settings match.
+For every iteration, the run's own validation (``validation_XX``: the phases relaxed at 0 GPa with that iteration's
+GAP, E(V) of ``eos.phases``) gives one learning-curve point. For the last ``--points`` iterations, the final
+``gap_fit`` job of the iteration (the creator of its potential: ``train.xyz`` and the exact command line) is refitted
+with each of ``--seeds`` (``rnd_seed``: the CUR sparse points) and every refit is scored exactly like the
+validation job (:func:`aiida_gaprss.jobs.validate_potential.validate_phase` with the validation's own ``relax`` /
+``eos`` parameters; ``benchmarks/_scoring.py``). The goal of issue 18, per point, over the refits:
 
-error(phase) = E_GAP(min_GAP)/N − E_QE(min_QE)/N (:func:`aiida_gaprss.rss.validation.phase_energy_errors`), plotted
-against the reference evaluations used up to that iteration (dimers included). Goal of issue 6: |error| < 10 meV/atom
-on diamond and beta-Sn with <= 400 evaluations. Ratios printed: |error| / goal per phase.
+1. every validated phase within 10 meV/atom of QE as the mean over seeds, no seed beyond 20 meV/atom; the energies
+   relative to diamond likewise;
+2. V0 within 1 % and B0 within 10 % of QE's Birch–Murnaghan fit for the ``eos.phases`` (mean over seeds; whether
+   every seed is inside is reported too);
+3. settled: 1 and 2 hold at each of the last three points.
 
 Usage::
 
-    python benchmarks/si_learning_curve.py --budget 400 --folder /tmp/gaprss-si          # a full run (hours)
-    python benchmarks/si_learning_curve.py --resume PK --folder /tmp/gaprss-si           # the curve of a run
-    python benchmarks/si_learning_curve.py --resume PK --profile myprofile --no-wait     # iterations done so far
+    python benchmarks/si_learning_curve.py --protocol moderate --folder /work/runs/si --keep-daemon   # submit, wait
+    python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si                          # score a run
+    python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si --no-wait --points 2     # so far
 
-The QE side is cached in benchmarks/results/si_learning_curve.reference.json. ``--folder`` keeps the private
-``AIIDA_PATH`` (needed to resume later); without it the profile is thrown away.
-Ends by printing ONE JSON line, written to benchmarks/results/si_learning_curve.json, and the PNG
-benchmarks/results/si_learning_curve.png (:func:`aiida_gaprss.plots.plot_learning_curve`).
+Ends by printing ONE JSON line, written to ``benchmarks/results/si_learning_curve.json`` (``--tag T``:
+``si_learning_curve.T.json``), with the plots ``…png`` (phase errors over seeds) and ``….energy_volume.png`` (the
+final point's E(V): every seed solid, QE dashed).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from _profile import bench_profile, is_terminated  # noqa: E402
+from _record import provenance  # noqa: E402
+from _scoring import (  # noqa: E402
+    PHASE_GOAL,
+    PHASE_SEED_LIMIT,
+    compare,
+    over_seeds,
+    refit,
+    score_calculator,
+    scratch,
+)
 
-RESULTS = pathlib.Path(__file__).parent / 'results' / 'si_learning_curve.json'
-PLOT = RESULTS.with_suffix('.png')
-#: The QE side is computed once and written here at once (reused by later runs and by ``--resume``).
-REFERENCE_CACHE = RESULTS.with_suffix('.reference.json')
-PHASES = ('diamond', 'beta_sn', 'sh', 'bc8')
-GOAL_EV = 0.010
-GOAL_PHASES = ('diamond', 'beta_sn')
-GOAL_EVALUATIONS = 400
-MPI_ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1', 'OMP_NUM_THREADS': '1'}
-
-
-# -- reference side: pw.x vc-relax ----------------------------------------------------------------------------------
-def qe_vc_relax_input(atoms, protocol_name: str = 'fast') -> tuple[dict, list[int], dict]:
-    """pw.x parameters (lower-case namelists for ASE), k-point mesh and pseudopotentials of a vc-relax of ``atoms``
-    with the reference protocol ``protocol_name`` (the ReferenceWorkChain's SCF settings plus relaxation)."""
-    from aiida_gaprss.pseudos import DEBIAN_PBE, DEBIAN_PSEUDO_FOLDER
-    from aiida_gaprss.workflows.reference.engines import QeEngine
-    from aiida_gaprss.workflows.reference.protocols import load_protocol
-
-    protocol = load_protocol('qe', protocol_name)
-    parameters, mesh = QeEngine.parameters(protocol, atoms)
-    input_data = {section.lower(): dict(values) for section, values in parameters.items()}
-    input_data['control'].update(
-        calculation='vc-relax',
-        pseudo_dir=str(DEBIAN_PSEUDO_FOLDER),
-        outdir='./out',
-        etot_conv_thr=1e-5 * len(atoms),
-        forc_conv_thr=1e-4,
-        nstep=100,
-        disk_io='low',
-    )
-    input_data['ions'] = {'ion_dynamics': 'bfgs'}
-    input_data['cell'] = {'cell_dynamics': 'bfgs', 'press': 0.0, 'press_conv_thr': 0.2, 'cell_dofree': 'all'}
-    symbol = atoms.get_chemical_symbols()[0]
-    return input_data, mesh, {symbol: DEBIAN_PBE[symbol][0]}
+RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
+DEFAULT_SEEDS = (11, 12, 13, 14, 15)
 
 
-def qe_relax_phase(atoms, protocol_name: str, nprocs: int) -> dict:
-    """Relax one phase with pw.x vc-relax; return energy/volume per atom of the final SCF and the wall time."""
-    import ase.io
-
-    input_data, mesh, pseudos = qe_vc_relax_input(atoms, protocol_name)
-    folder = pathlib.Path(tempfile.mkdtemp(prefix='gaprss-si-vcrelax-'))
-    clean = atoms.copy()
-    clean.info = {}
-    ase.io.write(folder / 'pw.in', clean, format='espresso-in', input_data=input_data, pseudopotentials=pseudos,
-                 kpts=mesh)  # fmt: skip
-    # ASE writes the empty &FCP and &RISM namelists of QE >= 7; pw.x 6.7 does not know them
-    text = (folder / 'pw.in').read_text().replace('&FCP\n/\n', '').replace('&RISM\n/\n', '')
-    (folder / 'pw.in').write_text(text)
-    pw = shutil.which('pw.x') or '/usr/bin/pw.x'
-    command = ['mpirun', '-np', str(nprocs), pw, '-nk', str(nprocs), '-in', 'pw.in'] if nprocs > 1 else [pw]
-    start = time.perf_counter()
-    with open(folder / 'pw.out', 'w') as out:
-        subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, check=True,
-                       env={**os.environ, **MPI_ENV}, stdin=subprocess.DEVNULL)  # fmt: skip
-    wall = time.perf_counter() - start
-    text = (folder / 'pw.out').read_text()
-    final = ase.io.read(folder / 'pw.out', format='espresso-out', index=-1)
-    energy = final.get_potential_energy()
-    result = {
-        'energy_per_atom': energy / len(final),
-        'volume_per_atom': final.get_volume() / len(final),
-        'natoms': len(final),
-        'kpoints': mesh,
-        'converged': 'End final coordinates' in text or 'bfgs converged' in text,
-        'wall_seconds': round(wall, 1),
-    }
-    shutil.rmtree(folder, ignore_errors=True)
-    return result
-
-
-def reference_settings(protocol_name: str) -> dict:
-    from aiida_gaprss.pseudos import DEBIAN_PBE
-    from aiida_gaprss.workflows.reference.protocols import load_protocol
-
-    protocol = load_protocol('qe', protocol_name)
-    return {
-        'method': 'pw.x vc-relax 0 GPa',
-        'protocol': protocol_name,
-        'pseudopotential': DEBIAN_PBE['Si'][0],
-        **{key: protocol[key] for key in ('smearing', 'degauss', 'conv_thr_per_atom')},
-        **protocol['elements']['Si'],
-    }
-
-
-def reference_phases(protocol_name: str, nprocs: int, cache: dict | None) -> dict:
-    """QE vc-relax results of every phase (from the cache when its settings match)."""
-    from aiida_gaprss.rss.phases import build_phase
-
-    settings = reference_settings(protocol_name)
-    caches = [cache or {}]
-    if REFERENCE_CACHE.exists():
-        caches.insert(0, json.loads(REFERENCE_CACHE.read_text()))
-    for content in caches:
-        if content.get('reference_settings') == settings and set(PHASES) <= set(content.get('reference', {})):
-            print('QE reference phases: reusing the cached vc-relax results')
-            return content['reference']
-    results = {}
-    for name in PHASES:
-        results[name] = qe_relax_phase(build_phase('Si', name), protocol_name, nprocs)
-        row = results[name]
-        print(f'QE vc-relax {name:8s}: {row["energy_per_atom"]:.5f} eV/atom, {row["volume_per_atom"]:.3f} Å³/atom, '
-              f'{row["wall_seconds"]:.0f} s, converged {row["converged"]}', flush=True)  # fmt: skip
-    REFERENCE_CACHE.parent.mkdir(exist_ok=True)
-    REFERENCE_CACHE.write_text(json.dumps({'reference_settings': settings, 'reference': results}) + '\n')
-    return results
-
-
-# -- potential side ---------------------------------------------------------------------------------------------------
-def iteration_potentials(node) -> list[dict]:
-    """(iteration, evaluations used so far, potential, training RMSE) of every finished iteration of a run."""
-    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
-
-    offset = 0
-    for link in node.base.links.get_incoming(link_label_filter='restart__reference_evaluations').all():
-        offset = link.node.value
-    children = sorted(
-        (link.link_label, link.node)
-        for link in node.base.links.get_outgoing().all()
-        if link.link_label.startswith('iteration_')
-    )
-    rows, evaluations = [], offset
-    for label, child in children:
-        if 'selected' in child.outputs:
-            evaluations += len(child.outputs.selected)
-        if 'potential' not in child.outputs:
-            continue
-        metrics = child.outputs.fit_parameters.get_dict() if 'fit_parameters' in child.outputs else {}
-        rows.append(
-            {
-                'iteration': int(label.split('_')[1]),
-                'reference_evaluations': evaluations,
-                'database_size': len(child.outputs.database),
-                'training_energy_rmse': metrics.get('energy_rmse'),
-                'training_energy_rmse_cells': energy_rmse_of_cells(metrics.get('training_errors') or {}),
-                'potential': child.outputs.potential,
-            }
-        )
-    return rows
-
-
-def labelled_so_far(node) -> int:
-    """Reference calculations of the run that finished well (QE: PwBaseWorkChains; ASE: structures of batches)."""
-    count = 0
-    for child in node.called_descendants:
-        if child.process_label == 'PwBaseWorkChain' and child.is_finished_ok:
-            count += 1
-        elif child.process_label == 'AseBatch' and child.is_finished_ok:
-            count += len(child.inputs.structures)
-    return count
-
-
-def gap_phases(potential) -> dict:
-    """:func:`phase_energies` of a GapPotential node."""
-    return phase_energies(potential.get_calculator())
-
-
-def phase_energies(calculator) -> dict:
-    """Energy and volume per atom of each phase relaxed with ``calculator`` (variable cell, 0 GPa, fmax 0.01 eV/Å)."""
-    from aiida_gaprss.rss.phases import build_phase
-    from aiida_gaprss.rss.validation import relax_phase
-
-    results = {}
-    for name in PHASES:
-        final = relax_phase(build_phase('Si', name), calculator, fmax=0.01, steps=500)
-        results[name] = {
-            'energy_per_atom': final.info['energy_per_atom'],
-            'volume_per_atom': final.info['volume_per_atom'],
-            'converged': bool(final.info.get('converged', False)),
-        }
-    return results
-
-
-# -- the run --------------------------------------------------------------------------------------------------------
-def submit_run(
-    budget: int, num_select_initial: int | None = None, num_select: int | None = None, max_iterations: int | None = None
-):
-    """Submit the fast-protocol Si run on QE with ``budget`` (and optionally larger selections per iteration)."""
+# -- the run -------------------------------------------------------------------------------------------------------
+def submit_run(protocol: str, overrides: dict):
+    """Submit the Si QE run of ``protocol`` with ``overrides`` to the daemon of the loaded profile."""
     from aiida import orm
     from aiida.engine import submit
 
@@ -232,18 +69,14 @@ def submit_run(
 
     codes = {label: orm.load_code(f'{code}@localhost') for label, code in
              (('python', 'gaprss-python'), ('gap_fit', 'gap_fit'), ('pw', 'pw'))}  # fmt: skip
-    overrides = {'budget': budget}
-    for key, value in (('num_select_initial', num_select_initial), ('num_select', num_select),
-                       ('max_iterations', max_iterations)):  # fmt: skip
-        if value is not None:
-            overrides[key] = value
-    builder = GapRssWorkChain.get_builder_from_protocol(
-        'Si', codes=codes, engine='qe', protocol='fast', overrides=overrides
-    )
-    return submit(builder)
+    builder = GapRssWorkChain.get_builder_from_protocol('Si', codes=codes, engine='qe', protocol=protocol,
+                                                        overrides=overrides)  # fmt: skip
+    node = submit(builder)
+    node.base.extras.set_many({'gaprss_protocol': protocol, 'gaprss_overrides': overrides})
+    return node
 
 
-def wait(node, poll: float = 20.0) -> None:
+def wait(node, poll: float = 60.0) -> None:
     from aiida_gaprss.provenance import run_status
 
     last = None
@@ -259,22 +92,114 @@ def wait(node, poll: float = 20.0) -> None:
             print(f'[{time.time() - start:6.0f} s] {last}', flush=True)
 
 
-def main() -> None:
+def _children(node, prefix: str) -> dict:
+    return {link.link_label: link.node for link in node.base.links.get_outgoing().all()
+            if link.link_label.startswith(prefix)}  # fmt: skip
+
+
+def run_points(node) -> list[dict]:
+    """One row per iteration with a potential: evaluations so far, sizes, the potential, its validation."""
+    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
+
+    offset = 0
+    for link in node.base.links.get_incoming(link_label_filter='restart__reference_evaluations').all():
+        offset = link.node.value
+    validations = _children(node, 'validation_')
+    rows, evaluations = [], offset
+    for label, child in sorted(_children(node, 'iteration_').items()):
+        if 'selected' in child.outputs:
+            evaluations += len(child.outputs.selected)
+        if 'potential' not in child.outputs:
+            continue
+        k = int(label.split('_')[1])
+        metrics = child.outputs.fit_parameters.get_dict() if 'fit_parameters' in child.outputs else {}
+        validation = validations.get(f'validation_{k:02d}')
+        rows.append({
+            'iteration': k,
+            'reference_evaluations': evaluations,
+            'database_size': len(child.outputs.database),
+            'training_energy_rmse': metrics.get('energy_rmse'),
+            'training_energy_rmse_cells': energy_rmse_of_cells(metrics.get('training_errors') or {}),
+            'potential': child.outputs.potential,
+            'validation': validation if validation is not None and validation.is_finished_ok else None,
+        })  # fmt: skip
+    return rows
+
+
+def reference_side(node) -> tuple[dict, dict]:
+    """The run's reference side (``reference_results`` of its first validation) and the validation job parameters."""
+    if 'validation_reference' in node.outputs:
+        reference = node.outputs.validation_reference.get_dict()
+    else:
+        reference = None
+        for _, child in sorted(_children(node, 'validation_').items()):
+            if 'reference_results' in child.outputs:
+                reference = child.outputs.reference_results.get_dict()
+                break
+    if reference is None:
+        raise RuntimeError(f'run <{node.pk}> has no finished validation with a reference side yet')
+    for _, child in sorted(_children(node, 'validation_').items()):
+        jobs = _children(child, 'potential')
+        if 'potential' in jobs:
+            return reference, jobs['potential'].inputs.parameters.get_dict()
+    raise RuntimeError(f'run <{node.pk}>: no validation job found')
+
+
+def own_validation(row: dict, reference: dict) -> dict | None:
+    """The comparison of the run's own validation of an iteration (its own seed), from provenance."""
+    validation = row['validation']
+    if validation is None or 'potential_results' not in validation.outputs:
+        return None
+    results = validation.outputs.potential_results.get_dict()
+    return compare({'phases': results['phases'], 'energy_volume': results.get('energy_volume', {})}, reference)
+
+
+def dump_fit_job(potential, folder: pathlib.Path) -> pathlib.Path:
+    """The repository of the gap_fit job that made ``potential`` (train.xyz, _aiidasubmit.sh) into ``folder``."""
+    job = potential.creator
+    if job is None or job.process_type is None or 'gap_fit' not in job.process_type:
+        raise RuntimeError(f'potential <{potential.pk}> was not made by a gap_fit job')
+    folder.mkdir(parents=True, exist_ok=True)
+    job.base.repository.copy_tree(folder)
+    if not (folder / 'train.xyz').is_file():
+        raise RuntimeError(f'gap_fit job <{job.pk}> has no train.xyz in its repository')
+    return folder
+
+
+# -- refits (worker processes: no AiiDA) -----------------------------------------------------------------------------
+def refit_and_score(task: tuple) -> dict:
+    """Worker: refit one job with one seed, score it; the fit's cost with the errors."""
+    job_folder, seed, workdir, phases, eos_phases, parameters, reference = task
+    from quippy.potential import Potential
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        fitted = refit(pathlib.Path(job_folder), seed, pathlib.Path(workdir))
+        scored = score_calculator(Potential(param_filename=fitted['gap_xml']), phases, eos_phases, parameters)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return {'seed': seed, 'fit_seconds': fitted['fit_seconds'], 'fit_peak_mb': fitted['fit_peak_mb'],
+            'scored': scored, **compare(scored, reference)}  # fmt: skip
+
+
+def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--budget', type=int, default=40, help='reference evaluations of a new run')
+    parser.add_argument('--protocol', default='moderate', help='GAP-RSS protocol of a new run')
+    parser.add_argument('--overrides', default='{}', help='JSON overrides of a new run (e.g. {"budget": 600})')
     parser.add_argument('--resume', type=int, default=None, help='PK of an existing GapRssWorkChain')
     parser.add_argument('--profile', default=None, help='an existing profile (default: a private embedded one)')
     parser.add_argument('--folder', default=None, help='keep the private AIIDA_PATH here (to resume later)')
     parser.add_argument('--no-wait', action='store_true', help='with --resume: use the iterations finished so far')
     parser.add_argument('--keep-daemon', action='store_true', help='leave the private daemon running (a run goes on)')
-    parser.add_argument('--nprocs', type=int, default=2, help='MPI processes of the QE vc-relaxations')
+    parser.add_argument('--submit-only', action='store_true', help='submit the run and stop (with --keep-daemon)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=list(DEFAULT_SEEDS), help='gap_fit rnd_seed values')
+    parser.add_argument('--points', type=int, default=3, help='last learning-curve points refitted over seeds')
+    parser.add_argument('--workers', type=int, default=2, help='refits side by side')
+    parser.add_argument('--tag', default='', help='write si_learning_curve.<tag>.json instead')
     parser.add_argument('--note', default='', help='free text stored in the JSON')
-    parser.add_argument('--num-select-initial', type=int, default=None, help='override: cells labelled in iteration 0')
-    parser.add_argument('--num-select', type=int, default=None, help='override: cells labelled per later iteration')
-    parser.add_argument('--max-iterations', type=int, default=None, help='override: iterations at most')
     args = parser.parse_args()
+    if len(args.seeds) < 5:
+        parser.error('--seeds: the goal is judged over at least 5 gap_fit seeds')
 
-    cache = json.loads(RESULTS.read_text()) if RESULTS.exists() else None
     load_start = os.getloadavg()
     start = time.perf_counter()
     keep = args.folder is not None
@@ -284,128 +209,153 @@ def main() -> None:
         if args.resume is not None:
             node = orm.load_node(args.resume)
         else:
-            node = submit_run(args.budget, args.num_select_initial, args.num_select, args.max_iterations)
-            print(f'submitted GapRssWorkChain<{node.pk}> (Si, QE, fast, budget {args.budget})', flush=True)
-        # the reference side runs while the daemon works on the loop
-        reference = reference_phases('fast', args.nprocs, cache)
+            node = submit_run(args.protocol, json.loads(args.overrides))
+            print(f'submitted GapRssWorkChain<{node.pk}> (Si, QE, {args.protocol}, {args.overrides})', flush=True)
+            if args.submit_only:
+                return
         if not args.no_wait:
             wait(node)
-        run_seconds = None
-        if node.is_terminated:
-            run_seconds = (node.mtime - node.ctime).total_seconds()
-        iterations = iteration_potentials(node)
-        labelled = labelled_so_far(node)
-        if not iterations:
-            print(f'GapRssWorkChain<{node.pk}> has no finished iteration yet ({labelled} reference SCFs done)')
-        from aiida_gaprss.rss.validation import phase_energy_errors
+        rows = run_points(node)
+        reference, parameters = reference_side(node)
+        phases = list(parameters['phases'])
+        eos_phases = list((parameters.get('eos') or {}).get('phases', phases))
+        scored_rows = [row for row in rows if row['validation'] is not None] or rows
+        chosen = scored_rows[-args.points :]
+        work = scratch('gaprss-si-refits-')
+        tasks = []
+        for row in chosen:
+            job_folder = dump_fit_job(row['potential'], work / f'job_{row["iteration"]:02d}')
+            row['fit_job'] = row['potential'].creator.pk
+            row['gap_fit_command'] = ' '.join(_scoring_command(job_folder))
+            for seed in args.seeds:
+                tasks.append((str(job_folder), seed, str(work / f'fit_{row["iteration"]:02d}_{seed}'), phases,
+                              eos_phases, parameters, reference))  # fmt: skip
+        run_info = {
+            'run_pk': node.pk,
+            'run_uuid': node.uuid,
+            'run_state': node.process_state.value if node.process_state else 'unknown',
+            'run_exit_status': node.exit_status,
+            'budget': node.inputs.budget.value,
+            'protocol': node.base.extras.get('gaprss_protocol', None),
+            'overrides': node.base.extras.get('gaprss_overrides', None),
+            'run_wall_seconds': (node.mtime - node.ctime).total_seconds() if node.is_terminated else None,
+        }
+        own = {row['iteration']: own_validation(row, reference) for row in rows}
 
-        rows = []
-        for row in iterations:
-            gap = gap_phases(row.pop('potential'))
-            errors = phase_energy_errors(gap, reference, ground_state='diamond')
-            row['errors'] = {name: entry['error'] for name, entry in errors['phases'].items()}
-            row['relative_errors'] = {name: entry['relative_error'] for name, entry in errors['phases'].items()}
-            row['gap_volume_per_atom'] = {name: gap[name]['volume_per_atom'] for name in PHASES}
-            row['gap_converged'] = {name: gap[name]['converged'] for name in PHASES}
-            rows.append(row)
-        budget = node.inputs.budget.value
-        state = node.process_state.value if node.process_state else 'unknown'
-        exit_status = node.exit_status
-        run_pk = node.pk
-    load_end = os.getloadavg()
+    refits: dict[int, list] = {row['iteration']: [] for row in chosen}
+    with concurrent.futures.ProcessPoolExecutor(args.workers) as pool:
+        futures = {pool.submit(refit_and_score, task): task for task in tasks}
+        for future in concurrent.futures.as_completed(futures):
+            task = futures[future]
+            iteration = int(pathlib.Path(task[2]).name.split('_')[1])
+            result = future.result()
+            refits[iteration].append(result)
+            worst = max(abs(value) for value in result['errors'].values()) * 1000
+            print(f'iteration {iteration} seed {result["seed"]}: worst phase {worst:.1f} meV/atom, '
+                  f'fit {result["fit_seconds"]:.0f} s {result["fit_peak_mb"]} MB', flush=True)  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
 
-    print(f'\nGapRssWorkChain<{run_pk}>: {state} [{exit_status}], budget {budget}')
-    names = ' '.join(f'{name:>9s}' for name in PHASES)
-    header = f'iter  evals  train meV (cells) | {names} | ratio |err|/goal (dia, b-Sn)'
-    print(header)
+    points = []
     for row in rows:
-        training = row['training_energy_rmse']
-        errors = ' '.join(f'{row["errors"][name] * 1000:9.1f}' for name in PHASES)
-        ratios = ', '.join(f'{abs(row["errors"][name]) / GOAL_EV:.2f}' for name in GOAL_PHASES)
-        training = training * 1000 if training is not None else float('nan')
-        cells = row['training_energy_rmse_cells']
-        cells = f'{cells * 1000:7.1f}' if cells is not None else '    n/a'
-        print(f'{row["iteration"]:4d} {row["reference_evaluations"]:6d} {training:10.1f} {cells} | {errors} | {ratios}')
-    inside = [all(abs(row['errors'][name]) < GOAL_EV for name in GOAL_PHASES) for row in rows]
-    first_met = next((row['reference_evaluations'] for row, ok in zip(rows, inside, strict=True) if ok), None)
-    # the goal held from this point on (every later point inside it too): a point inside by chance does not count
-    settled = None
-    for row, ok in reversed(list(zip(rows, inside, strict=True))):
-        if not ok:
-            break
-        settled = row['reference_evaluations']
-    print(f'goal first met at {first_met} evaluations; held from {settled} to the last point' if settled else
-          f'goal first met at {first_met} evaluations; not met at the last point')  # fmt: skip
-    last = rows[-1] if rows else {'reference_evaluations': None, 'errors': {}}
-    smoke = budget < GOAL_EVALUATIONS
-    note = ''
-    if smoke:
-        note = (
-            f'SMOKE RUN: budget {budget} (< {GOAL_EVALUATIONS}) on a shared, loaded 2-core machine; the figures show '
-            'that the pipeline works, not whether the goal is met'
-        )
-    if not rows:
-        note = (
-            f'INCOMPLETE: no iteration of run {run_pk} ({state}) had finished when this was computed '
-            f'({labelled} reference SCFs done); only the QE reference side is measured. ' + note
-        )
+        point = {key: row[key] for key in ('iteration', 'reference_evaluations', 'database_size',
+                                           'training_energy_rmse', 'training_energy_rmse_cells')}  # fmt: skip
+        point['own_seed'] = own[row['iteration']]
+        if row['iteration'] in refits:
+            results = sorted(refits[row['iteration']], key=lambda item: item['seed'])
+            point['fit_job'] = row['fit_job']
+            point['gap_fit_command'] = row['gap_fit_command']
+            point['seeds'] = [{key: item[key] for key in ('seed', 'errors', 'relative_errors', 'eos', 'fit_seconds',
+                                                          'fit_peak_mb')} for item in results]  # fmt: skip
+            point['energy_volume'] = {str(item['seed']): item['scored']['energy_volume'] for item in results}
+            point['over_seeds'] = over_seeds(results, phases, eos_phases)
+        points.append(point)
+    scored = [point for point in points if 'over_seeds' in point]
+    settled = len(scored) >= 3 and all(point['over_seeds']['goal']['all'] for point in scored[-3:])
+    last = scored[-1] if scored else None
+
+    _print_table(points, phases, eos_phases)
+    tag = f'.{args.tag}' if args.tag else ''
+    results_path = RESULTS_DIR / f'si_learning_curve{tag}.json'
+    plot_path = results_path.with_suffix('.png')
+    eos_plot_path = results_path.with_suffix('.energy_volume.png')
+    if scored:
+        _plots(scored, reference, phases, eos_phases, plot_path, eos_plot_path, run_info)
     figures = {
         'benchmark': 'si_learning_curve',
-        'smoke_run': smoke,
-        'note': args.note or note,
-        'run_pk': run_pk,
-        'run_state': state,
-        'run_exit_status': exit_status,
+        'note': args.note,
+        **run_info,
         'engine': 'qe',
-        'protocol': 'fast',
-        'budget': budget,
-        'goal': f'|error| < {GOAL_EV * 1000:.0f} meV/atom on {" and ".join(GOAL_PHASES)} '
-        f'with <= {GOAL_EVALUATIONS} evaluations',
-        'goal_met': first_met is not None and first_met <= GOAL_EVALUATIONS,
-        'evaluations_to_goal': first_met,
-        'goal_met_at_last_point': bool(rows) and settled is not None,
-        'goal_held_from_evaluations': settled,
-        'final_evaluations': last['reference_evaluations'],
-        'final_errors_mev_per_atom': {name: round(value * 1000, 2) for name, value in last['errors'].items()},
-        'final_ratio_to_goal': {
-            name: round(abs(last['errors'][name]) / GOAL_EV, 3) for name in last['errors'] if name in GOAL_PHASES
-        },  # fmt: skip
-        'reference_scfs_finished': labelled,
-        'iterations': [
-            {
-                **{key: row[key] for key in ('iteration', 'reference_evaluations', 'database_size')},
-                'training_energy_rmse': row['training_energy_rmse'],
-                'training_energy_rmse_cells': row['training_energy_rmse_cells'],
-                'errors': row['errors'],
-                'relative_errors': row['relative_errors'],
-                'gap_volume_per_atom': row['gap_volume_per_atom'],
-                'gap_converged': row['gap_converged'],
-            }
-            for row in rows
-        ],
-        'reference_settings': reference_settings('fast'),
+        'goal': {
+            'phases': f'|mean over seeds| < {PHASE_GOAL * 1000:g} meV/atom and every seed < '
+            f'{PHASE_SEED_LIMIT * 1000:g} meV/atom, each phase at its own 0 GPa minimum; relative to diamond likewise',
+            'eos': 'V0 within 1 %, B0 within 10 % of the reference Birch-Murnaghan fit (mean over seeds)',
+            'settled': 'both at each of the last three learning-curve points',
+        },
+        'phases': phases,
+        'eos_phases': eos_phases,
+        'seeds': list(args.seeds),
+        'goal_met_settled': settled,
+        'goal_at_last_point': last['over_seeds']['goal'] if last else None,
+        'final_evaluations': last['reference_evaluations'] if last else None,
+        'points': points,
         'reference': reference,
-        'units': {'energy': 'eV/atom', 'volume': 'Å³/atom'},
-        'run_wall_seconds': run_seconds,
+        'validation_parameters': parameters,
+        'units': {'energy': 'eV/atom', 'volume': 'Å³/atom', 'b0': 'GPa', 'v0/b0 deviations': 'fraction'},
         'benchmark_wall_seconds': round(time.perf_counter() - start, 1),
         'loadavg_start': load_start,
-        'loadavg_end': load_end,
-        'nproc': os.cpu_count(),
+        'provenance': provenance(),
+        'plots': {'phase_errors': plot_path.name, 'energy_volume': eos_plot_path.name} if scored else {},
     }
-    from aiida_gaprss.plots import plot_learning_curve
-
-    phase_errors = {name: [(row['reference_evaluations'], row['errors'][name]) for row in rows] for name in PHASES}
-    keys = ('reference_evaluations', 'training_energy_rmse', 'training_energy_rmse_cells')
-    curve = [{key: row[key] for key in keys} for row in rows]
-    title = f'Si, QE fast, run {run_pk}' + (f' (SMOKE RUN, budget {budget})' if smoke else '')
-    RESULTS.parent.mkdir(exist_ok=True)
-    if rows:
-        plot_learning_curve(curve, PLOT, phase_errors=phase_errors, title=title, goal=GOAL_EV)
-        print(f'plot: {PLOT}')
-    else:
-        print('no finished iteration: no learning curve and no plot')
-    RESULTS.write_text(json.dumps(figures) + '\n')
+    RESULTS_DIR.mkdir(exist_ok=True)
+    results_path.write_text(json.dumps(figures) + '\n')
     print(json.dumps(figures))
+
+
+def _scoring_command(job_folder: pathlib.Path) -> list[str]:
+    from _scoring import job_command
+
+    return job_command(job_folder)
+
+
+def _print_table(points: list, phases: list, eos_phases: list) -> None:
+    print("\nmeV/atom, GAP - QE at each phase's own minimum: own seed | mean [min, max] over refitted seeds")
+    print('evals  ' + ' '.join(f'{name:>22s}' for name in phases))
+    for point in points:
+        own = point.get('own_seed') or {'errors': {}}
+        cells = []
+        for name in phases:
+            text = f'{own["errors"][name] * 1000:6.1f}' if name in own['errors'] else '   n/a'
+            summary = point.get('over_seeds', {}).get('phases', {}).get(name)
+            if summary:
+                text += f'|{summary["mean"] * 1000:5.1f}[{summary["min"] * 1000:.0f},{summary["max"] * 1000:.0f}]'
+            cells.append(f'{text:>22s}')
+        print(f'{point["reference_evaluations"]:5d}  ' + ' '.join(cells))
+        if 'over_seeds' in point:
+            eos = point['over_seeds']['eos']
+            text = '; '.join(f'{name}: V0 {row["v0_mean"] * 100:+.2f} %, B0 {row["gap_b0_mean"]:.0f} vs '
+                             f'{row["reference_b0"]:.0f} GPa ({row["b0_mean"] * 100:+.1f} %)'
+                             for name, row in eos.items())  # fmt: skip
+            print(f'       E(V) over seeds: {text}; goal {point["over_seeds"]["goal"]}')
+
+
+def _plots(scored, reference, phases, eos_phases, plot_path, eos_plot_path, run_info) -> None:
+    from aiida_gaprss.plots import plot_energy_volume_over_seeds, plot_phase_errors_over_seeds
+
+    series = {name: [(point['reference_evaluations'], [row['errors'][name] for row in point['seeds']])
+                     for point in scored] for name in phases}  # fmt: skip
+    title = f'Si GAP-RSS on QE, run {run_info["run_pk"]}: {len(scored[-1]["seeds"])} gap_fit seeds per point'
+    plot_phase_errors_over_seeds(series, plot_path, goal=PHASE_GOAL, limit=PHASE_SEED_LIMIT, title=title)
+    last = scored[-1]
+    curves = {}
+    for name in eos_phases:
+        seeds = [(per_phase[name]['volumes'], per_phase[name]['energies'])
+                 for _, per_phase in sorted(last['energy_volume'].items()) if name in per_phase]  # fmt: skip
+        ref = reference['energy_volume'].get(name)
+        curves[name] = {'seeds': seeds, 'reference': (ref['volumes'], ref['energies']) if ref else None}
+    title = (
+        f'Si E(V) at {last["reference_evaluations"]} evaluations: GAP, {len(last["seeds"])} seeds (solid); QE (dashed)'
+    )
+    plot_energy_volume_over_seeds(curves, eos_plot_path, title=title)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,108 @@
+"""pw.x runs outside AiiDA for benchmarks: the ReferenceWorkChain's SCF settings written by ASE, read back by ASE.
+
+The parameters come from :meth:`aiida_gaprss.workflows.reference.engines.QeEngine.parameters` (the same cut-offs,
+smearing, convergence threshold per atom and 2π-included k-point spacing as the loop's labels), with optional
+overrides, so a benchmark measures exactly what the loop would compute. Used by ``qe_convergence`` (single points on
+a grid of settings) and ``si_learning_curve`` (vc-relaxations of the known phases).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import time
+
+MPI_ENV = {'OMPI_ALLOW_RUN_AS_ROOT': '1', 'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1', 'OMP_NUM_THREADS': '1',
+           'OMPI_MCA_hwloc_base_binding_policy': 'none'}  # fmt: skip
+
+
+def pw_input(atoms, protocol_name: str, overrides: dict | None = None, relax: str | None = None):
+    """ASE ``input_data`` (lower-case namelists), k-point mesh and pseudopotentials of one pw.x run.
+
+    Parameters
+    ----------
+    atoms
+        The structure (one element of the Debian PBE family).
+    protocol_name
+        A QE reference protocol of ``aiida_gaprss/protocols/reference_qe.yaml`` (``fast``, ``accurate``, ...).
+    overrides
+        pw.x namelist overrides as the engine takes them (``{'SYSTEM': {'ecutwfc': 60.0}, 'KPOINTS_SPACING': 0.15}``).
+    relax
+        None for an SCF, ``'vc-relax'`` for a variable-cell relaxation at 0 GPa.
+    """
+    from aiida_gaprss.pseudos import DEBIAN_PBE, DEBIAN_PSEUDO_FOLDER
+    from aiida_gaprss.workflows.reference.engines import QeEngine
+    from aiida_gaprss.workflows.reference.protocols import load_protocol
+
+    protocol = load_protocol('qe', protocol_name)
+    parameters, mesh = QeEngine.parameters(protocol, atoms, overrides)
+    input_data = {section.lower(): dict(values) for section, values in parameters.items()}
+    input_data['control'].update(pseudo_dir=str(DEBIAN_PSEUDO_FOLDER), outdir='./out', disk_io='low')
+    if relax == 'vc-relax':
+        input_data['control'].update(calculation='vc-relax', etot_conv_thr=1e-5 * len(atoms), forc_conv_thr=1e-4,
+                                     nstep=100)  # fmt: skip
+        input_data['ions'] = {'ion_dynamics': 'bfgs'}
+        input_data['cell'] = {'cell_dynamics': 'bfgs', 'press': 0.0, 'press_conv_thr': 0.2, 'cell_dofree': 'all'}
+    elif relax is not None:
+        raise ValueError(f'relax: expected None or "vc-relax", got {relax!r}')
+    pseudos = {symbol: DEBIAN_PBE[symbol][0] for symbol in set(atoms.get_chemical_symbols())}
+    return input_data, mesh, pseudos
+
+
+def run_pw(atoms, input_data: dict, mesh, pseudos: dict, nprocs: int = 1) -> dict:
+    """Run pw.x on ``atoms`` in a temporary folder; the final structure's energy, volume, k-points and wall time.
+
+    Returns
+    -------
+    dict
+        ``energy_per_atom`` (eV, ASE's units), ``volume_per_atom`` (Å³), ``natoms``, ``kpoints`` (the mesh),
+        ``irreducible_kpoints`` (pw.x's count), ``converged`` (a relaxation that ended normally; True for an SCF
+        that converged), ``wall_seconds``, ``atoms`` (the final structure, ASE).
+    """
+    import ase.io
+
+    folder = pathlib.Path(tempfile.mkdtemp(prefix='gaprss-pw-'))
+    clean = atoms.copy()
+    clean.info = {}
+    clean.calc = None
+    ase.io.write(folder / 'pw.in', clean, format='espresso-in', input_data=input_data, pseudopotentials=pseudos,
+                 kpts=list(mesh))  # fmt: skip
+    # ASE writes the empty &FCP and &RISM namelists of QE >= 7; pw.x 6.7 does not know them
+    text = (folder / 'pw.in').read_text().replace('&FCP\n/\n', '').replace('&RISM\n/\n', '')
+    (folder / 'pw.in').write_text(text)
+    pw = shutil.which('pw.x') or '/usr/bin/pw.x'
+    command = (
+        ['mpirun', '-np', str(nprocs), pw, '-nk', str(nprocs), '-in', 'pw.in'] if nprocs > 1 else [pw, '-in', 'pw.in']
+    )
+    start = time.perf_counter()
+    try:
+        with open(folder / 'pw.out', 'w') as out:
+            subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, check=True,
+                           env={**os.environ, **MPI_ENV}, stdin=subprocess.DEVNULL)  # fmt: skip
+        wall = time.perf_counter() - start
+        text = (folder / 'pw.out').read_text()
+        final = ase.io.read(folder / 'pw.out', format='espresso-out', index=-1)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    kpoints = None
+    for line in text.splitlines():
+        if 'number of k points=' in line:
+            kpoints = int(line.split('=')[1].split()[0])
+            break
+    relax = input_data['control'].get('calculation') == 'vc-relax'
+    converged = ('End final coordinates' in text or 'bfgs converged' in text) if relax else (
+        'convergence has been achieved' in text)  # fmt: skip
+    energy = final.get_potential_energy()
+    return {
+        'energy_per_atom': energy / len(final),
+        'volume_per_atom': final.get_volume() / len(final),
+        'natoms': len(final),
+        'kpoints': [int(n) for n in mesh],
+        'irreducible_kpoints': kpoints,
+        'converged': bool(converged),
+        'wall_seconds': round(wall, 1),
+        'atoms': final,
+    }

@@ -1,0 +1,191 @@
+"""Benchmark ``qe_convergence``: are the QE reference settings converged for Si GAP-RSS? (issue 18)
+
+The energies of the validation phases relative to diamond (E_phase/N − E_diamond/N, eV/atom) are computed with pw.x
+single points for a grid of plane-wave cut-offs and k-point spacings, at fixed geometries (the literature structures
+of :mod:`aiida_gaprss.rss.phases`, in the cell the QE validation relaxes:
+:func:`aiida_gaprss.rss.phases.cheapest_cell`), with the ReferenceWorkChain's own settings (:func:`_qe.pw_input`,
+protocol ``accurate`` as the base: Debian's ``Si.pbe-nl-rrkjus_psl.1.0.0.UPF``, Marzari–Vanderbilt smearing,
+conv_thr per atom). Every setting is compared with the tightest one (``reference``: 60 Ry / 240 Ry, k spacing 0.10
+Å⁻¹ with 2π); a setting is *converged for the job* when no relative energy moves by more than 3 meV/atom on
+tightening to the reference (the issue's criterion).
+
+Also recorded per SCF: the wall time on one core and the irreducible k-points (what a label costs).
+
+Usage::
+
+    python benchmarks/qe_convergence.py                 # the whole grid, two pw.x side by side (about 30-60 min)
+    python benchmarks/qe_convergence.py --phases diamond beta_sn --quick   # a smoke run
+    python benchmarks/qe_convergence.py --extra 35:0.25:0.02 40:0.2:0.02  # more settings, same reference
+
+Ends by printing ONE JSON line, written to benchmarks/results/qe_convergence.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+from _qe import pw_input, run_pw  # noqa: E402
+from _record import provenance  # noqa: E402
+from ase import Atoms  # noqa: E402
+
+RESULTS = pathlib.Path(__file__).parent / 'results' / 'qe_convergence.json'
+PHASES = ('diamond', 'lonsdaleite', 'beta_sn', 'imma', 'sh', 'bc8', 'st12', 'oS24')
+CRITERION_EV = 0.003
+GROUND = 'diamond'
+#: The cell of each phase is the one the QE validation relaxes (:func:`aiida_gaprss.rss.phases.cheapest_cell`), chosen
+#: once at this spacing so that every setting computes the same cells.
+CELL_SPACING = 0.2
+BASE_PROTOCOL = 'accurate'
+
+
+def setting(ecutwfc: float, kspacing: float, degauss: float = 0.01) -> dict:
+    """One point of the grid: cut-off (Ry; ecutrho = 4 ecutwfc, as the pseudopotential's own suggestion 44/175)."""
+    return {'ecutwfc': ecutwfc, 'ecutrho': 4.0 * ecutwfc, 'kpoints_spacing': kspacing, 'degauss': degauss}
+
+
+def name_of(values: dict) -> str:
+    return f'{values["ecutwfc"]:g}Ry_k{values["kpoints_spacing"]:g}_dg{values["degauss"]:g}'
+
+
+def grid(quick: bool) -> dict[str, dict]:
+    """The settings: the reference, a cut-off scan at k 0.15, a k scan at 44 Ry, and the protocols' candidates."""
+    points = [setting(60.0, 0.1)]
+    if quick:
+        points += [setting(30.0, 0.3, 0.02), setting(44.0, 0.25)]
+    else:
+        points += [setting(ecut, 0.15) for ecut in (30.0, 35.0, 40.0, 44.0, 52.0, 60.0)]
+        points += [setting(44.0, k) for k in (0.35, 0.3, 0.25, 0.2, 0.1)]
+        points += [setting(30.0, 0.3, 0.02), setting(30.0, 0.25), setting(35.0, 0.25), setting(35.0, 0.2),
+                   setting(40.0, 0.25), setting(44.0, 0.25, 0.02), setting(40.0, 0.2)]  # fmt: skip
+    return {name_of(point): point for point in points}
+
+
+def single_point(phase: str, values: dict) -> dict:
+    from aiida_gaprss.rss.phases import cheapest_cell
+
+    atoms = cheapest_cell('Si', phase, CELL_SPACING)
+    overrides = {'SYSTEM': {key: values[key] for key in ('ecutwfc', 'ecutrho', 'degauss')},
+                 'KPOINTS_SPACING': values['kpoints_spacing']}  # fmt: skip
+    input_data, mesh, pseudos = pw_input(atoms, BASE_PROTOCOL, overrides)
+    result = run_pw(atoms, input_data, mesh, pseudos, nprocs=1)
+    result.pop('atoms')
+    return result
+
+
+def run_settings(settings: dict, phases: list, workers: int) -> dict:
+    """Single points of every phase at every setting (``workers`` one-core pw.x side by side); the table rows."""
+    jobs = [(name, phase) for name in settings for phase in phases]
+    results: dict[str, dict] = {name: {} for name in settings}
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(single_point, phase, settings[name]): (name, phase) for name, phase in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            name, phase = futures[future]
+            row = future.result()
+            results[name][phase] = row
+            print(f'{name:24s} {phase:12s} {row["energy_per_atom"]:.5f} eV/atom  k {row["irreducible_kpoints"]:5d}  '
+                  f'{row["wall_seconds"]:7.1f} s  converged {row["converged"]}', flush=True)  # fmt: skip
+    table = {}
+    for name, rows in results.items():
+        table[name] = {
+            'settings': settings[name],
+            'energy_per_atom': {phase: rows[phase]['energy_per_atom'] for phase in phases},
+            'relative_energy': {
+                phase: rows[phase]['energy_per_atom'] - rows[GROUND]['energy_per_atom'] for phase in phases
+            },  # fmt: skip
+            'wall_seconds': {phase: rows[phase]['wall_seconds'] for phase in phases},
+            'irreducible_kpoints': {phase: rows[phase]['irreducible_kpoints'] for phase in phases},
+            'scf_converged': all(rows[phase]['converged'] for phase in phases),
+        }
+    return table
+
+
+def compare_with_reference(table: dict, reference_name: str, phases: list) -> None:
+    """Add each setting's change against the reference setting (eV/atom) and the verdict; print the table."""
+    reference = table[reference_name]['relative_energy']
+    print(f'\nrelative energies (meV/atom above {GROUND}) and their change against {reference_name}')
+    print(f'{"setting":24s} ' + ' '.join(f'{phase:>11s}' for phase in phases) + '   max|Δ|  seconds')
+    for name, row in table.items():
+        deltas = {phase: row['relative_energy'][phase] - reference[phase] for phase in phases}
+        row['change_vs_reference'] = deltas
+        row['max_abs_change'] = max(abs(value) for value in deltas.values())
+        row['converged_for_job'] = row['max_abs_change'] < CRITERION_EV
+        cells = ' '.join(f'{row["relative_energy"][p] * 1000:6.1f}({deltas[p] * 1000:+4.1f})' for p in phases)
+        print(f'{name:24s} {cells}   {row["max_abs_change"] * 1000:5.2f}  {sum(row["wall_seconds"].values()):7.1f}')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--phases', nargs='+', default=list(PHASES), choices=PHASES)
+    parser.add_argument('--quick', action='store_true', help='three settings only (a smoke run)')
+    parser.add_argument(
+        '--extra',
+        nargs='+',
+        default=None,
+        metavar='ECUT:KSPACING:DEGAUSS',
+        help='run only these settings and add them to the existing results file (same reference)',
+    )
+    parser.add_argument('--workers', type=int, default=2, help='one-core pw.x runs side by side')
+    args = parser.parse_args()
+
+    target = RESULTS.with_suffix('.quick.json') if args.quick else RESULTS
+    load_start = os.getloadavg()
+    start = time.perf_counter()
+    if args.extra:
+        previous = json.loads(RESULTS.read_text())
+        phases = previous['phases']
+        extra = {}
+        for text in args.extra:
+            ecut, kspacing, degauss = (float(value) for value in text.split(':'))
+            values = setting(ecut, kspacing, degauss)
+            extra[name_of(values)] = values
+        table = {**previous['settings'], **run_settings(extra, phases, args.workers)}
+        reference_name = previous['reference_setting']
+        runs = [*previous.get('runs', []), {'settings': sorted(extra)}]
+    else:
+        phases = list(args.phases)
+        settings = grid(args.quick)
+        reference_name = next(iter(settings))
+        table = run_settings(settings, phases, args.workers)
+        runs = [{'settings': sorted(settings)}]
+    compare_with_reference(table, reference_name, phases)
+
+    runs[-1].update(provenance=provenance(), loadavg_start=load_start, workers=args.workers,
+                    wall_seconds=round(time.perf_counter() - start, 1))  # fmt: skip
+    figures = {
+        'benchmark': 'qe_convergence',
+        'element': 'Si',
+        'pseudopotential': pw_input(Atoms('Si', cell=[5, 5, 5], pbc=True), BASE_PROTOCOL)[2]['Si'],
+        'base_protocol': BASE_PROTOCOL,
+        'geometry': f'fixed: literature structures, rss.phases.cheapest_cell at {CELL_SPACING} 1/Å',
+        'reference_setting': reference_name,
+        'criterion_ev_per_atom': CRITERION_EV,
+        'ground_state': GROUND,
+        'phases': phases,
+        'settings': table,
+        'converged_settings': sorted(name for name, row in table.items() if row['converged_for_job']),
+        'units': {
+            'energy': 'eV/atom',
+            'cutoff': 'Ry',
+            'kpoints_spacing': '1/Å with 2π',
+            'degauss': 'Ry',
+            'wall_seconds': 'one core per pw.x',
+        },  # fmt: skip
+        'runs': runs,
+        'quick': args.quick,
+        'provenance': provenance(),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(figures) + '\n')
+    print(json.dumps(figures))
+
+
+if __name__ == '__main__':
+    main()
