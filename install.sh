@@ -17,14 +17,24 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 # System packages: Quantum ESPRESSO (the embedded reference code), OpenBLAS (pw.x 1.5-1.7x faster), graphviz (verdi
-# node graph), OpenMPI comes with quantum-espresso.
+# node graph), OpenMPI comes with quantum-espresso. Chromium (headless) and a font renders `gaprss report` pages for
+# the report's screenshot test (installed without its recommends: no printing stack).
 PACKAGES="quantum-espresso libopenblas0-serial graphviz"
+BROWSER_PACKAGES="chromium fonts-liberation"
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+missing_browser=""
+for p in $BROWSER_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing_browser="$missing_browser $p"; done
+if [ -n "$missing$missing_browser" ]; then
+  $SUDO apt-get update -qq
+fi
 if [ -n "$missing" ]; then
   echo "==> apt-get install$missing"
-  $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
+if [ -n "$missing_browser" ]; then
+  echo "==> apt-get install --no-install-recommends$missing_browser"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing_browser
 fi
 
 # Python environment.

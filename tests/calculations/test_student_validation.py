@@ -49,6 +49,7 @@ def teacher_setup(small_gap_folder, tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_job_directly(small_gap_folder, teacher_setup, tmp_path):
     """The job module as the CalcJob runs it: every check, finite numbers, zero self-error, PNGs."""
     import shutil
@@ -99,6 +100,7 @@ def test_job_directly(small_gap_folder, teacher_setup, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_calcjob(fixture_code, small_gap_folder, teacher_setup, tmp_path):
     """The CalcJob with real nodes: outputs report, plots, quenched; the student against itself has zero error."""
     sets = {name: StructureSet.from_atoms(frames) for name, frames in teacher_setup['tests'].items()}

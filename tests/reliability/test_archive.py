@@ -26,6 +26,7 @@ def _lineage(pk: int, *extra: str) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_export_import_into_fresh_profile_reproduces_lineage_and_energies(
     codes, aiida_config, aiida_profile_factory, tmp_path
 ):

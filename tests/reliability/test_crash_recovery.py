@@ -120,6 +120,7 @@ def _labelled_positions(run) -> Counter:
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.daemon
 @pytest.mark.timeout(3600)
 def test_daemon_crash_mid_reference_finishes_like_an_uninterrupted_run(codes, daemon):
@@ -193,6 +194,7 @@ def _only_iteration(run):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.daemon
 @pytest.mark.timeout(3600)
 def test_killed_run_is_continued_from_what_finished(codes, daemon):
@@ -269,6 +271,7 @@ CONTINUE_REASON = (
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.daemon
 def test_cli_continue_builds_the_restart_builder(codes, daemon):
     """`gaprss continue` of a run (here one that continued a 2-structure database by one selected structure)."""

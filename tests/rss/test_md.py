@@ -80,6 +80,7 @@ def test_thermalisation_near_target():
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_melt_quench_gives_amorphous_si():
     """64 atoms melted at 2500 K, quenched to 300 K at 10^15 K/s (NPT 0 GPa): a mostly 4-fold disordered network.
 

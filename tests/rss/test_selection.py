@@ -182,6 +182,7 @@ def test_validation(call, field):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_auto_solver_on_a_large_pool_matches_dense():
     """Above DENSE_SOLVER_MAX the ARPACK path is used; its picks equal the dense solver's."""
     P = spectrum_data(sel.DENSE_SOLVER_MAX + 500, d=80, rank=40, seed=9)

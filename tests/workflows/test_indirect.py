@@ -165,6 +165,7 @@ def test_smallest_run_in_process(teacher, codes):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.daemon
 def test_end_to_end_through_the_daemon(teacher, codes, submit_and_await):
     """Every step through the daemon: CUR selection, relabelled training set, test sets (and a reference subset, by
