@@ -510,7 +510,7 @@ def write_potential(
     """
     from aiida_gaprss.data.extxyz import read_frames
     from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells, training_errors
-    from aiida_gaprss.rss.phases import PHASES
+    from aiida_gaprss.rss.phases import PHASES, phase_names
     from aiida_gaprss.rss.potentials import calculator_from_spec
 
     from .card import render_card
@@ -552,6 +552,15 @@ def write_potential(
     reference_phases = {
         phase: _phase_energy(value, f'reference_phases.{phase}') for phase, value in (reference_phases or {}).items()
     }
+    with open(training, encoding='utf-8') as handle:
+        frames = list(read_frames(handle))
+    summary = training_summary(frames)
+    elements = summary['species']
+    if phases:
+        known = phase_names(elements[0]) if len(elements) == 1 and elements[0] in PHASES else []
+        unknown = [phase for phase in phases if phase not in known]
+        if unknown:
+            raise ValueError(f'field `phases`: {unknown[0]!r} is not a known phase of {elements}; known: {known}')
 
     root.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix=f'.{name}.partial-', dir=root))
@@ -571,10 +580,6 @@ def write_potential(
             plot_files[key] = f'{key}.png'
 
         calculator = calculator_from_spec({'type': 'gap', 'xml': str(gap_folder / command['gp_file'])})
-        with open(training, encoding='utf-8') as handle:
-            frames = list(read_frames(handle))
-        summary = training_summary(frames)
-        elements = summary['species']
         errors = training_errors(frames, calculator)
         errors['energy_rmse_cells'] = energy_rmse_of_cells(errors)
         phase_block: dict = {'relax': dict(PHASE_RELAX), 'energies': {}}

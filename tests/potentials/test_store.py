@@ -223,6 +223,7 @@ def test_existing_folder_needs_force(copy_root, tiny_fit, sw_reference):
         ({'gap_files': ['gap.xml', 'gap.xml.sparseX.x']}, r'field `gap_folder`: GAP file `gap.xml.sparseX.x` is not'),
         ({'training': '/nonexistent/train.xyz'}, r'field `training`: file `/nonexistent/train.xyz` does not exist'),
         ({'reference': {'code': 'pw.x'}}, r'field `reference`: expected a mapping with the reference `engine`'),
+        ({'phases': ['diamond', 'fcc']}, r"field `phases`: 'fcc' is not a known phase of \['Si'\]; known: \['diamond'"),
         ({'evaluation': {'phases': {}}}, r'field `evaluation.seeds`: expected a non-empty list of distinct integers'),
         ({'evaluation': {'seeds': [1, 1]}}, r'field `evaluation.seeds`'),
         ({'evaluation': {'seeds': [1], 'colour': 'red'}}, r'field `evaluation.colour`: unknown key'),
