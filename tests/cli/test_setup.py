@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-
 #: The PATH of a new shell: nothing of the project's venv on it (the README's commands must work from there).
 NEW_SHELL_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
