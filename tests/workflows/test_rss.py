@@ -57,9 +57,15 @@ def _finished_runs():
 @pytest.fixture
 def finished_run(codes, submit_and_await, _finished_runs):
     """The tiny run (two iterations, budget 21) through the daemon; finished (ok or not)."""
-    if 'node' not in _finished_runs:
+    if not _finished_runs:
         builder = tiny_builder(codes, budget=21)  # 10 + 3 dimers in iteration 0, 8 in iteration 1
-        _finished_runs['node'] = submit_and_await(builder, timeout=1200)
+        try:
+            _finished_runs['node'] = submit_and_await(builder, timeout=1200)
+        except Exception as exception:  # not submitted again by the next test that asks
+            _finished_runs['error'] = exception
+            raise
+    if 'error' in _finished_runs:
+        pytest.fail(f'the run did not finish: {_finished_runs["error"]!r}')
     return _finished_runs['node']
 
 

@@ -236,7 +236,7 @@ def _validated_runs():
 @pytest.fixture
 def validated_run(fixture_code, submit_and_await, _validated_runs):
     """The tiny loop (two iterations) with validation on, through the daemon; finished (ok or not)."""
-    if 'node' not in _validated_runs:
+    if not _validated_runs:
         from aiida.plugins import WorkflowFactory
 
         codes = {'python': fixture_code('python'), 'gap_fit': fixture_code('gaprss.gap_fit')}
@@ -248,7 +248,13 @@ def validated_run(fixture_code, submit_and_await, _validated_runs):
             'phases': orm.List(PHASES),
             'parameters': orm.Dict(PARAMETERS),
         }
-        _validated_runs['node'] = submit_and_await(builder, timeout=1200)
+        try:
+            _validated_runs['node'] = submit_and_await(builder, timeout=1200)
+        except Exception as exception:  # not submitted again by the next test that asks
+            _validated_runs['error'] = exception
+            raise
+    if 'error' in _validated_runs:
+        pytest.fail(f'the validated run did not finish: {_validated_runs["error"]!r}')
     return _validated_runs['node']
 
 
