@@ -198,6 +198,13 @@ def plot_learning_curve(
     return _save(figure, path)
 
 
+def seed_mean_and_range(errors_ev) -> tuple[float, float, float]:
+    """Signed mean (meV/atom) of the errors of several seeds, and how far the lowest and highest lie below / above."""
+    errors = np.asarray(errors_ev, dtype=float) * 1000.0
+    mean = float(errors.mean())
+    return mean, mean - float(errors.min()), float(errors.max()) - mean
+
+
 def plot_phase_errors_over_seeds(
     points: Mapping, path=None, *, goal: float | None = None, limit: float | None = None, title: str | None = None
 ):
@@ -224,11 +231,11 @@ def plot_phase_errors_over_seeds(
         for index, row in enumerate(rows):
             if len(row) != 2:
                 raise ValueError(f'points[{name!r}][{index}]: expected (reference_evaluations, [errors])')
-            errors = _to_mev(_finite_array(row[1], f'points[{name!r}][{index}]'))
+            mean, low, high = seed_mean_and_range(_finite_array(row[1], f'points[{name!r}][{index}]'))
             xs.append(float(row[0]))
-            means.append(errors.mean())
-            lows.append(errors.mean() - errors.min())
-            highs.append(errors.max() - errors.mean())
+            means.append(mean)
+            lows.append(low)
+            highs.append(high)
         span = (max(xs) - min(xs)) or 1.0
         shifted = np.array(xs) + offset * 0.02 * span
         ax.errorbar(shifted, means, yerr=[lows, highs], color=colour, marker='o', capsize=3, linestyle='-',

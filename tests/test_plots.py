@@ -54,6 +54,10 @@ def test_phase_errors_over_seeds(tmp_path):
     data = _check_png(plots.plot_phase_errors_over_seeds(points, tmp_path / 'seeds.png', goal=0.01, limit=0.02))
     bare = plots.plot_phase_errors_over_seeds(points, None)
     assert bare[:8] == plots.PNG_MAGIC and bare != data  # the goal band and limits are drawn
+    # what is drawn: the signed mean in meV/atom with the seeds' range (a negative error stays negative)
+    mean, below, above = plots.seed_mean_and_range([-0.015, -0.004, -0.009])
+    assert mean == pytest.approx(-9.333, abs=1e-3)
+    assert below == pytest.approx(5.667, abs=1e-3) and above == pytest.approx(5.333, abs=1e-3)
 
 
 def test_energy_volume_over_seeds(tmp_path):
