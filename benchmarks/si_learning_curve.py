@@ -60,6 +60,19 @@ from _scoring import (  # noqa: E402
 
 RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
 DEFAULT_SEEDS = (11, 12, 13, 14, 15)
+#: What the model card says the Si potential is for, and not for (the evaluation JSON's lists).
+INTENDED_USE = [
+    'relative energies, volumes and E(V) of crystalline Si phases at 0-20 GPa: diamond, lonsdaleite, beta-Sn, Imma, '
+    'simple hexagonal, bc8, st12, oS24 (the validated set)',
+    'random structure searching and relaxations of bulk Si at pressures up to about 20 GPa',
+    'a teacher for cheaper potentials (indirect learning) on the same kinds of structures',
+]
+NOT_FOR = [
+    'surfaces, clusters, point defects, amorphous or liquid Si: the training data are small periodic bulk cells',
+    'pressures far beyond 20 GPa or strongly expanded cells (beyond about +12 % in volume)',
+    'properties beyond the PBE functional of the reference (PBE: a = 5.47 Å for diamond Si against 5.431 Å measured)',
+    'molecular dynamics at high temperature without checking: few thermally disordered structures were fitted',
+]
 
 
 # -- the run -------------------------------------------------------------------------------------------------------
