@@ -106,3 +106,33 @@ def run_pw(atoms, input_data: dict, mesh, pseudos: dict, nprocs: int = 1) -> dic
         'wall_seconds': round(wall, 1),
         'atoms': final,
     }
+
+
+def scf_with(atoms, values: dict, protocol_name: str = 'accurate') -> dict:
+    """One-core SCF of ``atoms`` with ``values`` (``ecutwfc``, ``ecutrho``, ``degauss`` in Ry, ``kpoints_spacing`` in
+    1/Å with 2π) on top of the protocol's other settings; :func:`run_pw`'s result without the structure."""
+    overrides = {'SYSTEM': {key: values[key] for key in ('ecutwfc', 'ecutrho', 'degauss')},
+                 'KPOINTS_SPACING': values['kpoints_spacing']}  # fmt: skip
+    input_data, mesh, pseudos = pw_input(atoms, protocol_name, overrides)
+    result = run_pw(atoms, input_data, mesh, pseudos, nprocs=1)
+    result.pop('atoms')
+    return result
+
+
+def run_scfs(jobs: dict, protocol_name: str = 'accurate', workers: int = 2) -> dict:
+    """:func:`scf_with` for every ``key -> (atoms, values)`` of ``jobs``, ``workers`` one-core pw.x side by side.
+
+    Prints one line per finished SCF (its key, atoms, irreducible k-points, wall time); returns ``key -> result``.
+    """
+    import concurrent.futures
+
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {pool.submit(scf_with, atoms, values, protocol_name): key for key, (atoms, values) in jobs.items()}
+        for future in concurrent.futures.as_completed(futures):
+            key, row = futures[future], future.result()
+            results[key] = row
+            print(f'{key!s:40s} {row["natoms"]:3d} atoms {row["energy_per_atom"]:.5f} eV/atom  k '
+                  f'{row["irreducible_kpoints"]:5d}  {row["wall_seconds"]:7.1f} s  converged {row["converged"]}',
+                  flush=True)  # fmt: skip
+    return results

@@ -72,3 +72,17 @@ def provenance() -> dict:
             'python': platform.python_version(),
         },
     }
+
+
+def write_results(name: str, figures: dict, tag: str = '') -> pathlib.Path:
+    """Write ``figures`` (with :func:`provenance` under ``provenance``) as ONE JSON line to
+    ``benchmarks/results/<name>.json`` (``<name>.<tag>.json`` with a tag), print that line, return the path."""
+    import json
+
+    figures = {**figures, 'provenance': provenance()}
+    path = ROOT / 'benchmarks' / 'results' / (f'{name}.{tag}.json' if tag else f'{name}.json')
+    path.parent.mkdir(exist_ok=True)
+    line = json.dumps(figures)
+    path.write_text(line + '\n')
+    print(line)
+    return path

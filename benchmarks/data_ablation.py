@@ -35,9 +35,8 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from _profile import bench_profile, is_terminated  # noqa: E402
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 
-RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
 PAPER_PRESSURE = {'p0': 1.0, 'beta': 0.2}
 #: Overrides of each variant; the variants marked in PAPER_PRESSURE_VARIANTS also drop the uniform pressure range.
 VARIANTS = {
@@ -165,11 +164,8 @@ def main() -> None:
         'units': {'errors': 'eV/atom', 'v0, b0': 'relative deviation from SW'},
         'benchmark_wall_seconds': round(time.perf_counter() - start, 1),
         'loadavg_start': load_start,
-        'provenance': provenance(),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f'data_ablation{"." + args.tag if args.tag else ""}.json').write_text(json.dumps(figures) + '\n')
-    print(json.dumps(figures))
+    write_results('data_ablation', figures, args.tag)
 
 
 if __name__ == '__main__':

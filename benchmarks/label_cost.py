@@ -17,8 +17,6 @@ Ends by printing ONE JSON line, written to benchmarks/results/label_cost.json (`
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import json
 import os
 import pathlib
 import statistics
@@ -27,11 +25,9 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from _qe import pw_input, run_pw  # noqa: E402
-from _record import provenance  # noqa: E402
+from _qe import run_scfs  # noqa: E402
+from _record import write_results  # noqa: E402
 from qe_convergence import BASE_PROTOCOL, name_of, setting  # noqa: E402
-
-RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
 
 
 def parse_setting(text: str) -> dict:
@@ -41,15 +37,6 @@ def parse_setting(text: str) -> dict:
     except ValueError:
         raise argparse.ArgumentTypeError(f'expected ECUT:KSPACING:DEGAUSS, got {text!r}') from None
     return setting(ecut, kspacing, degauss)
-
-
-def label(atoms, values: dict) -> dict:
-    overrides = {'SYSTEM': {key: values[key] for key in ('ecutwfc', 'ecutrho', 'degauss')},
-                 'KPOINTS_SPACING': values['kpoints_spacing']}  # fmt: skip
-    input_data, mesh, pseudos = pw_input(atoms, BASE_PROTOCOL, overrides)
-    result = run_pw(atoms, input_data, mesh, pseudos, nprocs=1)
-    result.pop('atoms')
-    return result
 
 
 def main() -> None:
@@ -71,16 +58,9 @@ def main() -> None:
     settings = {name_of(values): values for values in args.settings}
     load_start = os.getloadavg()
     start = time.perf_counter()
-    rows: dict[str, list] = {name: [None] * len(cells) for name in settings}
-    with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-        futures = {pool.submit(label, atoms, values): (name, index) for name, values in settings.items()
-                   for index, atoms in enumerate(cells)}  # fmt: skip
-        for future in concurrent.futures.as_completed(futures):
-            name, index = futures[future]
-            result = future.result()
-            rows[name][index] = result
-            print(f'{name:22s} cell {index:2d} ({result["natoms"]:2d} atoms): k {result["irreducible_kpoints"]:4d} '
-                  f'{result["wall_seconds"]:7.1f} s  scf converged {result["converged"]}', flush=True)  # fmt: skip
+    done = run_scfs({(name, index): (atoms, values) for name, values in settings.items()
+                     for index, atoms in enumerate(cells)}, BASE_PROTOCOL, args.workers)  # fmt: skip
+    rows = {name: [done[(name, index)] for index in range(len(cells))] for name in settings}
     reference = next(iter(settings))
     summary = {}
     for name, results in rows.items():
@@ -122,11 +102,8 @@ def main() -> None:
         'workers': args.workers,
         'benchmark_wall_seconds': round(time.perf_counter() - start, 1),
         'loadavg_start': load_start,
-        'provenance': provenance(),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f'label_cost{"." + args.tag if args.tag else ""}.json').write_text(json.dumps(figures) + '\n')
-    print(json.dumps(figures))
+    write_results('label_cost', figures, args.tag)
 
 
 if __name__ == '__main__':

@@ -23,7 +23,6 @@ Ends by printing ONE JSON line, written to benchmarks/results/qe_convergence.jso
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import os
 import pathlib
@@ -32,7 +31,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from _qe import pw_input, run_pw  # noqa: E402
+from _qe import pw_input, run_scfs  # noqa: E402
 from _record import provenance  # noqa: E402
 from ase import Atoms  # noqa: E402
 
@@ -68,30 +67,14 @@ def grid(quick: bool) -> dict[str, dict]:
     return {name_of(point): point for point in points}
 
 
-def single_point(phase: str, values: dict) -> dict:
-    from aiida_gaprss.rss.phases import cheapest_cell
-
-    atoms = cheapest_cell('Si', phase, CELL_SPACING)
-    overrides = {'SYSTEM': {key: values[key] for key in ('ecutwfc', 'ecutrho', 'degauss')},
-                 'KPOINTS_SPACING': values['kpoints_spacing']}  # fmt: skip
-    input_data, mesh, pseudos = pw_input(atoms, BASE_PROTOCOL, overrides)
-    result = run_pw(atoms, input_data, mesh, pseudos, nprocs=1)
-    result.pop('atoms')
-    return result
-
-
 def run_settings(settings: dict, phases: list, workers: int) -> dict:
     """Single points of every phase at every setting (``workers`` one-core pw.x side by side); the table rows."""
-    jobs = [(name, phase) for name in settings for phase in phases]
-    results: dict[str, dict] = {name: {} for name in settings}
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {pool.submit(single_point, phase, settings[name]): (name, phase) for name, phase in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            name, phase = futures[future]
-            row = future.result()
-            results[name][phase] = row
-            print(f'{name:24s} {phase:12s} {row["energy_per_atom"]:.5f} eV/atom  k {row["irreducible_kpoints"]:5d}  '
-                  f'{row["wall_seconds"]:7.1f} s  converged {row["converged"]}', flush=True)  # fmt: skip
+    from aiida_gaprss.rss.phases import cheapest_cell
+
+    cells = {phase: cheapest_cell('Si', phase, CELL_SPACING) for phase in phases}
+    done = run_scfs({(name, phase): (cells[phase], settings[name]) for name in settings for phase in phases},
+                    BASE_PROTOCOL, workers)  # fmt: skip
+    results: dict[str, dict] = {name: {phase: done[(name, phase)] for phase in phases} for name in settings}
     table = {}
     for name, rows in results.items():
         table[name] = {

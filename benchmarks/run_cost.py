@@ -17,7 +17,6 @@ Ends by printing ONE JSON line, written to benchmarks/results/run_cost.json (``-
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import statistics
 import sys
@@ -25,9 +24,8 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from _profile import bench_profile  # noqa: E402
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 
-RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
 #: Stage of an iteration -> the call-link labels (prefixes) of its children.
 STAGES = {
     'pool': ('generate_pool',),
@@ -126,11 +124,8 @@ def main() -> None:
         'run': run,
         'iterations': rows,
         'units': {'time': 'wall seconds (ctime to mtime of the process nodes)'},
-        'provenance': provenance(),
     }
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f'run_cost{"." + args.tag if args.tag else ""}.json').write_text(json.dumps(figures) + '\n')
-    print(json.dumps(figures))
+    write_results('run_cost', figures, args.tag)
 
 
 if __name__ == '__main__':
