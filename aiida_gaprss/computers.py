@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import pathlib
 
-from .embedded import SetupReport, ensure_codes
+from .embedded import LOCAL_TRANSPORT, SetupReport, ensure_codes
 
 LOGGER = logging.getLogger(__name__)
 
@@ -106,7 +106,8 @@ def ensure_slurm_computer(
     if not computer.is_configured:
         kwargs = dict(configure or {})
         if computer.transport_type == 'core.local':
-            kwargs.setdefault('safe_interval', 0)
+            for key, value in LOCAL_TRANSPORT.items():
+                kwargs.setdefault(key, value)
         computer.configure(**kwargs)
     return computer
 

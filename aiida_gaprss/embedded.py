@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ('CODE_LABELS', 'SetupReport', 'ensure_code', 'ensure_daemon', 'ensure_localhost', 'ensure_profile', 'setup')
+__all__ = (
+    'CODE_LABELS',
+    'LOCAL_TRANSPORT',
+    'SetupReport',
+    'ensure_code',
+    'ensure_daemon',
+    'ensure_localhost',
+    'ensure_profile',
+    'setup',
+)
 
 #: Labels of the codes the embedded set-up creates on the computer.
 CODE_LABELS = {'gap_fit': 'gap_fit', 'python': 'gaprss-python', 'pw': 'pw'}
@@ -25,6 +34,11 @@ CODE_LABELS = {'gap_fit': 'gap_fit', 'python': 'gaprss-python', 'pw': 'pw'}
 #: Minimum seconds between scheduler polls of the embedded localhost computer: a finished job waits for the next poll,
 #: and the fast protocol's jobs last seconds (aiida's default is 10 s, presto's localhost 1 s).
 POLL_INTERVAL = 0.5
+
+#: Transport settings of a localhost computer the set-up creates (or takes over from ``verdi presto``): no wait between
+#: connections, and jobs started with ``bash``, not a login shell: the codes are absolute paths, and a login shell reads
+#: the user's profile at every submission (~0.2 s here; 60 s each when a stale ``pyenv rehash`` lock was left behind).
+LOCAL_TRANSPORT = {'safe_interval': 0, 'use_login_shell': False}
 _ROOT_MPI = 'export OMPI_ALLOW_RUN_AS_ROOT=1\nexport OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n'
 
 
@@ -80,14 +94,16 @@ def ensure_localhost(report: SetupReport, label: str = 'localhost'):
     try:
         computer = orm.load_computer(label)
         report.record(f'computer {label}', False)
-        if (
-            computer.hostname == 'localhost'
-            and computer.scheduler_type == 'core.direct'
-            and computer.get_minimum_job_poll_interval() > POLL_INTERVAL
-        ):
+        presto_like = computer.hostname == 'localhost' and computer.scheduler_type == 'core.direct'
+        if presto_like and computer.get_minimum_job_poll_interval() > POLL_INTERVAL:
             # `verdi presto` makes its localhost with a slower poll; the fast protocol's jobs last seconds
             computer.set_minimum_job_poll_interval(POLL_INTERVAL)
             LOGGER.info('computer %s: minimum job poll interval set to %s s', label, POLL_INTERVAL)
+        configuration = computer.get_configuration() if computer.is_configured else {}
+        if presto_like and computer.transport_type == 'core.local' and configuration.get('use_login_shell', True):
+            # and starts its jobs through a login shell
+            computer.configure(**{**configuration, **LOCAL_TRANSPORT})
+            LOGGER.info('computer %s: jobs started without a login shell', label)
     except NotExistent:
         from aiida.manage.configuration import get_config, get_profile
 
@@ -104,7 +120,7 @@ def ensure_localhost(report: SetupReport, label: str = 'localhost'):
         computer.set_default_mpiprocs_per_machine(1)
         report.record(f'computer {label}', True)
     if not computer.is_configured:
-        computer.configure(safe_interval=0)
+        computer.configure(**LOCAL_TRANSPORT)
     return computer
 
 

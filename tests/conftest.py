@@ -25,6 +25,21 @@ def aiida_profile(aiida_config, aiida_profile_factory):
         yield profile
 
 
+@pytest.fixture
+def aiida_localhost(aiida_computer_local):
+    """aiida-core's ``localhost`` (``core.local``), its jobs started by ``bash``, not a login shell (``bash -l``).
+
+    As ``gaprss setup`` configures the localhost it creates (``embedded.LOCAL_TRANSPORT``): the codes are absolute
+    paths, and a login shell reads the user's profile at every submission, which can stall (a stale ``pyenv rehash``
+    lock made every submission wait 60 s and CI time out).
+    """
+    from aiida_gaprss.embedded import LOCAL_TRANSPORT
+
+    computer = aiida_computer_local(label='localhost', configure=False)
+    computer.configure(**LOCAL_TRANSPORT)
+    return computer
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """With ``GAPRSS_NO_SKIPS=1`` (set by ``.ci/run``) a skipped test is a failure: CI installs everything it tests.

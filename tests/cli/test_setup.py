@@ -37,10 +37,11 @@ def test_setup_is_idempotent(tmp_path):
             check=True,
         )
         assert listing.stdout.count('gap_fit@localhost') == 1
-        # presto's localhost polled every 0.5 s (the fast protocol's jobs last seconds)
+        # presto's localhost polled every 0.5 s (the fast protocol's jobs last seconds), its jobs started without a
+        # login shell (the user's profile is not read at every submission)
         script = (
-            "from aiida import load_profile, orm; load_profile('embedded'); "
-            "print(orm.load_computer('localhost').get_minimum_job_poll_interval())"
+            "from aiida import load_profile, orm; load_profile('embedded'); computer = orm.load_computer('localhost'); "
+            "print(computer.get_configuration()['use_login_shell'], computer.get_minimum_job_poll_interval())"
         )
         poll = subprocess.run(
             [sys.executable, '-c', script],
@@ -49,7 +50,9 @@ def test_setup_is_idempotent(tmp_path):
             text=True,
             check=True,
         )
-        assert float(poll.stdout.split()[-1]) == 0.5
+        login_shell, interval = poll.stdout.split()[-2:]
+        assert login_shell == 'False'
+        assert float(interval) == 0.5
     finally:
         subprocess.run(
             [os.path.join(os.path.dirname(sys.executable), 'verdi'), '-p', 'embedded', 'daemon', 'stop'],
