@@ -8,6 +8,7 @@ a grid of settings) and ``si_learning_curve`` (vc-relaxations of the known phase
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -119,19 +120,51 @@ def scf_with(atoms, values: dict, protocol_name: str = 'accurate') -> dict:
     return result
 
 
-def run_scfs(jobs: dict, protocol_name: str = 'accurate', workers: int = 2) -> dict:
+def _checkpoint_key(key, atoms, values: dict, protocol_name: str) -> str:
+    """What identifies one SCF of :func:`run_scfs` in a checkpoint: its key, structure, settings and protocol."""
+    import hashlib
+
+    structure = hashlib.sha256(
+        repr(
+            (atoms.get_chemical_symbols(), atoms.cell.array.round(8).tolist(), atoms.positions.round(8).tolist())
+        ).encode()
+    ).hexdigest()[:16]
+    return json.dumps([list(key) if isinstance(key, tuple) else key, structure, values, protocol_name], sort_keys=True)
+
+
+def run_scfs(jobs: dict, protocol_name: str = 'accurate', workers: int = 2, checkpoint=None) -> dict:
     """:func:`scf_with` for every ``key -> (atoms, values)`` of ``jobs``, ``workers`` one-core pw.x side by side.
 
-    Prints one line per finished SCF (its key, atoms, irreducible k-points, wall time); returns ``key -> result``.
+    With ``checkpoint`` (a JSON-lines file), every finished SCF is appended to it as it ends, and SCFs already in it
+    (same key, structure, settings and protocol) are not run again: a grid that takes hours survives an interrupted
+    session. Prints one line per finished SCF (its key, atoms, irreducible k-points, wall time); returns
+    ``key -> result``.
     """
     import concurrent.futures
 
-    results = {}
+    results, done = {}, {}
+    if checkpoint is not None and pathlib.Path(checkpoint).exists():
+        for line in pathlib.Path(checkpoint).read_text().splitlines():
+            row = json.loads(line)
+            done[row['checkpoint_key']] = row['result']
+    todo = {}
+    for key, (atoms, values) in jobs.items():
+        marker = _checkpoint_key(key, atoms, values, protocol_name)
+        if marker in done:
+            results[key] = done[marker]
+        else:
+            todo[key] = (atoms, values, marker)
+    print(f'{len(results)} SCFs from the checkpoint, {len(todo)} to run', flush=True)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {pool.submit(scf_with, atoms, values, protocol_name): key for key, (atoms, values) in jobs.items()}
+        futures = {pool.submit(scf_with, atoms, values, protocol_name): key for key, (atoms, values, _) in todo.items()}
         for future in concurrent.futures.as_completed(futures):
             key, row = futures[future], future.result()
             results[key] = row
+            if checkpoint is not None:
+                with open(checkpoint, 'a') as handle:
+                    handle.write(json.dumps({'checkpoint_key': todo[key][2], 'result': row,
+                                             'finished': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+                                             'loadavg': os.getloadavg()}) + '\n')  # fmt: skip
             print(f'{key!s:40s} {row["natoms"]:3d} atoms {row["energy_per_atom"]:.5f} eV/atom  k '
                   f'{row["irreducible_kpoints"]:5d}  {row["wall_seconds"]:7.1f} s  converged {row["converged"]}',
                   flush=True)  # fmt: skip

@@ -16,6 +16,10 @@ Usage::
     python benchmarks/qe_convergence.py                 # the whole grid, two pw.x side by side (about 30-60 min)
     python benchmarks/qe_convergence.py --phases diamond beta_sn --quick   # a smoke run
     python benchmarks/qe_convergence.py --extra 35:0.25:0.02 40:0.2:0.02  # more settings, same reference
+    python benchmarks/qe_convergence.py --grid 60:0.1:0.01 40:0.2:0.01 --phases diamond sh  # first = reference
+
+Every finished SCF is appended to ``benchmarks/results/qe_convergence.scf.jsonl`` and not run again by a later call
+with the same structure and settings (the grid takes hours on two cores).
 
 Ends by printing ONE JSON line, written to benchmarks/results/qe_convergence.json.
 """
@@ -36,6 +40,8 @@ from _record import provenance  # noqa: E402
 from ase import Atoms  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'qe_convergence.json'
+#: Every finished SCF, appended as it ends (the grid takes hours; an interrupted run goes on from here).
+CHECKPOINT = RESULTS.with_suffix('.scf.jsonl')
 PHASES = ('diamond', 'lonsdaleite', 'beta_sn', 'imma', 'sh', 'bc8', 'st12', 'oS24')
 CRITERION_EV = 0.003
 GROUND = 'diamond'
@@ -67,13 +73,23 @@ def grid(quick: bool) -> dict[str, dict]:
     return {name_of(point): point for point in points}
 
 
-def run_settings(settings: dict, phases: list, workers: int) -> dict:
+def parse_settings(texts: list[str]) -> dict[str, dict]:
+    """``ECUT:KSPACING:DEGAUSS`` strings (Ry, 1/Å with 2π, Ry) as settings, in order."""
+    settings = {}
+    for text in texts:
+        ecut, kspacing, degauss = (float(value) for value in text.split(':'))
+        values = setting(ecut, kspacing, degauss)
+        settings[name_of(values)] = values
+    return settings
+
+
+def run_settings(settings: dict, phases: list, workers: int, checkpoint=CHECKPOINT) -> dict:
     """Single points of every phase at every setting (``workers`` one-core pw.x side by side); the table rows."""
     from aiida_gaprss.rss.phases import cheapest_cell
 
     cells = {phase: cheapest_cell('Si', phase, CELL_SPACING) for phase in phases}
     done = run_scfs({(name, phase): (cells[phase], settings[name]) for name in settings for phase in phases},
-                    BASE_PROTOCOL, workers)  # fmt: skip
+                    BASE_PROTOCOL, workers, checkpoint)  # fmt: skip
     results: dict[str, dict] = {name: {phase: done[(name, phase)] for phase in phases} for name in settings}
     table = {}
     for name, rows in results.items():
@@ -115,6 +131,13 @@ def main() -> None:
         metavar='ECUT:KSPACING:DEGAUSS',
         help='run only these settings and add them to the existing results file (same reference)',
     )
+    parser.add_argument(
+        '--grid',
+        nargs='+',
+        default=None,
+        metavar='ECUT:KSPACING:DEGAUSS',
+        help='these settings instead of the default grid; the first is the reference',
+    )
     parser.add_argument('--workers', type=int, default=2, help='one-core pw.x runs side by side')
     args = parser.parse_args()
 
@@ -124,17 +147,13 @@ def main() -> None:
     if args.extra:
         previous = json.loads(RESULTS.read_text())
         phases = previous['phases']
-        extra = {}
-        for text in args.extra:
-            ecut, kspacing, degauss = (float(value) for value in text.split(':'))
-            values = setting(ecut, kspacing, degauss)
-            extra[name_of(values)] = values
+        extra = parse_settings(args.extra)
         table = {**previous['settings'], **run_settings(extra, phases, args.workers)}
         reference_name = previous['reference_setting']
         runs = [*previous.get('runs', []), {'settings': sorted(extra)}]
     else:
         phases = list(args.phases)
-        settings = grid(args.quick)
+        settings = parse_settings(args.grid) if args.grid else grid(args.quick)
         reference_name = next(iter(settings))
         table = run_settings(settings, phases, args.workers)
         runs = [{'settings': sorted(settings)}]
