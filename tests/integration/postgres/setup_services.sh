@@ -108,6 +108,9 @@ else
   log "starting RabbitMQ (port $RABBITMQ_PORT)"
   $SUDO rabbitmq-server -detached
 fi
+# `rabbitmq-server -detached` returns before the node has registered with epmd, and await_startup fails at once on a
+# node it cannot reach ("node 'rabbit' not running at all"): wait until the node answers, then until it has booted.
+for _ in $(seq 120); do $SUDO rabbitmqctl -q ping >/dev/null 2>&1 && break; sleep 1; done
 $SUDO rabbitmqctl -q await_startup --timeout 120
 TIMEOUT=$($SUDO rabbitmqctl -q eval 'application:get_env(rabbit, consumer_timeout).')
 [ "$TIMEOUT" = '{ok,undefined}' ] || { echo "consumer_timeout is $TIMEOUT, not disabled" >&2; exit 1; }
