@@ -14,7 +14,8 @@ Input: the job's repository, dumped with ``verdi node repo dump <GapFitCalculati
 delta automation of GapFitWorkChain is redone only for an ``e0`` variant). Usage::
 
     verdi node repo dump 3198 /tmp/fit3
-    python benchmarks/fit_noise.py /tmp/fit3 --reference benchmarks/results/si_learning_curve.json --seeds 2 3 4 \
+    python benchmarks/fit_noise.py /tmp/fit3 --reference benchmarks/results/si_learning_curve.fast400.json \
+        --seeds 2 3 4 \
         --variant soap_n_sparse=500 --variant soap_nl=8 --variant e0=-133.902,dimer_energy_sigma=0.01
 
 A variant is one or more comma-separated SETTING=VALUE: ``soap_n_sparse``, ``soap_nl`` (n_max = l_max of the SOAP),
