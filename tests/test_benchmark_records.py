@@ -205,3 +205,15 @@ def test_record_provenance_fields():
 
 #: Benchmarks maintained elsewhere (issue 18: their records are being reworked), not checked for the block yet.
 OTHERS = {'si_learning_curve', 'fit_noise', 'qe_convergence', 'label_cost', 'run_cost'}
+
+
+def test_ci_time_in_the_docs_is_the_recorded_one():
+    """docs/cluster.md quotes the wall time of a whole ``.ci/run`` from the file it wrote (a run that passed)."""
+    data = _load('ci_run.json')
+    assert data['exit_status'] == 0
+    steps = {row['step'] for row in data['steps']}
+    assert {'install', 'fast-suite', 'slow-promises', 'postgres', 'slurm'} <= steps, steps
+    text = (ROOT / 'docs' / 'cluster.md').read_text(encoding='utf-8')
+    assert f'{data["total_minutes"]:.1f} min' in text and 'benchmarks/results/ci_run.json' in text
+    for row in data['steps']:
+        assert f'{row["step"]} {row["seconds"]} s' in text, row
