@@ -180,6 +180,7 @@ def test_real_fit_gap_fit_error(fixture_code, training_frames):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.daemon
 def test_real_fit_through_daemon(fixture_code, training_frames, submit_and_await):
     """Submitted to the daemon (parser evaluates the training errors itself: no evaluation code)."""

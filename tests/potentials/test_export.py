@@ -262,6 +262,7 @@ def test_export_refuses_what_is_not_a_finished_run(qe_run, tiny_fit, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ a real run
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.daemon
 def test_export_and_refit_a_tiny_run_through_the_daemon(fixture_code, submit_and_await, tmp_path):
     from aiida.plugins import WorkflowFactory

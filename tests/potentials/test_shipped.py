@@ -38,6 +38,7 @@ def test_shipped_potential_is_intact_and_loads(name):
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 @pytest.mark.parametrize('name', NAMES)
 def test_shipped_potential_refit_reproduces(name, tmp_path):
     """The documented reproducibility command, ``gaprss potentials refit NAME``, as a test."""

@@ -28,6 +28,7 @@ TINY_GAP = pathlib.Path(__file__).parent / 'fixtures' / 'tiny_gap'
 
 
 @pytest.mark.slow  # 10-60 s of a real job
+@pytest.mark.ci_slow
 @pytest.mark.parametrize('processes', [1, 2])
 def test_relaxation_job_killed_part_way_keeps_finished_frames(tmp_path, processes):
     cells = generate_random_cells(200, 'Si', seed=3, natoms=(4, 8))

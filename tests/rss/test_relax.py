@@ -259,6 +259,7 @@ def test_relax_structures_rejects_bad_structures():
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_random_cells_batch():
     """Random 8-12 atom Si cells at 1 GPa: most converge with SW, nothing raises, every frame is kept."""
     from ase.neighborlist import neighbor_list

@@ -153,6 +153,7 @@ def test_bad_vasp_reference_refused(fixture_code, small_gap, vasp_code, potcar_f
 
 
 @pytest.mark.slow
+@pytest.mark.ci_slow
 def test_vasp_reference_reproduces_stillinger_weber(fixture_code, small_gap, vasp_code, potcar_family):
     """Fake VASP (SW) relaxations give the SW minima and E(V): SW vs fake-VASP(SW) is converged on every phase."""
     from aiida_gaprss.rss.phases import build_phase
