@@ -1,8 +1,9 @@
 """Write the wall time of every CI step to ``benchmarks/results/ci_run.json`` (with the commit, date, load, machine).
 
 Called by ``.ci/run`` when it ends (also when a step failed or CI was interrupted): ``record_steps.py STEPS_FILE
-STATUS``, where ``STEPS_FILE`` has one line per finished step, ``name<TAB>seconds<TAB>load1 load5 load15``, and
-STATUS is the exit status of ``.ci/run``. docs/cluster.md quotes its figures (tests/test_benchmark_records.py checks).
+STATUS TOTAL``, where ``STEPS_FILE`` has one line per finished step, ``name<TAB>seconds<TAB>load1 load5 load15``,
+STATUS is the exit status of ``.ci/run`` and TOTAL its wall time in seconds. docs/cluster.md quotes its figures
+(tests/test_benchmark_records.py checks).
 """
 
 from __future__ import annotations

@@ -104,11 +104,8 @@ def ensure_slurm_computer(
         LOGGER.info('created computer %s (core.slurm over %s, workdir %s)', label, transport, workdir)
         report.record(f'computer {label}', True)
     if not computer.is_configured:
-        kwargs = dict(configure or {})
-        if computer.transport_type == 'core.local':
-            for key, value in LOCAL_TRANSPORT.items():
-                kwargs.setdefault(key, value)
-        computer.configure(**kwargs)
+        defaults = LOCAL_TRANSPORT if computer.transport_type == 'core.local' else {}
+        computer.configure(**{**defaults, **(configure or {})})
     return computer
 
 

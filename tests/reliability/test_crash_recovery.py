@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import signal
 import time
 from collections import Counter
 
@@ -91,19 +89,16 @@ def crash_daemon(client) -> dict:
     """
     circus = psutil.Process(client.get_daemon_pid())
     workers = sorted(int(pid) for pid in client.get_worker_info()['info'])
-    family = [p for p in circus.children(recursive=True) if not _is_job(p)]
+    family = [p for p in circus.children(recursive=True) if not _is_job(p)]  # the workers among them
     circus.kill()
     psutil.wait_procs([circus], timeout=10)
-    for pid in workers:
-        if psutil.pid_exists(pid):
-            os.kill(pid, signal.SIGKILL)
-    leftovers = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    for process in leftovers:
+    alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    for process in alive:
         process.kill()
-    psutil.wait_procs([psutil.Process(pid) for pid in workers if psutil.pid_exists(pid)] + leftovers, timeout=10)
+    psutil.wait_procs(alive, timeout=10)
     client._clean_potentially_stale_pid_file()  # what `verdi daemon start` does after a crash
     wait_for(lambda: not client.is_daemon_running, 30, 'the daemon to stop')
-    return {'workers': workers, 'leftovers': [p.pid for p in leftovers if p.pid not in workers]}
+    return {'workers': workers, 'leftovers': [p.pid for p in alive if p.pid not in workers]}
 
 
 def _batches_by_reference(run) -> dict[int, list[orm.CalcJobNode]]:
