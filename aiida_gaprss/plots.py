@@ -608,12 +608,15 @@ def plot_error_vs_cost_panels(students: Sequence[Mapping], path=None, *, teacher
     students : sequence of dict
         Each ``{'label': 'L16', 'cost': 0.02, 'energy_mae': {test set: eV/atom}, 'force_mae': {test set: eV/Å}}``;
         cost per MD step per atom relative to the teacher. ``force_mae`` is optional (no right panel without it).
+        Optional: ``family`` ('indirect', the default, drawn with solid lines; 'direct', the directly-learned
+        baseline, dashed — the paper's red and blue) and ``energy_mae_range`` / ``force_mae_range``
+        (``{test set: [min, max]}`` over fit seeds, drawn as error bars).
     teacher_label : str
         Label of the vertical line at cost 1.
     """
     rows = []
     for index, student, cost in _checked_students(students, ('energy_mae',)):
-        panels = {}
+        panels, ranges = {}, {}
         for key in ('energy_mae', 'force_mae'):
             values = student.get(key)
             if values is None:
@@ -624,24 +627,41 @@ def plot_error_vs_cost_panels(students: Sequence[Mapping], path=None, *, teacher
                 if value is None or not math.isfinite(float(value)):
                     raise ValueError(f'students[{index}].{key}[{name!r}]: not a finite number')
             panels[key] = {str(k): float(v) for k, v in values.items()}
-        rows.append((str(student['label']), cost, panels))
+            ranges[key] = {str(k): [float(x) for x in v] for k, v in (student.get(f'{key}_range') or {}).items()}
+        family = str(student.get('family', 'indirect'))
+        if family not in ('indirect', 'direct'):
+            raise ValueError(f"students[{index}].family: expected 'indirect' or 'direct', got {family!r}")
+        rows.append((str(student['label']), cost, panels, family, ranges))
     rows.sort(key=lambda row: row[1])
-    kinds = [key for key in ('energy_mae', 'force_mae') if any(key in panels for _, _, panels in rows)]
+    kinds = [key for key in ('energy_mae', 'force_mae') if any(key in row[2] for row in rows)]
+    families = list(dict.fromkeys(row[3] for row in rows))
     figure = _figure(6.4 * len(kinds) / 1.4 if len(kinds) > 1 else 6.4, 4.4)
     markers = 'osD^v<>p'
     for column, kind in enumerate(kinds):
         ax = figure.add_subplot(1, len(kinds), column + 1)
-        test_sets = list(dict.fromkeys(name for _, _, panels in rows for name in panels.get(kind, {})))
+        test_sets = list(dict.fromkeys(name for row in rows for name in row[2].get(kind, {})))
         scale = 1000.0 if kind == 'energy_mae' else 1.0
+        floor = ERROR_FLOOR_MEV if kind == 'energy_mae' else ERROR_FLOOR_MEV / 1000.0
         for index, name in enumerate(test_sets):
-            points = [(cost, panels[kind][name]) for _, cost, panels in rows if name in panels.get(kind, {})]
-            xs = [cost for cost, _ in points]
-            floor = ERROR_FLOOR_MEV if kind == 'energy_mae' else ERROR_FLOOR_MEV / 1000.0
-            ys = np.maximum(np.abs([value for _, value in points]) * scale, floor)
-            ax.plot(xs, ys, marker=markers[index % len(markers)], linestyle='-', label=name)
+            for family in families:
+                points = [row for row in rows if row[3] == family and name in row[2].get(kind, {})]
+                if not points:
+                    continue
+                xs = [row[1] for row in points]
+                ys = np.maximum(np.abs([row[2][kind][name] for row in points]) * scale, floor)
+                label = name if len(families) == 1 else f'{name}, {family}'
+                line = ax.plot(xs, ys, marker=markers[index % len(markers)], color=f'C{index}',
+                               linestyle='-' if family == 'indirect' else '--',
+                               markerfacecolor='white' if family == 'direct' else None, label=label)[0]  # fmt: skip
+                spans = [row[4].get(kind, {}).get(name) for row in points]
+                if any(spans):
+                    low = [y - max(s[0] * scale, floor) if s else 0.0 for y, s in zip(ys, spans, strict=True)]
+                    high = [max(s[1] * scale, floor) - y if s else 0.0 for y, s in zip(ys, spans, strict=True)]
+                    ax.errorbar(xs, ys, yerr=[np.clip(low, 0, None), np.clip(high, 0, None)], fmt='none',
+                                ecolor=line.get_color(), capsize=2, linewidth=0.8)  # fmt: skip
         if test_sets:
             first = test_sets[0]
-            for label, cost, panels in rows:
+            for label, cost, panels, _, _ in rows:
                 if first in panels.get(kind, {}):
                     value = max(abs(panels[kind][first]) * scale, ERROR_FLOOR_MEV if scale > 1 else 1e-5)
                     ax.annotate(label, (cost, value), xytext=(3, 5), textcoords='offset points', fontsize='x-small')
@@ -651,11 +671,16 @@ def plot_error_vs_cost_panels(students: Sequence[Mapping], path=None, *, teacher
         _plain_log_ticks(ax.xaxis)
         _plain_log_ticks(ax.yaxis)
         ax.set_xlabel('cost per MD step per atom relative to the teacher')
-        ax.set_ylabel('energy MAE vs teacher (meV/atom)' if kind == 'energy_mae' else 'force MAE vs teacher (eV/Å)')
+        ax.set_ylabel('energy MAE (meV/atom)' if kind == 'energy_mae' else 'force MAE (eV/Å)')
         ax.grid(True, which='both', alpha=0.3)
-        ax.legend(fontsize='small', loc='best')
+        ax.legend(fontsize='x-small', loc='best')
     if title:
         figure.suptitle(title)
+    else:
+        figure.suptitle(
+            "errors against each test set's labels (the teacher's; rss_reference: the reference method)",
+            fontsize='small',
+        )
     return _save(figure, path)
 
 

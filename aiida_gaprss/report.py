@@ -381,6 +381,7 @@ INDIRECT_SECTIONS = {
     'overview': 'Overview',
     'students': 'Students: level and cost',
     'errors': 'Numerical validation: errors vs the teacher',
+    'levels': 'Levels over fit seeds: indirect and direct',
     'melt_quench': 'Melt–quench (Table I)',
     'similarity': 'Compression: similarity to sh Si (Fig. 4)',
     'plots': 'Plots',
@@ -530,6 +531,51 @@ def _indirect_errors(data) -> str:
     return _table(headers, rows, text_columns=(0, 1))
 
 
+def _range(entry: dict | None, scale: float, digits: int) -> str:
+    if not entry:
+        return ''
+    return (f'{_number(entry.get("mean"), scale, digits)} '
+            f'<span class="muted">[{_number(entry.get("min"), scale, digits)}–'
+            f'{_number(entry.get("max"), scale, digits)}]</span>')  # fmt: skip
+
+
+def _indirect_levels(data) -> str:
+    summary = (data.get('fit_report') or {}).get('summary') or {}
+    if not summary:
+        return '<p class="muted">No summary of the fits in this run.</p>'
+    stability = (data.get('validation') or {}).get('stability') or {}
+    test_sets = sorted({name for entry in summary.values() for name in entry.get('test_errors', {})})
+    rows = []
+    for entry in sorted(summary.values(), key=lambda entry: (entry['level'], entry['family'])):
+        label = f'L{entry["level"]}' + (' direct' if entry['family'] == 'direct' else '')
+        stable = stability.get(label) or {}
+        done = []
+        for check in ('melt_quench', 'compression'):
+            if stable.get(f'{check}_completed') is not None:
+                done.append(f'{stable[f"{check}_completed"]}/{stable["students"]}')
+            else:
+                done.append('')
+        errors = entry.get('test_errors') or {}
+        rows.append([
+            _esc(label), _esc(entry['family']), _esc(', '.join(str(seed) for seed in entry.get('seeds', []))),
+            _esc(f'{entry.get("converged", 0)}/{len(entry.get("seeds", []))}'), _number(entry.get('fit_time'), 1, 0),
+            *[_range((errors.get(test_set) or {}).get('energy_mae'), 1e3, 1) for test_set in test_sets],
+            *[_range((errors.get(test_set) or {}).get('force_mae'), 1, 3) for test_set in test_sets],
+            *done,
+        ])  # fmt: skip
+    headers = ['level', 'family', 'fit seeds', 'converged', 'fit time (s)',
+               *[f'E MAE {name} (meV/at)' for name in test_sets], *[f'F MAE {name} (eV/Å)' for name in test_sets],
+               'melt–quench completed', 'compression completed']  # fmt: skip
+    note = (
+        '<p class="muted">Mean over the fit seeds, [smallest–largest]. <b>indirect</b>: fitted to teacher labels; '
+        "<b>direct</b>: the same level fitted to the reference labels of the teacher's training set (the paper's "
+        'baseline). Test sets are labelled by the teacher, except <code>rss_reference</code>, labelled by the '
+        'reference method: there the errors are against DFT. Converged: the fit stopped because its loss no longer '
+        'fell, not at the iteration cap.</p>'
+    )
+    return _table(headers, rows, text_columns=(0, 1, 2)) + note
+
+
 def _indirect_melt_quench(data) -> str:
     metrics = (data.get('validation') or {}).get('melt_quench') or {}
     if not metrics:
@@ -590,16 +636,16 @@ def _indirect_similarity(data) -> str:
             _esc(_label(data, key)), _esc(len(similarity)),
             _esc(f'{min(pressures):.1f} – {max(pressures):.1f}') if pressures else '',
             _number(similarity[0], 1, 3) if similarity else '', _number(similarity[-1], 1, 3) if similarity else '',
-            _number(curve.get('mean_abs_difference'), 1, 3), state,
+            _number(curve.get('mean_abs_difference'), 1, 3), _number(curve.get('transition_pressure'), 1, 1), state,
         ])  # fmt: skip
     headers = ['model', 'snapshots', 'pressure (GPa)', 'first similarity', 'last similarity', 'mean |Δ| to teacher',
-               'run']  # fmt: skip
+               'transition (GPa)', 'run']  # fmt: skip
     note = (
         f'<p class="muted">Reference: {_esc(reference.get("phase", "sh"))} Si relaxed with the '
         f'{_esc(reference.get("relaxed_with", "teacher"))} (symmetry kept) at {_esc(reference.get("pressures", ""))} '
         f'GPa, interpolated to each snapshot’s pressure; start: {_esc(compression.get("start", ""))}.</p>'
     )
-    return _table(headers, rows, text_columns=(0, 6)) + note
+    return _table(headers, rows, text_columns=(0, 7)) + note
 
 
 def _indirect_plots(data) -> str:
@@ -632,6 +678,7 @@ def render_indirect_report(data: dict) -> str:
         'overview': _indirect_overview,
         'students': _indirect_students,
         'errors': _indirect_errors,
+        'levels': _indirect_levels,
         'melt_quench': _indirect_melt_quench,
         'similarity': _indirect_similarity,
         'plots': _indirect_plots,
@@ -696,6 +743,9 @@ def collect_indirect_report(node) -> dict:
         plots[link.link_label.split('__', 1)[1]] = link.node
     if 'students' in outputs:
         students = {key: _student_summary(student) for key, student in outputs.students.items()}
+        students.update({
+            f'direct_{key}': _student_summary(student) for key, student in outputs.get('direct_students', {}).items()
+        })  # fmt: skip
     elif validation_node is not None and 'students' in validation_node.inputs:
         students = {key: _student_summary(student) for key, student in validation_node.inputs.students.items()}
     else:

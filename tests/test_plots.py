@@ -96,6 +96,18 @@ def test_error_vs_cost(tmp_path):
     _check_png(plots.plot_error_vs_cost(students, tmp_path / 'cost.png'))
 
 
+def test_error_vs_cost_two_families_over_seeds(tmp_path):
+    students = [
+        {'label': 'L8', 'cost': 0.004, 'energy_mae': {'rss': 0.02, 'rss_reference': 0.03},
+         'energy_mae_range': {'rss': [0.015, 0.025]}, 'force_mae': {'rss': 0.3}},
+        {'label': 'L8 direct', 'family': 'direct', 'cost': 0.004, 'energy_mae': {'rss': 0.05, 'rss_reference': 0.04}},
+        {'label': 'L12', 'cost': 0.01, 'energy_mae': {'rss': 0.01, 'rss_reference': 0.02}, 'force_mae': {'rss': 0.2}},
+    ]  # fmt: skip
+    _check_png(plots.plot_error_vs_cost_panels(students, tmp_path / 'families.png'))
+    with pytest.raises(ValueError, match=r"students\[0\].family: expected 'indirect' or 'direct'"):
+        plots.plot_error_vs_cost_panels([{**students[0], 'family': 'other'}], tmp_path / 'bad.png')
+
+
 def test_similarity_curve(tmp_path):
     p = np.linspace(0, 20, 21)
     curves = {'teacher': (p, 0.6 + 0.015 * p), 'M16': (p, 0.6 + 0.014 * p)}

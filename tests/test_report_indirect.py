@@ -97,3 +97,31 @@ def test_indirect_report_empty_still_has_every_section():
     text = render_indirect_report(indirect_report_data({}))
     check_html(text, INDIRECT_SECTIONS, [])
     assert 'No numerical validation' in text and 'No melt–quench' in text and 'No compression' in text
+
+
+def test_indirect_report_levels_over_seeds_and_families():
+    """The levels table: mean [min–max] over fit seeds per family, converged fits, MD completions, transition."""
+    from aiida_gaprss.workflows.indirect_functions import summarise_fits
+
+    def fit(level, seed, family, energy_mae, converged):
+        return {'level': level, 'seed': seed, 'family': family, 'fit_time': 10.0,
+                'optimisation': {'converged': converged},
+                'test_errors': {'rss_reference': {'energy_mae': energy_mae, 'force_mae': 0.3, 'num_structures': 5}}}
+
+    students = {
+        'level_08': fit(8, 1, 'indirect', 0.010, True),
+        'level_08_seed_2': fit(8, 2, 'indirect', 0.030, False),
+        'direct_level_08': fit(8, 1, 'direct', 0.050, True),
+    }  # fmt: skip
+    summary = summarise_fits(students)
+    assert summary['indirect/level_08']['test_errors']['rss_reference']['energy_mae'] == pytest.approx(
+        {'mean': 0.020, 'min': 0.010, 'max': 0.030}
+    )
+    assert summary['indirect/level_08']['converged'] == 1 and summary['direct/level_08']['seeds'] == [1]
+    validation = _validation()
+    validation['stability'] = {'L8': {'students': 2, 'melt_quench_completed': 1, 'compression_completed': 2}}
+    validation['compression']['curves']['l16']['transition_pressure'] = 13.46
+    text = render_indirect_report(indirect_report_data(validation, fit_report={'summary': summary}))
+    assert '20.0 <span class="muted">[10.0–30.0]</span>' in text  # E MAE vs DFT over seeds, meV/atom
+    assert 'L8 direct' in text and '50.0' in text and '1/2' in text  # direct row; 1 of 2 converged / completed
+    assert '13.5' in text  # the transition pressure of a model, GPa

@@ -10,7 +10,9 @@ Outputs: ``students`` (a :class:`~aiida_gaprss.data.student_potential.StudentPot
 
 Parameters (validated before submission by :func:`validate_student_fit_parameters`): ``levels`` (required; even,
 2--24), ``seed`` (required), ``cutoff`` (Å, default 5.0), ``min_dist`` (Å, default 1.5), ``weights``
-(energy : force : stress, default [10, 1, 0.01]) and ``max_iter`` (L-BFGS-B iterations, default 500).
+(energy : force : stress, default [10, 1, 0.01]), ``max_iter`` (most L-BFGS-B iterations, default 500),
+``tolerance`` (stop on the loss: converged when it fell by less than this fraction over ``window`` iterations;
+default None, run ``max_iter``) and ``window`` (default 50).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ __all__ = ('StudentFit', 'StudentFitParser', 'level_key', 'validate_student_fit_
 LOGGER = logging.getLogger(__name__)
 
 #: Keys of the ``parameters`` input.
-KEYS = ('levels', 'seed', 'cutoff', 'min_dist', 'weights', 'max_iter')
+KEYS = ('levels', 'seed', 'cutoff', 'min_dist', 'weights', 'max_iter', 'tolerance', 'window')
 
 
 def level_key(level: int) -> str:
@@ -81,6 +83,14 @@ def validate_student_settings(parameters: dict, field: str = 'parameters') -> No
     max_iter = parameters.get('max_iter', 500)
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
         raise ValueError(f'field `{field}.max_iter`: expected an integer >= 0, got {max_iter!r}')
+    tolerance = parameters.get('tolerance')
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1
+    ):
+        raise ValueError(f'field `{field}.tolerance`: expected a fraction in (0, 1) or null, got {tolerance!r}')
+    window = parameters.get('window', 50)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f'field `{field}.window`: expected an integer >= 1, got {window!r}')
 
 
 def validate_student_fit_parameters(parameters: dict, field: str = 'parameters') -> None:
@@ -134,7 +144,11 @@ class StudentFit(PythonJob):
             required=False,
             help='Its first structure is used to time force calls of each student.',
         )
-        spec.input('parameters', valid_type=orm.Dict, help='levels, seed, cutoff, min_dist, weights, max_iter.')
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            help='levels, seed, cutoff, min_dist, weights, max_iter, tolerance, window.',
+        )
         spec.inputs.validator = _validate_inputs
         spec.inputs['metadata']['options']['parser_name'].default = 'gaprss.student_fit'
         spec.output_namespace(

@@ -232,7 +232,12 @@ class StudentValidation(PythonJob):
         parameters = dict(self.inputs.parameters.get_dict())
         parameters['teacher'] = {'type': 'gap', 'xml': f'{self.TEACHER_FOLDER}/{self.inputs.teacher.xml_name}'}
         parameters['students'] = {
-            name: {'folder': f'students/{name}', 'level': student.level}
+            name: {
+                'folder': f'students/{name}',
+                'level': student.level,
+                'seed': student.base.attributes.get('seed', None),
+                'family': 'direct' if name.startswith('direct_') else 'indirect',
+            }
             for name, student in sorted(self.inputs.students.items())
         }
         parameters['test_sets'] = {name: f'test_{name}.xyz' for name in sorted(self.inputs.get('test_sets') or {})}

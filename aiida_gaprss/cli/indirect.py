@@ -22,12 +22,26 @@ from .utils import load_profile_option, resolve_code
     show_default=True,
     help="Add the teacher's own training set, relabelled by the teacher (found by provenance).",
 )
+@click.option(
+    '--reference/--no-reference',
+    default=True,
+    show_default=True,
+    help="Label a subset of the RSS test set with the reference settings of the teacher's GAP-RSS run (found by "
+    'provenance) for the students-versus-reference errors.',
+)
+@click.option(
+    '--direct/--no-direct',
+    default=None,
+    help="Also fit the directly-learned baseline to the teacher's training set (default: the protocol's).",
+)
 @click.option('--validation/--no-validation', default=True, show_default=True, help='Validate the students.')
 @click.option('--python-code', default='gaprss-python@localhost', show_default=True, help='Code of the job Python.')
 @click.option('--overrides', default=None, help='JSON overrides of the protocol (see get_builder_from_protocol).')
 @click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
 @load_profile_option
-def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validation, python_code, overrides, wait):
+def cmd_indirect(
+    teacher_pk, protocol, levels, size, seed, training_set, reference, direct, validation, python_code, overrides, wait
+):
     """Submit indirect learning with the teacher TEACHER_PK (a GapPotential or a GAP-RSS run) and print its pk."""
     import time
 
@@ -36,7 +50,8 @@ def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validat
     from aiida.engine import submit
 
     from aiida_gaprss.rss.gap_parameters import deep_merge
-    from aiida_gaprss.workflows.indirect import IndirectLearningWorkChain, teacher_from_node
+    from aiida_gaprss.workflows.indirect import IndirectLearningWorkChain
+    from aiida_gaprss.workflows.teacher import reference_inputs_of, teacher_from_node
 
     try:
         extra = json.loads(overrides) if overrides else {}
@@ -54,6 +69,8 @@ def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validat
         extra = deep_merge(extra, {'parameters': {'seed': seed}})
     if not validation:
         extra['run_validation'] = False
+    if direct is not None:
+        extra = deep_merge(extra, {'parameters': {'student': {'direct': direct}}})
     try:
         node = orm.load_node(teacher_pk)
     except NotExistent as exception:
@@ -63,6 +80,9 @@ def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validat
     except ValueError as exception:
         raise click.BadParameter(str(exception), param_hint='TEACHER_PK') from exception
     codes = {'python': resolve_code(python_code, '--python-code')}
+    reference_inputs = reference_inputs_of(node) if reference else None
+    if reference_inputs is None and direct:
+        click.echo('no reference settings found for the teacher: no students-versus-reference errors', err=True)
     try:
         builder = IndirectLearningWorkChain.get_builder_from_protocol(
             teacher,
@@ -70,6 +90,7 @@ def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validat
             protocol=protocol,
             overrides=extra,
             teacher_training_set=database if training_set else None,
+            reference_inputs=reference_inputs,
         )
         process = submit(builder)
     except ValueError as exception:
@@ -82,5 +103,6 @@ def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validat
             time.sleep(5)
         click.echo(f'IndirectLearningWorkChain<{process.pk}>: {process.process_state.value} [{process.exit_status}]')
         if process.is_finished_ok:
-            for key, student in sorted(process.outputs.students.items()):
-                click.echo(f'  {key}: StudentPotential<{student.pk}>')
+            for namespace in ('students', 'direct_students'):
+                for key, student in sorted(process.outputs.get(namespace, {}).items()):
+                    click.echo(f'  {namespace}.{key}: StudentPotential<{student.pk}>')

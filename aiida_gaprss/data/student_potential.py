@@ -30,9 +30,10 @@ class StudentPotential(PotentialBase):
     """A fitted Moment Tensor Potential student: ``student.mtp`` plus ``student.json`` as one node.
 
     Attributes: ``kind`` (``'mtp'``), ``level``, ``cutoff``, ``min_dist`` (Å), ``elements``, ``weights``
-    (energy : force : stress), ``seed``, ``max_iter``, ``num_parameters``, ``num_structures`` and ``num_atoms`` of
-    the training set, ``training_errors`` (energy eV/atom and force eV/Å MAE/RMSE), ``motep_version``, ``filenames``
-    and ``sha256`` (of ``student.mtp``).
+    (energy : force : stress), ``seed``, ``max_iter``, ``tolerance``, ``iterations``, ``converged`` and
+    ``final_loss`` of the optimisation (None for a fit without that record), ``num_parameters``,
+    ``num_structures`` and ``num_atoms`` of the training set, ``training_errors`` (energy eV/atom and force eV/Å
+    MAE/RMSE), ``motep_version``, ``filenames`` and ``sha256`` (of ``student.mtp``).
     """
 
     _folder_prefix = 'gaprss-student-'
@@ -63,6 +64,7 @@ class StudentPotential(PotentialBase):
         if not potential.strip():
             raise ValueError(f'field `folder`: {POTENTIAL_FILENAME} is empty')
         self._put_files(folder, FILENAMES)
+        optimisation = settings.get('optimisation') if isinstance(settings.get('optimisation'), dict) else {}
         self.base.attributes.set_many(
             {
                 'kind': 'mtp',
@@ -73,6 +75,10 @@ class StudentPotential(PotentialBase):
                 'weights': [float(w) for w in settings.get('weights', [])],
                 'seed': settings.get('seed'),
                 'max_iter': settings.get('max_iter'),
+                'tolerance': settings.get('tolerance'),
+                'iterations': optimisation.get('iterations'),
+                'converged': optimisation.get('converged'),
+                'final_loss': optimisation.get('final_loss'),
                 'num_parameters': settings.get('num_parameters'),
                 'num_structures': settings.get('num_structures'),
                 'num_atoms': settings.get('num_atoms'),

@@ -9,8 +9,10 @@ Parameters (``job.json``, key ``parameters``):
     ``student.json``).
 ``seed`` (required)
     Seed of the fits.
-``cutoff`` (5.0), ``min_dist`` (1.5), ``weights`` ([10, 1, 0.01]), ``max_iter`` (500)
-    Fit settings (Angstrom; energy : force : stress weights; L-BFGS-B iterations).
+``cutoff`` (5.0), ``min_dist`` (1.5), ``weights`` ([10, 1, 0.01]), ``max_iter`` (500), ``tolerance`` (None),
+``window`` (50)
+    Fit settings (Angstrom; energy : force : stress weights; most L-BFGS-B iterations; stop when the loss fell by
+    less than ``tolerance`` over ``window`` iterations, see :func:`aiida_gaprss.students.mtp.fit_student`).
 ``test_sets`` (optional)
     ``{name: extxyz file}`` of labelled test structures; each student is evaluated on each of them.
 ``speed_structure`` (optional)
@@ -79,6 +81,8 @@ def run(content: dict, workdir: pathlib.Path) -> dict:
             weights=parameters.get('weights', list(DEFAULT_WEIGHTS)),
             seed=int(parameters['seed']),
             max_iter=int(parameters.get('max_iter', 500)),
+            tolerance=parameters.get('tolerance'),
+            window=int(parameters.get('window', 50)),
             workdir=folder,
         )
         calculator = student_calculator(folder)

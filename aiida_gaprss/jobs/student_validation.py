@@ -8,7 +8,9 @@ Parameters (``job.json``, key ``parameters``; defaults in :data:`DEFAULTS`):
 ``teacher`` (required)
     Calculator spec of the teacher (:func:`aiida_gaprss.rss.potentials.calculator_from_spec`).
 ``students`` (required)
-    ``{key: {'folder': path, 'level': int or None}}``: folders with ``student.mtp`` and ``student.json``.
+    ``{key: {'folder': path, 'level': int or None, 'seed': int or None, 'family': 'indirect' | 'direct'}}``:
+    folders with ``student.mtp`` and ``student.json``; ``family`` says whether the student learned from the teacher
+    (indirect, the default) or from the reference data (direct), and is kept apart in the summaries and plots.
 ``test_sets``
     ``{name: extxyz path}`` of teacher-labelled structures.
 ``seed`` (required), ``element``, ``checks``
@@ -279,21 +281,87 @@ def _plots(report: dict, workdir: pathlib.Path, failures) -> list[str]:
     return written
 
 
+def student_label(key: str, student: dict) -> str:
+    """Label of a student in tables and plots: ``L16``, ``L16 s2`` (another fit seed), ``L16 direct``."""
+    level = student.get('level')
+    if level is None:
+        return key
+    label = f'L{level}'
+    if student.get('family', 'indirect') == 'direct':
+        label += ' direct'
+    if '_seed_' in key and student.get('seed') is not None:
+        label += f' s{student["seed"]}'
+    return label
+
+
+def _groups(report: dict) -> dict[tuple[str, int], list[str]]:
+    """Student keys by (family, level), in key order."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for key, student in sorted((report.get('students') or {}).items()):
+        if student.get('level') is not None:
+            groups.setdefault((student.get('family', 'indirect'), int(student['level'])), []).append(key)
+    return groups
+
+
+def _group_label(family: str, level: int) -> str:
+    return f'L{level}' if family == 'indirect' else f'L{level} direct'
+
+
 def error_cost_rows(report: dict) -> list[dict]:
-    """Rows for :func:`aiida_gaprss.plots.plot_error_vs_cost_panels`: one per student with a cost and errors."""
+    """Rows for :func:`aiida_gaprss.plots.plot_error_vs_cost_panels`: one per family and level.
+
+    The fits of one level and family with different seeds are one row: the mean cost, and the mean error on each
+    test set with its smallest and largest value over the seeds (``energy_mae_range``, ``force_mae_range``).
+    """
     costs = (report.get('cost') or {}).get('calculators') or {}
+    errors = report.get('errors') or {}
     rows = []
-    for key, errors in (report.get('errors') or {}).items():
-        relative = (costs.get(key) or {}).get('relative')
-        if not errors or relative is None:
+    for (family, level), keys in _groups(report).items():
+        keys = [key for key in keys if errors.get(key) and (costs.get(key) or {}).get('relative') is not None]
+        if not keys:
             continue
-        rows.append({
-            'label': (report.get('labels') or {}).get(key, key),
-            'cost': relative,
-            'energy_mae': {name: row['energy_mae'] for name, row in errors.items()},
-            'force_mae': {name: row['force_mae'] for name, row in errors.items()},
-        })  # fmt: skip
+        row = {
+            'label': _group_label(family, level),
+            'family': family,
+            'seeds': len(keys),
+            'cost': float(np.mean([costs[key]['relative'] for key in keys])),
+        }
+        for metric in ('energy_mae', 'force_mae'):
+            values: dict[str, list[float]] = {}
+            for key in keys:
+                for name, entry in errors[key].items():
+                    values.setdefault(name, []).append(float(entry[metric]))
+            row[metric] = {name: float(np.mean(v)) for name, v in values.items()}
+            row[f'{metric}_range'] = {name: [float(min(v)), float(max(v))] for name, v in values.items()}
+        rows.append(row)
     return rows
+
+
+def stability_summary(report: dict) -> dict:
+    """Per family and level: how many of its students (fit seeds) completed the melt–quench and the compression.
+
+    Returns
+    -------
+    dict
+        ``{'L16': {'family', 'level', 'students', 'melt_quench_completed', 'compression_completed',
+        'melt_quench_fraction', 'compression_fraction'}}`` (fractions None when the check did not run).
+    """
+    melt = report.get('melt_quench')
+    curves = (report.get('compression') or {}).get('curves')
+    summary = {}
+    for (family, level), keys in _groups(report).items():
+        entry = {'family': family, 'level': level, 'students': len(keys)}
+        for name, done in (
+            ('melt_quench', None if melt is None else [key in melt and 'error' not in melt[key] for key in keys]),
+            ('compression', None if curves is None else [
+                key in curves and curves[key].get('failed_at') is None and not curves[key].get('error')
+                for key in keys
+            ]),
+        ):  # fmt: skip
+            entry[f'{name}_completed'] = None if done is None else int(sum(done))
+            entry[f'{name}_fraction'] = None if done is None else float(sum(done)) / len(keys)
+        summary[_group_label(family, level)] = entry
+    return summary
 
 
 def run(content: dict, workdir: pathlib.Path) -> dict:
@@ -317,7 +385,7 @@ def run(content: dict, workdir: pathlib.Path) -> dict:
     students, levels, labels = {}, {}, {TEACHER: TEACHER}
     for key, student in settings['students'].items():
         levels[key] = student.get('level')
-        labels[key] = f'L{student["level"]}' if student.get('level') is not None else key
+        labels[key] = student_label(key, student)
         folder = workdir / student['folder']
         try:  # load it and evaluate the element's diamond cell once: a broken file fails here, named 'load'
             probe = build_phase(settings['element'], 'diamond')
@@ -334,7 +402,11 @@ def run(content: dict, workdir: pathlib.Path) -> dict:
     report = {
         'checks': checks, 'seed': seed, 'element': settings['element'], 'protocol': protocol,
         'settings': {key: settings[key] for key in ('speed', 'similarity', 'quench')},
-        'students': {key: {'level': levels[key], 'label': labels[key]} for key in settings['students']},
+        'students': {
+            key: {'level': levels[key], 'label': labels[key], 'seed': student.get('seed'),
+                  'family': student.get('family', 'indirect')}
+            for key, student in settings['students'].items()
+        },
         'labels': labels, 'test_sets': {name: len(frames) for name, frames in test_sets.items()},
         'timings': {},
     }  # fmt: skip
@@ -355,6 +427,7 @@ def run(content: dict, workdir: pathlib.Path) -> dict:
         begin = time.perf_counter()
         report['compression'] = _compression(factories, protocol, settings, seed, start, failures)
         report['timings']['compression'] = time.perf_counter() - begin
+    report['stability'] = stability_summary(report)
     report['plots'] = _plots(report, workdir, failures)
     report['failures'] = failures
     if quenched:

@@ -11,7 +11,8 @@ counts 1, 2, 8, 18, 41, 84, 174, 350, 718, 1352, 2621, 4991 for levels 2--24, as
 Table S2), ``max_dist`` = the cut-off.
 
 Fit protocol (:func:`fit_student`): linear least squares for the moment and species coefficients at random radial
-coefficients, then L-BFGS-B on all parameters (``max_iter`` iterations), then linear least squares again. Loss
+coefficients, then L-BFGS-B on all parameters until the loss stops falling (``tolerance`` over ``window``
+iterations) or ``max_iter`` iterations, then linear least squares again. Loss
 weights energy : force : stress = 10 : 1 : 0.01 (paper; motep's loss is per atom for energies and per
 configuration for all terms).
 
@@ -147,6 +148,8 @@ def fit_student(
     max_iter: int = 500,
     workdir: str | Path,
     min_dist: float = 1.5,
+    tolerance: float | None = None,
+    window: int = 50,
 ) -> dict:
     """Fit an MTP of one level to labelled structures and write it into ``workdir``.
 
@@ -163,11 +166,16 @@ def fit_student(
     seed : int
         Seed of the random initial radial coefficients (the fit is reproducible for a given seed).
     max_iter : int
-        L-BFGS-B iterations on all parameters.
+        Most L-BFGS-B iterations on all parameters (all of them when ``tolerance`` is None).
     workdir : path
         Folder receiving :data:`POTENTIAL_FILENAME` and :data:`SETTINGS_FILENAME` (created if needed).
     min_dist : float
         Inner radius of the radial basis (Angstrom).
+    tolerance : float or None
+        Stop on the loss: the fit has converged when the loss fell by less than this fraction over the last
+        ``window`` iterations (e.g. 1e-3). None: run ``max_iter`` iterations (or until L-BFGS-B stops itself).
+    window : int
+        Iterations over which the relative fall of the loss is measured.
 
     Returns
     -------
@@ -175,11 +183,12 @@ def fit_student(
         The settings/report also written to :data:`SETTINGS_FILENAME`: ``level``, ``cutoff``, ``min_dist``,
         ``weights``, ``seed``, ``max_iter``, ``species`` (chemical symbols), ``atomic_numbers``,
         ``num_parameters`` (moment + species + radial coefficients), ``num_basis_functions``, ``num_structures``,
-        ``num_atoms``, ``fit_time`` (s), ``motep_version``,
-        ``training_errors`` (see :func:`error_metrics`).
+        ``num_atoms``, ``fit_time`` (s), ``motep_version``, ``tolerance``, ``window``,
+        ``optimisation`` (see :func:`_minimise`: ``iterations``, ``converged``, ``stop_reason``, ``initial_loss``,
+        ``loss_before_lls``, ``final_loss`` and the thinned ``loss_history``) and ``training_errors`` (see
+        :func:`error_metrics`).
     """
     from motep.io.mlip.mtp import read_mtp, write_mtp
-    from motep.train import Trainer
 
     weights = tuple(float(w) for w in weights)
     if len(weights) != 3 or any(not np.isfinite(w) or w < 0 for w in weights) or weights[0] <= 0:
@@ -188,6 +197,10 @@ def fit_student(
         raise ValueError(f'max_iter: expected a non-negative integer, got {max_iter!r}')
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')
+    if tolerance is not None and (isinstance(tolerance, bool) or not 0 < float(tolerance) < 1):
+        raise ValueError(f'tolerance: expected a number in (0, 1) or None, got {tolerance!r}')
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f'window: expected a positive integer, got {window!r}')
     images = _training_images(train_atoms)
     numbers = sorted({int(z) for atoms in images for z in atoms.numbers})
     workdir = Path(workdir)
@@ -199,16 +212,11 @@ def fit_student(
     mtp_data.species = numbers
 
     loss = {'energy_weight': weights[0], 'forces_weight': weights[1], 'stress_weight': weights[2]}
-    steps = [{'method': 'LLS'}]
-    if int(max_iter) > 0:
-        steps.append({'method': 'minimize', 'kwargs': {'method': 'L-BFGS-B', 'options': {'maxiter': int(max_iter)}}})
-        steps.append({'method': 'LLS'})
-    trainer = Trainer(mtp_data, rng=np.random.default_rng(int(seed)), engine='cext', loss=loss, steps=steps)
     start = time.perf_counter()
-    _run_in(workdir, trainer.train, images)  # motep writes intermediate_<i>.mtp into the working directory
+    optimisation = _minimise(
+        mtp_data, images, loss, seed=int(seed), max_iter=int(max_iter), tolerance=tolerance, window=int(window)
+    )
     fit_time = time.perf_counter() - start
-    for path in workdir.glob('intermediate_*.mtp'):
-        path.unlink()
     write_mtp(workdir / POTENTIAL_FILENAME, mtp_data, legacy=True)
 
     import motep
@@ -222,6 +230,9 @@ def fit_student(
         'weights': list(weights),
         'seed': int(seed),
         'max_iter': int(max_iter),
+        'tolerance': None if tolerance is None else float(tolerance),
+        'window': int(window),
+        'optimisation': optimisation,
         'atomic_numbers': numbers,
         'species': [chemical_symbols[z] for z in numbers],
         'num_parameters': int(mtp_data.moment_coeffs.size + mtp_data.species_coeffs.size + mtp_data.radial_coeffs.size),
@@ -236,28 +247,99 @@ def fit_student(
     settings['training_errors'] = error_metrics(train_atoms, predicted)
     (workdir / SETTINGS_FILENAME).write_text(json.dumps(settings, indent=1), encoding='utf-8')
     logger.info(
-        'MTP level %d fitted on %d structures in %.1f s: energy RMSE %.2f meV/atom, force RMSE %.3f eV/A',
-        level, len(images), fit_time, 1000 * settings['training_errors']['energy_rmse'],
-        settings['training_errors']['force_rmse'],
+        'MTP level %d fitted on %d structures in %.1f s (%d iterations, %s): energy RMSE %.2f meV/atom, '
+        'force RMSE %.3f eV/A',
+        level, len(images), fit_time, optimisation['iterations'], optimisation['stop_reason'],
+        1000 * settings['training_errors']['energy_rmse'], settings['training_errors']['force_rmse'],
     )  # fmt: skip
     return settings
+
+
+#: Longest loss history kept in the report (thinned evenly, first and last iterations always kept).
+HISTORY_POINTS = 200
+
+
+def _thin(history: list[float], points: int = HISTORY_POINTS) -> list[list[float]]:
+    """``[[iteration, loss], ...]``: at most ``points`` entries, evenly spaced, the last one always included."""
+    if not history:
+        return []
+    indices = sorted({int(round(i)) for i in np.linspace(0, len(history) - 1, min(points, len(history)))})
+    return [[index, float(history[index])] for index in indices]
+
+
+def _minimise(mtp_data, images, loss_setting: dict, *, seed, max_iter, tolerance, window) -> dict:
+    """Fit ``mtp_data`` in place: LLS, L-BFGS-B on all parameters until converged or ``max_iter``, LLS again.
+
+    L-BFGS-B (SciPy, motep's loss and analytic gradient) stops when the loss fell by less than ``tolerance`` (a
+    fraction) over the last ``window`` iterations, when L-BFGS-B itself reports convergence, or after ``max_iter``
+    iterations; only the first two count as converged.
+
+    Returns
+    -------
+    dict
+        ``iterations``, ``converged`` (bool), ``stop_reason`` ('tolerance', 'optimizer', 'max_iter', 'no_iterations'
+        or the optimizer's message), ``initial_loss`` (after the first LLS), ``loss_before_lls``, ``final_loss``
+        (after the last LLS) and ``loss_history`` (``[[iteration, loss], ...]``, thinned to
+        :data:`HISTORY_POINTS`).
+    """
+    from motep.loss import LossFunction, LossSetting
+    from motep.optimizers import LLSOptimizer, ScipyMinimizeOptimizer
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    loss = LossFunction(images, mtp_data, LossSetting.from_any(loss_setting), engine='cext')
+    mtp_data.initialize(rng)
+    LLSOptimizer(loss).optimize()
+    history: list[float] = []
+    stop = {'reason': 'no_iterations'}
+
+    class Minimiser(ScipyMinimizeOptimizer):
+        def _optimize(self, **kwargs):
+            parameters = self.loss.mtp_data.parameters
+            history.append(float(self.rank0_loss(parameters)))
+
+            def callback(intermediate_result):
+                history.append(float(intermediate_result.fun))
+                if tolerance is not None and len(history) > window:
+                    before = history[-1 - window]
+                    if before - history[-1] <= float(tolerance) * abs(before):
+                        stop['reason'] = 'tolerance'
+                        raise StopIteration
+
+            result = minimize(
+                self.rank0_loss, parameters, jac=self.rank0_jac, bounds=self.loss.mtp_data.get_bounds(),
+                method='L-BFGS-B', callback=callback, options={'maxiter': int(max_iter)},
+            )  # fmt: skip
+            if stop['reason'] != 'tolerance':
+                if result.nit >= max_iter:
+                    stop['reason'] = 'max_iter'
+                elif result.success:
+                    stop['reason'] = 'optimizer'
+                else:
+                    stop['reason'] = str(result.message)
+            return result.x
+
+    if max_iter > 0:
+        Minimiser(loss).optimize()
+    mtp_data.initialize(rng)
+    before_lls = float(loss(mtp_data.parameters))
+    LLSOptimizer(loss).optimize()
+    final = float(loss(mtp_data.parameters))
+    return {
+        'iterations': max(len(history) - 1, 0),
+        'converged': stop['reason'] in ('tolerance', 'optimizer'),
+        'stop_reason': stop['reason'],
+        'initial_loss': history[0] if history else before_lls,
+        'loss_before_lls': before_lls,
+        'final_loss': final,
+        'loss_history': _thin(history),
+    }
 
 
 def _dist_version(name: str) -> str:
     from importlib.metadata import version
 
     return version(name)
-
-
-def _run_in(folder: Path, function, *args):
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        return function(*args)
-    finally:
-        os.chdir(cwd)
 
 
 def student_calculator(folder: str | Path):

@@ -18,18 +18,24 @@ Steps (every heavy step is a CalcJob on the computer of the job Python ``code``;
    (:class:`~aiida_gaprss.calculations.relax_batch.RelaxBatch`) at pressures drawn from an exponential distribution
    (width ``p0 · beta`` = 5 GPa), and their final frames form test set (a).
 3. **Teacher labelling** of the selected snapshots (AseBatch with the teacher); merged with the relabelled training
-   set into ``training_set``. Optionally, a random subset of the RSS test set is labelled by the reference engine
-   (``reference`` namespace, a :class:`~aiida_gaprss.workflows.reference.workchain.ReferenceWorkChain`) for the
+   set and passed through ``dataset.filter`` (structures with a pair closer than ``min_dist``, or more than
+   ``max_above_hull`` above the convex hull, left out and recorded: ``training_exclusions``) into ``training_set``.
+   Optionally, a random subset of the RSS test set is labelled by the reference engine (``reference`` namespace, a
+   :class:`~aiida_gaprss.workflows.reference.workchain.ReferenceWorkChain`; by default the teacher's own GAP-RSS
+   reference settings, see :func:`aiida_gaprss.workflows.teacher.reference_inputs_of`) for the
    students-versus-reference errors.
-4. **Student fits**: one :class:`~aiida_gaprss.calculations.student_fit.StudentFit` job per level, each tested on
-   every test set.
+4. **Student fits**: one :class:`~aiida_gaprss.calculations.student_fit.StudentFit` job per level and fit seed,
+   each tested on every test set; with ``student.direct`` the same levels and seeds are also fitted directly to the
+   reference labels of the teacher's training set (filtered the same way): the directly-learned baseline of the
+   paper's Fig. 3 (``direct_students``).
 5. **Validation** (``run_validation``, default True): the ``gaprss.student_validation`` job (errors vs cost, SOAP
    similarity during compression, melt–quench metrics; plots).
 
 Parameters (``parameters`` Dict, validated before submission by :func:`validate_indirect_parameters`): ``seed``;
 ``md`` (``protocol`` of :data:`aiida_gaprss.rss.md.PROTOCOLS`, ``overrides``, ``runs``, ``repeats``); ``dataset``
-(``size``, ``method`` 'cur' / 'stride' / 'random', ``soap``, ``zeta``); ``student`` (``levels``, ``cutoff``,
-``min_dist``, ``weights``, ``max_iter``); ``test_sets`` (``rss``: ``n``, ``natoms``, ``symmops``, ``pressure``,
+(``size``, ``method`` 'cur' / 'stride' / 'random', ``soap``, ``zeta``, ``filter``: ``min_dist``, ``max_above_hull``);
+``student`` (``levels``, ``cutoff``, ``min_dist``, ``weights``, ``max_iter``, ``tolerance``, ``window``, ``seeds``,
+``direct``); ``test_sets`` (``rss``: ``n``, ``natoms``, ``symmops``, ``pressure``,
 ``fmax``, ``steps``, ``processes``; ``compression``: ``size``, ``min_pressure``; ``relabel_extra``); ``validation``
 (parameters of the validation job); ``job_options`` (``metadata.options`` of every job) and ``step_options`` (per
 step: ``md``, ``generate``, ``relabel``, ``select``, ``relax``, ``label``, ``fit``, ``validation``).
@@ -43,303 +49,60 @@ import math
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, calcfunction, if_
+from aiida.engine import ToContext, WorkChain, if_
 
 from aiida_gaprss.calculations.ase_batch import AseBatch
-from aiida_gaprss.calculations.generate_pool import GeneratePool, validate_pool_parameters
-from aiida_gaprss.calculations.relax_batch import RelaxBatch, validate_relax_parameters
-from aiida_gaprss.calculations.select_structures import SelectStructures, validate_selection_parameters
-from aiida_gaprss.calculations.student_fit import StudentFit, level_key, validate_student_settings
-from aiida_gaprss.calculations.teacher_md import TeacherMd, validate_teacher_md_parameters
+from aiida_gaprss.calculations.generate_pool import GeneratePool
+from aiida_gaprss.calculations.relax_batch import RelaxBatch
+from aiida_gaprss.calculations.select_structures import SelectStructures
+from aiida_gaprss.calculations.student_fit import StudentFit, level_key
+from aiida_gaprss.calculations.teacher_md import TeacherMd
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
 from aiida_gaprss.workflows.functions import merge_structure_sets
+from aiida_gaprss.workflows.indirect_checks import (
+    SELECTION_METHODS,
+    fit_seeds,
+    validate_indirect_inputs,
+    validate_indirect_parameters,
+    validation_job_parameters,
+)
+from aiida_gaprss.workflows.indirect_functions import (
+    collect_fit_reports,
+    filter_training_set,
+    final_relaxed_frames,
+    indirect_html_report,
+    random_subset,
+    stride_subset,
+)
 from aiida_gaprss.workflows.reference.workchain import ReferenceWorkChain
+from aiida_gaprss.workflows.teacher import teacher_from_node
 
 __all__ = (
     'IndirectLearningWorkChain',
     'final_relaxed_frames',
     'random_subset',
     'stride_subset',
+    'student_key',
+    'teacher_from_node',
     'validate_indirect_parameters',
+    'validation_job_parameters',
 )
 
 LOGGER = logging.getLogger(__name__)
 
-#: Sections of ``parameters``.
-SECTIONS = ('seed', 'md', 'dataset', 'student', 'test_sets', 'validation', 'job_options', 'step_options')
-#: Keys of each section.
-MD_KEYS = ('protocol', 'overrides', 'runs', 'repeats')
-DATASET_KEYS = ('size', 'method', 'soap', 'zeta', 'processes')
-SELECTION_METHODS = {'cur': 'kernel_cur', 'random': 'random', 'stride': None}
-STUDENT_KEYS = ('levels', 'cutoff', 'min_dist', 'weights', 'max_iter')
-TEST_SET_KEYS = ('rss', 'compression', 'relabel_extra')
-RSS_KEYS = ('n', 'natoms', 'symmops', 'pressure', 'fmax', 'steps', 'processes')
-COMPRESSION_KEYS = ('size', 'min_pressure')
-STEPS = ('md', 'generate', 'relabel', 'select', 'relax', 'label', 'fit', 'validation')
-#: Names of the test sets the workflow makes (extra test sets may not use them).
-RESERVED_TEST_SETS = ('rss', 'compression', 'rss_reference')
 #: Seed offsets: the test MD must never repeat the training MD.
 TEST_MD_SEED_OFFSET = 7919
+#: The two families of students: fitted to teacher labels (indirect) or to the reference labels (direct).
+FAMILIES = ('indirect', 'direct')
 
 
-def _integer(value, field: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
-    return value
-
-
-def _check_keys(section, known, field: str) -> dict:
-    if not isinstance(section, dict):
-        raise ValueError(f'field `{field}`: expected a dict, got {section!r}')
-    unknown = sorted(set(section) - set(known))
-    if unknown:
-        raise ValueError(f'field `{field}.{unknown[0]}`: unknown key; known: {list(known)}')
-    return section
-
-
-def _reprefix(exception: ValueError, old: str, new: str) -> ValueError:
-    return ValueError(str(exception).replace(old, new, 1))
-
-
-def validate_indirect_parameters(parameters: dict, element: str = 'Si') -> None:
-    """Raise ``ValueError`` naming the field (``parameters.<section>.<key>``) for bad indirect-learning parameters."""
-    _check_keys(parameters, SECTIONS, 'parameters')
-    seed = _integer(parameters.get('seed', 1), 'parameters.seed', 0)
-
-    md = _check_keys(parameters.get('md', {}), MD_KEYS, 'parameters.md')
-    try:
-        validate_teacher_md_parameters({**md, 'seed': seed, 'element': element}, field='parameters.md')
-    except ValueError as exception:
-        raise _reprefix(exception, 'parameters.md.seed', 'parameters.seed') from exception
-
-    runs = md.get('runs', ['compression'])
-    if len(set(runs)) != len(runs):
-        raise ValueError(f'field `parameters.md.runs`: repeated run in {runs!r}; use parameters.md.repeats')
-
-    dataset = _check_keys(parameters.get('dataset', {}), DATASET_KEYS, 'parameters.dataset')
-    if 'size' not in dataset:
-        raise ValueError('field `parameters.dataset.size`: required (number of snapshots)')
-    _integer(dataset['size'], 'parameters.dataset.size', 1)
-    method = dataset.get('method', 'cur')
-    if method not in SELECTION_METHODS:
-        raise ValueError(
-            f'field `parameters.dataset.method`: expected one of {list(SELECTION_METHODS)}, got {method!r}'
-        )
-    if SELECTION_METHODS[method]:
-        selection = {key: dataset[key] for key in ('soap', 'zeta', 'processes') if key in dataset}
-        try:
-            validate_selection_parameters({**selection, 'method': SELECTION_METHODS[method], 'n': 1, 'seed': seed})
-        except ValueError as exception:
-            raise _reprefix(exception, 'parameters.', 'parameters.dataset.') from exception
-
-    student = _check_keys(parameters.get('student', {}), STUDENT_KEYS, 'parameters.student')
-    if 'levels' not in student:
-        raise ValueError('field `parameters.student.levels`: required (list of MTP levels)')
-    validate_student_settings(student, 'parameters.student')
-
-    test_sets = _check_keys(parameters.get('test_sets', {}), TEST_SET_KEYS, 'parameters.test_sets')
-    rss = _check_keys(test_sets.get('rss', {}), RSS_KEYS, 'parameters.test_sets.rss')
-    if _integer(rss.get('n', 0), 'parameters.test_sets.rss.n', 0) > 0:
-        pool = {key: rss[key] for key in ('natoms', 'symmops', 'processes') if key in rss}
-        try:
-            validate_pool_parameters({**pool, 'element': element, 'n': rss['n'], 'seed': seed})
-        except ValueError as exception:
-            raise _reprefix(exception, 'parameters.', 'parameters.test_sets.rss.') from exception
-        relax = {key: rss[key] for key in ('pressure', 'fmax', 'steps', 'processes') if key in rss}
-        try:
-            validate_relax_parameters({**relax, 'seed': seed})
-        except ValueError as exception:
-            raise _reprefix(exception, 'parameters.', 'parameters.test_sets.rss.') from exception
-    compression = _check_keys(test_sets.get('compression', {}), COMPRESSION_KEYS, 'parameters.test_sets.compression')
-    _integer(compression.get('size', 0), 'parameters.test_sets.compression.size', 0)
-    min_pressure = compression.get('min_pressure', 5.0)
-    if isinstance(min_pressure, bool) or not isinstance(min_pressure, (int, float)) or not math.isfinite(min_pressure):
-        raise ValueError(f'field `parameters.test_sets.compression.min_pressure`: expected GPa, got {min_pressure!r}')
-    if not isinstance(test_sets.get('relabel_extra', True), bool):
-        raise ValueError('field `parameters.test_sets.relabel_extra`: expected true or false')
-
-    if not isinstance(parameters.get('validation', {}), dict):
-        raise ValueError('field `parameters.validation`: expected a dict of validation-job parameters')
-    if not isinstance(parameters.get('job_options', {}), dict):
-        raise ValueError('field `parameters.job_options`: expected a dict of metadata.options')
-    step_options = _check_keys(parameters.get('step_options', {}), STEPS, 'parameters.step_options')
-    for step, options in step_options.items():
-        if not isinstance(options, dict):
-            raise ValueError(f'field `parameters.step_options.{step}`: expected a dict of metadata.options')
-
-
-def validation_job_parameters(parameters: dict, element: str) -> dict:
-    """Parameters of the validation job.
-
-    ``parameters['validation']`` may name a ``preset`` of :data:`~aiida_gaprss.calculations.student_validation.PRESETS`
-    (its MD, cost cell, similarity grid and quench settings; the other keys of the section change it one level deep);
-    without a preset the validation MD is the run's own MD protocol. The run's seed and element are always used.
-    """
-    from aiida_gaprss.calculations.student_validation import PRESETS
-
-    validation = copy.deepcopy(parameters.get('validation', {}))
-    preset = validation.pop('preset', None)
-    if preset is None:
-        md = parameters.get('md', {})
-        result = {'protocol': md.get('protocol', 'fast'), 'overrides': copy.deepcopy(md.get('overrides', {}))}
-    elif preset in PRESETS:
-        result = copy.deepcopy(PRESETS[preset])
-    else:
-        raise ValueError(f'field `parameters.validation.preset`: expected one of {sorted(PRESETS)}, got {preset!r}')
-    for key, value in validation.items():
-        if isinstance(result.get(key), dict) and isinstance(value, dict) and key != 'overrides':
-            result[key] = {**result[key], **value}
-        else:
-            result[key] = value
-    result.update(seed=int(parameters.get('seed', 1)), element=element)
-    return result
-
-
-def validate_validation_settings(parameters: dict, element: str) -> None:
-    """Check ``parameters['validation']`` with the validation job's own validator (as ``parameters.validation.*``)."""
-    from aiida_gaprss.calculations.student_validation import validate_student_validation_parameters
-
-    job_parameters = validation_job_parameters(parameters, element)  # a bad preset names its own field
-    try:
-        validate_student_validation_parameters(job_parameters)
-    except ValueError as exception:
-        raise _reprefix(exception, 'parameters.', 'parameters.validation.') from exception
-
-
-def _validate_inputs(value, _):
-    teacher = value.get('teacher')
-    elements = teacher.elements if teacher is not None else ['Si']
-    if len(elements) != 1:
-        return f'field `teacher`: indirect learning supports one element; the teacher describes {elements}'
-    try:
-        validate_indirect_parameters(value['parameters'].get_dict(), elements[0])
-    except ValueError as exception:
-        return str(exception)
-    run_validation = value.get('run_validation')
-    if run_validation is None or run_validation.value:
-        parameters = value['parameters'].get_dict()
-        try:
-            validate_validation_settings(parameters, elements[0])
-        except ValueError as exception:
-            return str(exception)
-        checks = parameters.get('validation', {}).get('checks', ['errors'])
-        test_sets = parameters.get('test_sets', {})
-        has_test_set = bool(value.get('test_sets')) or test_sets.get('rss', {}).get('n', 0) > 0
-        if 'errors' in checks and not (has_test_set or test_sets.get('compression', {}).get('size', 0) > 0):
-            return 'field `parameters.test_sets`: the validation (errors check) needs a test set; none is made'
-    for name, structures in (value.get('test_sets') or {}).items():
-        if name in RESERVED_TEST_SETS:
-            return f'field `test_sets.{name}`: the name is used by the workflow; choose another'
-        relabel = value['parameters'].get_dict().get('test_sets', {}).get('relabel_extra', True)
-        if not relabel and not {'energy', 'forces'} <= set(structures.labels):
-            return f'field `test_sets.{name}`: unlabelled and relabel_extra is false'
-    if 'reference' in value and value['reference']:
-        rss = value['parameters'].get_dict().get('test_sets', {}).get('rss', {})
-        if rss.get('n', 0) < 1:
-            return 'field `reference`: the reference labels a subset of the RSS test set; test_sets.rss.n is 0'
-        size = value.get('reference_subset_size')
-        if size is not None and size.value < 1:
-            return f'field `reference_subset_size`: expected an integer >= 1, got {size.value}'
-    return None
-
-
-# -- calcfunctions (cheap bookkeeping, with provenance) -------------------------------------------------------------
-def _evenly_spaced(count: int, n: int) -> list[int]:
-    import numpy as np
-
-    if n >= count:
-        return list(range(count))
-    return sorted({int(i) for i in np.linspace(0, count - 1, n).round()})
-
-
-@calcfunction
-def stride_subset(structures: StructureSet, settings: orm.Dict) -> StructureSet:
-    """Evenly spaced structures: ``n`` of them, among those with ``info['pressure_target']`` >= ``min_pressure``."""
-    frames = structures.get_atoms()
-    options = settings.get_dict()
-    if options.get('min_pressure') is not None:
-        frames = [a for a in frames if a.info.get('pressure_target', -math.inf) >= float(options['min_pressure'])]
-    if not frames:
-        raise ValueError(f'no structure at or above {options.get("min_pressure")} GPa')
-    return StructureSet.from_atoms([frames[i] for i in _evenly_spaced(len(frames), int(options['n']))])
-
-
-@calcfunction
-def random_subset(structures: StructureSet, settings: orm.Dict) -> StructureSet:
-    """``n`` structures drawn without replacement with ``seed`` (kept in their original order)."""
-    import numpy as np
-
-    frames = structures.get_atoms()
-    options = settings.get_dict()
-    n = min(int(options['n']), len(frames))
-    picked = np.sort(np.random.default_rng(int(options['seed'])).choice(len(frames), size=n, replace=False))
-    return StructureSet.from_atoms([frames[int(i)] for i in picked])
-
-
-@calcfunction
-def final_relaxed_frames(trajectories: StructureSet) -> StructureSet:
-    """Final frame of every relaxation that did not explode, collapse or fail (``config_type`` 'rss_test')."""
-    frames = []
-    for atoms in trajectories.iter_atoms():
-        if not atoms.info.get('final') or atoms.info.get('status') in ('exploded', 'collapsed', 'failed'):
-            continue
-        if 'energy' not in atoms.info or 'forces' not in atoms.arrays:
-            continue
-        atoms.info['config_type'] = 'rss_test'
-        frames.append(atoms)
-    if not frames:
-        raise ValueError('no relaxation of the RSS test set finished')
-    return StructureSet.from_atoms(frames)
-
-
-@calcfunction
-def collect_fit_reports(**reports: orm.Dict) -> orm.Dict:
-    """One Dict of every level's fit report (keys ``level_XX``): settings, training and test errors, fit time."""
-    students = {}
-    for key in sorted(reports):
-        for level, entry in reports[key].get_dict().get('students', {}).items():
-            students[level_key(int(level))] = entry
-    return orm.Dict({'students': students, 'units': {'energy': 'eV/atom', 'forces': 'eV/Angstrom', 'time': 's'}})
-
-
-@calcfunction
-def indirect_html_report(
-    teacher: GapPotential, validation_report: orm.Dict, fit_report: orm.Dict, run_info: orm.Dict | None = None, **nodes
-) -> orm.SinglefileData:
-    """The HTML page of :func:`aiida_gaprss.report.render_indirect_report` from the run's outputs.
-
-    ``run_info``: the calling run's pk, uuid, process label and creation time (the page's header); ``nodes``:
-    ``plot_<name>`` (PNG SinglefileData) and ``student_<key>`` (StudentPotential).
-    """
-    import io
-
-    from aiida_gaprss.provenance import lineage
-    from aiida_gaprss.report import indirect_report_data, render_indirect_report
-
-    plots = {key[len('plot_') :]: node for key, node in nodes.items() if key.startswith('plot_')}
-    students = {}
-    for key, node in nodes.items():
-        if key.startswith('student_'):
-            attributes = node.base.attributes
-            students[key[len('student_') :]] = {
-                'pk': node.pk,
-                'level': attributes.get('level', None),
-                'num_parameters': attributes.get('num_parameters', None),
-                'training_errors': attributes.get('training_errors', {}),
-                'sha256': attributes.get('sha256', None),
-            }
-    data = indirect_report_data(
-        validation_report.get_dict(),
-        plots,
-        students=students,
-        fit_report=fit_report.get_dict(),
-        lineage=lineage(teacher),
-        run=run_info.get_dict() if run_info is not None else None,
-    )
-    content = render_indirect_report(data).encode('utf-8')
-    return orm.SinglefileData(io.BytesIO(content), filename='report.html')
+def student_key(level: int, seed: int, *, seeds: list[int], family: str = 'indirect') -> str:
+    """Name of a student: ``level_16`` for the first fit seed, ``level_16_seed_2`` for another, ``direct_`` before
+    the directly-learned ones."""
+    key = level_key(level) if seed == seeds[0] else f'{level_key(level)}_seed_{seed}'
+    return key if family == 'indirect' else f'direct_{key}'
 
 
 class IndirectLearningWorkChain(WorkChain):
@@ -387,7 +150,7 @@ class IndirectLearningWorkChain(WorkChain):
             required=False,
             help='Structures of the RSS test set labelled by the reference (default 10).',
         )
-        spec.inputs.validator = _validate_inputs
+        spec.inputs.validator = validate_indirect_inputs
         spec.outline(
             cls.setup,
             cls.generate,
@@ -403,7 +166,37 @@ class IndirectLearningWorkChain(WorkChain):
         )
         spec.output('snapshots', valid_type=StructureSet, help='Every teacher MD snapshot of the training runs.')
         spec.output('training_set', valid_type=StructureSet, help='Teacher-labelled training set of the students.')
-        spec.output_namespace('students', valid_type=StudentPotential, dynamic=True, help='One student per level.')
+        spec.output(
+            'training_exclusions',
+            valid_type=orm.Dict,
+            required=False,
+            help='Structures left out of the training set by parameters.dataset.filter, and why.',
+        )
+        spec.output(
+            'direct_training_set',
+            valid_type=StructureSet,
+            required=False,
+            help="The direct baseline's training set: the teacher's training set with its reference labels, filtered.",
+        )
+        spec.output(
+            'direct_training_exclusions',
+            valid_type=orm.Dict,
+            required=False,
+            help='Structures left out of the direct training set, and why.',
+        )
+        spec.output_namespace(
+            'students',
+            valid_type=StudentPotential,
+            dynamic=True,
+            help='Indirectly-learned students: level_XX (first fit seed), level_XX_seed_N (other seeds).',
+        )
+        spec.output_namespace(
+            'direct_students',
+            valid_type=StudentPotential,
+            dynamic=True,
+            required=False,
+            help='Directly-learned students (parameters.student.direct): fitted to the reference labels.',
+        )
         spec.output_namespace('test_sets', valid_type=StructureSet, dynamic=True, help='Teacher-labelled test sets.')
         spec.output('fit_report', valid_type=orm.Dict, help='Per level: training and test errors, fit time.')
         spec.output('validation_report', valid_type=orm.Dict, required=False, help='Report of the validation job.')
@@ -449,6 +242,20 @@ class IndirectLearningWorkChain(WorkChain):
         return self.submit(
             AseBatch, **self._job('relabel', label, potential=self.inputs.teacher, structures=structures)
         )
+
+    def _filtered(self, structures: StructureSet, name: str) -> StructureSet:
+        """``structures`` through ``parameters.dataset.filter`` (a calcfunction; the exclusions are an output)."""
+        settings = self.ctx.parameters['dataset'].get('filter') or {}
+        if all(value is None for value in settings.values()):
+            return structures
+        result = filter_training_set(structures, orm.Dict(settings), metadata={'call_link_label': f'filter_{name}'})
+        self.out(f'{name}_exclusions', result['excluded'])
+        excluded = result['excluded'].get_dict()['excluded']
+        if excluded:
+            reasons = sorted({row['reason'] for row in excluded})
+            self.report(f'{len(excluded)} of {len(structures)} structures left out of the {name.replace("_", " ")} '
+                        f'set ({", ".join(reasons)})')  # fmt: skip
+        return result['structures']
 
     @staticmethod
     def _failed(node) -> str:
@@ -626,8 +433,11 @@ class IndirectLearningWorkChain(WorkChain):
             )
         else:
             training = labelled
-        self.ctx.training_set = training
-        self.out('training_set', training)
+        self.ctx.training_set = self._filtered(training, 'training')
+        self.out('training_set', self.ctx.training_set)
+        if self.ctx.parameters['student'].get('direct'):
+            self.ctx.direct_training_set = self._filtered(self.inputs.teacher_training_set, 'direct_training')
+            self.out('direct_training_set', self.ctx.direct_training_set)
         if 'reference' in self.ctx:
             reference = self.ctx.reference
             if reference.is_finished_ok and 'structures' in reference.outputs:
@@ -639,32 +449,44 @@ class IndirectLearningWorkChain(WorkChain):
         return None
 
     def fit(self):
-        """One StudentFit job per level (a cluster runs them in parallel), each tested on every test set."""
+        """One StudentFit job per family, level and fit seed (a cluster runs them in parallel), each tested on every
+        test set."""
         student = dict(self.ctx.parameters['student'])
         levels = student.pop('levels')
-        for level in levels:
-            parameters = {**student, 'levels': [int(level)], 'seed': self.ctx.seed}
-            inputs = self._job('fit', f'fit_{level_key(level)}', parameters, training_set=self.ctx.training_set)
-            if self.ctx.test_sets:
-                inputs.test_sets = dict(self.ctx.test_sets)
-            node = self.submit(StudentFit, **inputs)
-            self.to_context(**{f'fit_{level_key(level)}': node})
-        self.report(f'fitting {len(levels)} student(s), levels {levels}, to {len(self.ctx.training_set)} structures')
-        self.ctx.levels = [int(level) for level in levels]
+        seeds = fit_seeds(self.ctx.parameters)
+        direct = student.pop('direct', False)
+        student.pop('seeds', None)
+        families = {'indirect': self.ctx.training_set}
+        if direct:
+            families['direct'] = self.ctx.direct_training_set
+        self.ctx.fits = []
+        for family, training_set in families.items():
+            for level in levels:
+                for seed in seeds:
+                    key = student_key(level, seed, seeds=seeds, family=family)
+                    parameters = {**student, 'levels': [int(level)], 'seed': int(seed)}
+                    inputs = self._job('fit', f'fit_{key}', parameters, training_set=training_set)
+                    if self.ctx.test_sets:
+                        inputs.test_sets = dict(self.ctx.test_sets)
+                    self.to_context(**{f'fit_{key}': self.submit(StudentFit, **inputs)})
+                    self.ctx.fits.append([family, key])
+        sizes = ', '.join(f'{family} {len(training)}' for family, training in families.items())
+        self.report(f'fitting {len(self.ctx.fits)} student(s): levels {levels}, seeds {seeds}, training sets: {sizes}')
 
     def inspect_fit(self):
-        """Output every fitted student; fail if any level failed."""
+        """Output every fitted student; fail if any fit failed."""
         failed, reports = [], {}
-        for level in self.ctx.levels:
-            node = self.ctx[f'fit_{level_key(level)}']
+        for family, key in self.ctx.fits:
+            node = self.ctx[f'fit_{key}']
             if 'report' in node.outputs:
-                reports[level_key(level)] = node.outputs.report
+                reports[key] = node.outputs.report
             if not node.is_finished_ok:
-                failed.append(f'level {level}: {self._failed(node)}')
+                failed.append(f'{key}: {self._failed(node)}')
                 continue
-            for key, student in node.outputs.students.items():
+            for student in node.outputs.students.values():
                 self.ctx.students[key] = student
-                self.out(f'students.{key}', student)
+                namespace = 'students' if family == 'indirect' else 'direct_students'
+                self.out(f'{namespace}.{key.removeprefix("direct_")}', student)
         if reports:
             self.out('fit_report', collect_fit_reports(**reports, metadata={'call_link_label': 'fit_report'}))
         if failed:
@@ -735,35 +557,4 @@ class IndirectLearningWorkChain(WorkChain):
         for key, student in sorted(self.ctx.students.items()):
             rmse = student.training_errors.get('energy_rmse')
             errors.append(f'{key} {rmse * 1000:.1f}' if rmse is not None else key)
-        self.report(
-            f'{len(self.ctx.students)} student(s) fitted to {len(self.ctx.training_set)} structures; training energy '
-            f'RMSE (meV/atom): {", ".join(errors)}'
-        )
-
-
-def teacher_from_node(node: orm.Node) -> tuple[GapPotential, StructureSet | None]:
-    """The teacher and its training set from a GapPotential or a finished GAP-RSS run.
-
-    A ``GapRssWorkChain`` gives its final ``potential`` and ``database``; a GapPotential gives itself and the labelled
-    database it was fitted to, found by provenance (None for a potential made outside a fit workflow).
-
-    Raises
-    ------
-    ValueError
-        If ``node`` is neither a GapPotential nor a GAP-RSS run with a potential.
-    """
-    if isinstance(node, GapPotential):
-        from aiida_gaprss.provenance import lineage
-
-        origin = lineage(node)
-        database = origin.get('database') or origin.get('training_set')
-        return node, orm.load_node(database['pk']) if database else None
-    if isinstance(node, orm.WorkflowNode) and node.process_label == 'GapRssWorkChain':
-        if 'potential' not in node.outputs:
-            raise ValueError(f'field `teacher`: the GAP-RSS run <{node.pk}> has no potential output')
-        database = node.outputs.database if 'database' in node.outputs else None
-        return node.outputs.potential, database
-    raise ValueError(
-        f'field `teacher`: node <{node.pk}> is a {getattr(node, "process_label", None) or type(node).__name__}, '
-        'not a GapPotential or a GapRssWorkChain'
-    )
+        self.report(f'{len(self.ctx.students)} student(s) fitted; training energy RMSE (meV/atom): {", ".join(errors)}')

@@ -18,6 +18,7 @@ from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.protocols import load_indirect_protocol
 from aiida_gaprss.rss.gap_parameters import deep_merge
 from aiida_gaprss.workflows.builders import fill_engine
+from aiida_gaprss.workflows.indirect_checks import validate_indirect_parameters, validate_validation_settings
 
 __all__ = ('OVERRIDE_KEYS', 'get_indirect_builder')
 
@@ -38,6 +39,7 @@ def get_indirect_builder(
     overrides: Mapping | None = None,
     teacher_training_set: StructureSet | None = None,
     test_sets: Mapping[str, StructureSet] | None = None,
+    reference_inputs: Mapping | None = None,
 ):
     """Return a builder of ``process_class`` (the IndirectLearningWorkChain) filled from a protocol.
 
@@ -58,14 +60,17 @@ def get_indirect_builder(
         The teacher's training set (relabelled by the teacher and added to the students' training set).
     test_sets
         Extra test sets by name.
+    reference_inputs
+        ReferenceWorkChain inputs (without ``structures``) to label a subset of the RSS test set with, e.g. those the
+        teacher's GAP-RSS run labelled its database with
+        (:func:`aiida_gaprss.workflows.teacher.reference_inputs_of`), so that the students-versus-reference errors
+        use the teacher's own reference settings. An ``overrides['reference']`` replaces them.
 
     Raises
     ------
     ValueError
         Naming the field, for a bad teacher, protocol, override, missing code or out-of-range number.
     """
-    from aiida_gaprss.workflows.indirect import validate_indirect_parameters, validate_validation_settings
-
     if not isinstance(teacher, GapPotential):
         raise ValueError(f'field `teacher`: expected a GapPotential node, got {type(teacher).__name__}')
     if len(teacher.elements) != 1:
@@ -78,6 +83,14 @@ def get_indirect_builder(
         raise ValueError(f'field `overrides.{unknown[0]}`: unknown key; known: {list(OVERRIDE_KEYS)}')
     settings = deep_merge(load_indirect_protocol(protocol), overrides)
     validate_indirect_parameters(settings['parameters'], teacher.elements[0])
+    if settings['parameters']['student'].get('direct') and teacher_training_set is None:
+        if overrides.get('parameters', {}).get('student', {}).get('direct'):
+            raise ValueError(
+                'field `parameters.student.direct`: the direct baseline is fitted to the reference labels of the '
+                "teacher's training set; give teacher_training_set"
+            )
+        LOGGER.warning("no teacher training set: the protocol's direct baseline is left out")
+        settings['parameters']['student']['direct'] = False
 
     builder = process_class.get_builder()
     builder.teacher = teacher
@@ -97,7 +110,19 @@ def get_indirect_builder(
     reference = settings.get('reference')
     if reference:
         _set_reference(builder, dict(reference), codes, settings)
+    elif reference_inputs:
+        _check_reference_size(settings)
+        builder.reference_subset_size = orm.Int(settings.get('reference_subset_size', 10))
+        builder.reference = dict(reference_inputs)
     return builder
+
+
+def _check_reference_size(settings: Mapping) -> None:
+    size = settings.get('reference_subset_size', 10)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f'field `overrides.reference_subset_size`: expected an integer >= 1, got {size!r}')
+    if settings['parameters'].get('test_sets', {}).get('rss', {}).get('n', 0) < 1:
+        raise ValueError('field `overrides.reference`: it labels a subset of the RSS test set, whose size is 0')
 
 
 def _set_reference(builder, reference: dict, codes, settings) -> None:
@@ -108,12 +133,8 @@ def _set_reference(builder, reference: dict, codes, settings) -> None:
     code = REFERENCE_CODES[engine]
     if code not in codes:
         raise ValueError(f'field `codes.{code}`: a code is needed for the reference engine {engine!r}')
-    size = settings.get('reference_subset_size', 10)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f'field `overrides.reference_subset_size`: expected an integer >= 1, got {size!r}')
-    if settings['parameters'].get('test_sets', {}).get('rss', {}).get('n', 0) < 1:
-        raise ValueError('field `overrides.reference`: it labels a subset of the RSS test set, whose size is 0')
-    builder.reference_subset_size = orm.Int(size)
+    _check_reference_size(settings)
+    builder.reference_subset_size = orm.Int(settings.get('reference_subset_size', 10))
     namespace = builder.reference
     namespace.engine = orm.Str(engine)
     choice = reference.pop(engine, None)

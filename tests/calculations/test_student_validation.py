@@ -217,3 +217,41 @@ def test_presets():
         get_validation_parameters('ultra', seed=1)
     with pytest.raises(ValueError, match=r'parameters\.speed\.kind'):
         get_validation_parameters('fast', seed=1, overrides={'speed': {'kind': 'gas'}})
+
+
+def _report_of_two_families():
+    """A validation report of level 8 fitted with two seeds and directly once; one seed's melt-quench blew up."""
+    students = {
+        'level_08': {'level': 8, 'seed': 1, 'family': 'indirect'},
+        'level_08_seed_2': {'level': 8, 'seed': 2, 'family': 'indirect'},
+        'direct_level_08': {'level': 8, 'seed': 1, 'family': 'direct'},
+    }
+    errors = {
+        'level_08': {'rss': {'energy_mae': 0.010, 'force_mae': 0.2}},
+        'level_08_seed_2': {'rss': {'energy_mae': 0.030, 'force_mae': 0.4}},
+        'direct_level_08': {'rss': {'energy_mae': 0.050, 'force_mae': 0.5}},
+    }
+    cost = {'calculators': {key: {'relative': 0.01} for key in students}}
+    melt = {'teacher': {}, 'level_08': {'n3': 0.1}, 'level_08_seed_2': {'error': 'MD failed'}, 'direct_level_08': {}}
+    curves = {key: {'failed_at': None, 'error': None} for key in ('teacher', *students)}
+    return {'students': students, 'errors': errors, 'cost': cost, 'melt_quench': melt,
+            'compression': {'curves': curves}}  # fmt: skip
+
+
+def test_seeds_are_one_row_per_family_and_level():
+    from aiida_gaprss.jobs.student_validation import error_cost_rows, stability_summary, student_label
+
+    report = _report_of_two_families()
+    rows = {row['label']: row for row in error_cost_rows(report)}
+    assert set(rows) == {'L8', 'L8 direct'}
+    assert rows['L8']['seeds'] == 2 and rows['L8']['family'] == 'indirect'
+    assert rows['L8']['energy_mae']['rss'] == pytest.approx(0.020)
+    assert rows['L8']['energy_mae_range']['rss'] == pytest.approx([0.010, 0.030])
+    assert rows['L8 direct']['family'] == 'direct' and rows['L8 direct']['force_mae']['rss'] == pytest.approx(0.5)
+    stability = stability_summary(report)
+    assert stability['L8']['melt_quench_completed'] == 1 and stability['L8']['melt_quench_fraction'] == 0.5
+    assert stability['L8']['compression_fraction'] == 1.0 and stability['L8 direct']['students'] == 1
+    assert student_label('level_08_seed_2', report['students']['level_08_seed_2']) == 'L8 s2'
+    assert student_label('direct_level_08', report['students']['direct_level_08']) == 'L8 direct'
+    del report['melt_quench']
+    assert stability_summary(report)['L8']['melt_quench_fraction'] is None  # the check did not run

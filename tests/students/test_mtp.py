@@ -95,3 +95,38 @@ def test_bad_input(tmp_path, training):
         fit_student(training, level=8, seed=1, weights=(1, 1), workdir=tmp_path)
     with pytest.raises(ValueError, match='folder'):
         student_calculator(tmp_path)
+
+
+def test_fit_stops_on_the_loss(training, tmp_path):
+    """With a tolerance the fit stops once the loss no longer falls, says so, and keeps the loss history."""
+    settings = fit_student(
+        training, level=4, seed=2, max_iter=2000, tolerance=0.01, window=10, workdir=tmp_path / 'converged'
+    )
+    run = settings['optimisation']
+    assert run['converged'] is True and run['stop_reason'] in ('tolerance', 'optimizer')
+    assert 10 <= run['iterations'] < 2000
+    history = np.array(run['loss_history'])
+    assert history[0, 0] == 0 and history[-1, 0] == run['iterations']
+    assert history[-1, 1] < history[0, 1]  # the loss fell
+    if run['stop_reason'] == 'tolerance':  # the last window fell by less than the tolerance
+        losses = dict(zip(history[:, 0].astype(int), history[:, 1], strict=True))
+        before = losses.get(run['iterations'] - 10)
+        assert before is None or before - history[-1, 1] <= 0.01 * abs(before)
+    assert run['final_loss'] <= run['loss_before_lls'] * (1 + 1e-9)  # the last least-squares step never hurts
+    assert json.loads((tmp_path / 'converged' / SETTINGS_FILENAME).read_text())['optimisation'] == run
+
+
+def test_fit_capped_by_max_iter_is_not_converged(training, tmp_path):
+    settings = fit_student(training, level=4, seed=2, max_iter=3, tolerance=1e-9, window=50, workdir=tmp_path)
+    assert settings['optimisation']['iterations'] == 3
+    assert settings['optimisation']['converged'] is False
+    assert settings['optimisation']['stop_reason'] == 'max_iter'
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'message'),
+    [({'tolerance': 1.5}, 'tolerance: expected a number in'), ({'window': 0}, 'window: expected a positive integer')],
+)
+def test_bad_convergence_settings(training, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit_student(training, level=2, seed=1, max_iter=5, workdir=tmp_path, **kwargs)

@@ -28,13 +28,14 @@ TINY_VALIDATION = {
     'quench': {'steps': 20},
 }
 
-#: The fast protocol made tiny: compression MD only, 4 snapshots, students of levels 2 and 4 with 5 iterations.
+#: The fast protocol made tiny: compression MD only, 4 snapshots, students of levels 2 and 4 with 5 iterations, one
+#: fit seed, no direct baseline.
 TINY = {
     'run_validation': False,
     'parameters': {
         'md': {'overrides': TINY_MD, 'runs': ['compression']},
         'dataset': {'size': 4, 'method': 'stride'},
-        'student': {'levels': [2, 4], 'max_iter': 5},
+        'student': {'levels': [2, 4], 'max_iter': 5, 'seeds': [1], 'direct': False},
         'test_sets': {'rss': {'n': 0}, 'compression': {'size': 0}},
     },
 }  # fmt: skip
@@ -50,9 +51,13 @@ def teacher(small_gap_folder):
     return GapPotential.from_folder(small_gap_folder).store()
 
 
-def tiny_builder(teacher, codes, **overrides):
+def tiny_builder(teacher, codes, teacher_training_set=None, **overrides):
     return IndirectLearningWorkChain.get_builder_from_protocol(
-        teacher, codes=codes, protocol='fast', overrides=deep_merge(TINY, overrides)
+        teacher,
+        codes=codes,
+        protocol='fast',
+        overrides=deep_merge(TINY, overrides),
+        teacher_training_set=teacher_training_set,
     )
 
 
@@ -66,7 +71,10 @@ def test_protocols_load(teacher, codes):
     assert parameters['md']['protocol'] == 'precise'
     assert parameters['student']['levels'] == [12, 16, 20, 24]
     fast = IndirectLearningWorkChain.get_builder_from_protocol(teacher, codes=codes).parameters.get_dict()
-    assert fast['student']['levels'] == [8, 12, 16]
+    assert fast['student']['levels'] == [8, 12]
+    assert len(fast['student']['seeds']) >= 3 and fast['student']['tolerance'] > 0
+    assert fast['student']['direct'] is False  # the protocol's baseline needs the teacher's training set
+    assert fast['dataset']['filter']['min_dist'] == fast['student']['min_dist']
     assert 100 <= fast['dataset']['size'] <= 200
 
 
@@ -316,3 +324,109 @@ def test_validation_preset_and_its_changes():
     assert (result['seed'], result['element']) == (3, 'Si')
     # without a preset the validation MD is the run's own MD protocol
     assert validation_job_parameters({'md': {'protocol': 'precise'}}, 'Si')['protocol'] == 'precise'
+
+
+def _close_dimer():
+    """A labelled Si dimer 1.4 Å apart in a box: a pair inside the students' min_dist (the loop's short dimers)."""
+    from ase import Atoms
+    from ase.calculators.lj import LennardJones
+
+    from tests.conftest import label_frames
+
+    dimer = Atoms('Si2', positions=[[0, 0, 0], [1.4, 0, 0]], cell=[12, 12, 12], pbc=True)
+    return label_frames([dimer], LennardJones(sigma=2.1, epsilon=1.0, rc=5.0), config_type='dimer')[0]
+
+
+def test_direct_baseline_seeds_and_filter_in_process(teacher, codes):
+    """Two fit seeds, the direct baseline and the min_dist filter: every student, its training set, the record of
+    what was left out, and the summary over seeds."""
+    reference_cells = [*labelled_si_cells(3, seed=5), _close_dimer()]
+    training = StructureSet.from_atoms(reference_cells)
+    builder = tiny_builder(
+        teacher,
+        codes,
+        teacher_training_set=training,
+        parameters={
+            'student': {'levels': [2], 'max_iter': 20, 'tolerance': 0.01, 'window': 5, 'seeds': [1, 2],
+                        'direct': True},
+            'dataset': {'size': 3, 'filter': {'min_dist': 1.5}},
+        },
+    )  # fmt: skip
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert set(node.outputs.students) == {'level_02', 'level_02_seed_2'}
+    assert set(node.outputs.direct_students) == {'level_02', 'level_02_seed_2'}
+    assert node.outputs.students.level_02_seed_2.base.attributes.get('seed') == 2
+
+    # the dimer left the (relabelled) training set and the direct one, and the record says why
+    for name in ('training', 'direct_training'):
+        record = node.outputs[f'{name}_exclusions'].get_dict()
+        assert [(row['reason'], row['config_type']) for row in record['excluded']] == [('min_dist', 'dimer')]
+        assert record['num_kept'] == record['num_structures'] - 1
+    assert len(node.outputs.training_set) == 3 + 3
+    direct = node.outputs.direct_training_set.get_atoms()
+    assert [atoms.info['energy'] for atoms in direct] == pytest.approx(
+        [atoms.info['energy'] for atoms in reference_cells[:3]], abs=1e-9
+    )  # the reference (here Lennard-Jones) labels, not the teacher's
+    for key, student in node.outputs.direct_students.items():
+        assert student.creator.inputs.training_set.uuid == node.outputs.direct_training_set.uuid, key
+    for student in node.outputs.students.values():
+        assert student.creator.inputs.training_set.uuid == node.outputs.training_set.uuid
+
+    # each fit stopped on its loss or at max_iter, and says which; the summary groups the seeds per family
+    report = node.outputs.fit_report.get_dict()
+    assert set(report['students']) == {'level_02', 'level_02_seed_2', 'direct_level_02', 'direct_level_02_seed_2'}
+    for entry in report['students'].values():
+        assert entry['optimisation']['stop_reason'] in ('tolerance', 'optimizer', 'max_iter')
+    assert report['students']['direct_level_02']['family'] == 'direct'
+    summary = report['summary']
+    assert set(summary) == {'indirect/level_02', 'direct/level_02'}
+    assert summary['direct/level_02']['seeds'] == [1, 2]
+    assert summary['indirect/level_02']['converged'] == sum(
+        report['students'][key]['optimisation']['converged'] for key in ('level_02', 'level_02_seed_2')
+    )
+
+
+def test_direct_baseline_needs_the_training_set(teacher, codes):
+    with pytest.raises(ValueError, match='field `parameters.student.direct`: the direct baseline'):
+        tiny_builder(teacher, codes, parameters={'student': {'direct': True}})
+    with pytest.raises(ValueError, match='field `parameters.student.seeds`: repeated seed'):
+        tiny_builder(teacher, codes, parameters={'student': {'seeds': [1, 1]}})
+    with pytest.raises(ValueError, match='field `parameters.dataset.filter.min_dist`'):
+        tiny_builder(teacher, codes, parameters={'dataset': {'filter': {'min_dist': -1}}})
+    with pytest.raises(ValueError, match='field `parameters.student.tolerance`'):
+        tiny_builder(teacher, codes, parameters={'student': {'tolerance': 2}})
+
+
+def test_reference_settings_of_the_teacher_run(teacher, codes):
+    """The RSS reference subset is labelled with the reference inputs of the GAP-RSS run that made the teacher."""
+    from aiida.common.links import LinkType
+
+    from aiida_gaprss.workflows.teacher import reference_inputs_of
+
+    run = orm.WorkflowNode()
+    run.set_process_label('GapRssWorkChain')
+    engine, calculator = orm.Str('ase').store(), orm.Dict({'type': 'sw_si'}).store()
+    links = {  # the reference namespace as a GAP-RSS run stores it (defaults included)
+        'engine': engine, 'ase__calculator': calculator, 'ase__code': codes['python'], 'max_concurrent': orm.Int(2),
+        'isolated_atoms': orm.Bool(True),
+        'isolated_atoms_box': orm.Float(12.0), 'max_failure_fraction': orm.Float(0.1), 'min_distance': orm.Float(0.5),
+    }  # fmt: skip
+    for name, value in links.items():
+        run.base.links.add_incoming(value if value.is_stored else value.store(), LinkType.INPUT_WORK,
+                                    f'reference__{name}')  # fmt: skip
+    run.store()
+    inputs = reference_inputs_of(run)
+    assert inputs['engine'].uuid == engine.uuid and inputs['ase']['calculator'].uuid == calculator.uuid
+    assert 'isolated_atoms' not in inputs and 'isolated_atoms_box' not in inputs  # the subset needs no e0
+    assert reference_inputs_of(teacher) is None  # a potential made outside a GAP-RSS run
+
+    builder = IndirectLearningWorkChain.get_builder_from_protocol(
+        teacher, codes=codes, protocol='fast', reference_inputs=inputs,
+        overrides=deep_merge(TINY, {'parameters': {'test_sets': {'rss': {'n': 3}}}, 'reference_subset_size': 2}),
+    )  # fmt: skip
+    assert builder.reference.engine.uuid == engine.uuid
+    assert builder.reference.ase.calculator.uuid == calculator.uuid
+    assert builder.reference_subset_size.value == 2
+    inputs_port = IndirectLearningWorkChain.spec().inputs
+    assert inputs_port.validate(inputs_port.pre_process(builder._inputs(prune=True))) is None
