@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from . import cmd_root
-from .utils import load_profile_option, resolve_code
+from .params import JsonObject, NodeParam, load_profile_option
+from .utils import resolve_code
+
+#: The teacher: a GapPotential, or a workflow (a GAP-RSS run) whose potential teaches.
+TEACHER = NodeParam(('GapPotential', 'WorkflowNode'), 'a GapPotential or a GapRssWorkChain')
 
 
 @cmd_root.command('indirect')
-@click.argument('teacher_pk', type=int)
+@click.argument('node', metavar='TEACHER_PK', type=TEACHER)
 @click.option('--protocol', default='fast', show_default=True, help='fast or precise (protocols/indirect.yaml).')
 @click.option('--levels', default=None, help="MTP levels, comma separated (default: the protocol's), e.g. 8,12,16.")
 @click.option('--size', type=int, default=None, help="Snapshots in the training set (default: the protocol's).")
@@ -24,24 +26,24 @@ from .utils import load_profile_option, resolve_code
 )
 @click.option('--validation/--no-validation', default=True, show_default=True, help='Validate the students.')
 @click.option('--python-code', default='gaprss-python@localhost', show_default=True, help='Code of the job Python.')
-@click.option('--overrides', default=None, help='JSON overrides of the protocol (see get_builder_from_protocol).')
+@click.option(
+    '--overrides',
+    type=JsonObject(),
+    default=None,
+    help='JSON overrides of the protocol (see get_builder_from_protocol).',
+)
 @click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
 @load_profile_option
-def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validation, python_code, overrides, wait):
+def cmd_indirect(node, protocol, levels, size, seed, training_set, validation, python_code, overrides, wait):
     """Submit indirect learning with the teacher TEACHER_PK (a GapPotential or a GAP-RSS run) and print its pk."""
     import time
 
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
     from aiida.engine import submit
 
     from aiida_gaprss.rss.gap_parameters import deep_merge
     from aiida_gaprss.workflows.indirect import IndirectLearningWorkChain, teacher_from_node
 
-    try:
-        extra = json.loads(overrides) if overrides else {}
-    except json.JSONDecodeError as exception:
-        raise click.BadParameter(f'not valid JSON: {exception}', param_hint='--overrides') from exception
+    extra = dict(overrides or {})
     if levels is not None:
         try:
             values = [int(level) for level in levels.split(',')]
@@ -54,10 +56,6 @@ def cmd_indirect(teacher_pk, protocol, levels, size, seed, training_set, validat
         extra = deep_merge(extra, {'parameters': {'seed': seed}})
     if not validation:
         extra['run_validation'] = False
-    try:
-        node = orm.load_node(teacher_pk)
-    except NotExistent as exception:
-        raise click.BadParameter(f'no node with pk {teacher_pk}', param_hint='TEACHER_PK') from exception
     try:
         teacher, database = teacher_from_node(node)
     except ValueError as exception:
