@@ -173,12 +173,15 @@ class GapPotential(PotentialBase):
     def get_calculator(self, **kwargs):
         """Return a quippy ``Potential`` (an ASE calculator) for this GAP.
 
-        The files are materialised in a temporary folder that lives as long as the calculator.
+        The files are materialised in a temporary folder that lives as long as the calculator. Their numbers are
+        checked again first (a node imported from an archive was never built by the constructor): a corrupted one is
+        a ``ValueError``, not a Fortran abort of the process.
         """
         from quippy.potential import Potential
 
         folder = tempfile.TemporaryDirectory(prefix=self._folder_prefix)
         xml = self.write_folder(folder.name)
+        parse_gap_xml(xml)
         calculator = Potential(param_filename=str(xml), **kwargs)
         calculator._gaprss_folder = folder  # keeps the files alive with the calculator
         return calculator

@@ -181,3 +181,13 @@ def test_quippy_aborts_the_process_on_the_corrupted_file(tmp_path):
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300)
     assert 'survived' not in result.stdout
     assert 'Fortran runtime error' in result.stderr
+
+
+def test_get_calculator_checks_the_numbers_again(tmp_path):
+    """D29: a node whose gap.xml was changed after it was built (e.g. imported) refuses before quippy reads it."""
+    node = GapPotential.from_folder(TINY_GAP)
+    text = (TINY_GAP / 'gap.xml').read_text(encoding='utf-8').replace(ALPHA, 'alpha="2582.26x1050933573"', 1)
+    node.base.repository.put_object_from_bytes(text.encode(), 'gap.xml')  # unstored: the repository can change
+    with pytest.raises(ValueError) as excinfo:
+        node.get_calculator()
+    assert_table_message('D29', str(excinfo.value))
