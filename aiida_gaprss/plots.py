@@ -409,6 +409,11 @@ def plot_energy_scatter(per_iteration: Mapping, path=None, *, title: str | None 
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_aspect('equal')
+    # at most 5 ticks: on a narrow range of large energies (-163.75, -163.50, ...) the default ten labels run together
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(nbins=5))
     ax.set_xlabel('reference energy (eV/atom)')
     ax.set_ylabel('predicted energy (eV/atom)')
     ax.grid(True, alpha=0.3)

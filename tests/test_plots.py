@@ -152,3 +152,31 @@ def test_bad_input(tmp_path, call, field):
     with pytest.raises(ValueError, match=field):
         call(path)
     assert not path.exists()
+
+
+def test_energy_scatter_tick_labels_do_not_overlap(monkeypatch):
+    """A narrow range of large energies (QE's absolute -163.x eV/atom) gave ten x labels that ran into each other."""
+    figures = []
+    monkeypatch.setattr(plots, '_save', lambda figure, path: figures.append(figure))
+    rng = np.random.default_rng(0)
+    for lo, hi in [(-163.6, -162.1), (-3456.2, -3455.05), (-4.4, -3.0)]:
+        ref = rng.uniform(lo, hi, 30)
+        plots.plot_energy_scatter({1: (ref, ref + rng.normal(scale=0.05, size=30))}, None)
+        figure = figures[-1]
+        figure.tight_layout()
+        renderer = figure.canvas.get_renderer()
+        for labels in (figure.axes[0].get_xticklabels(), figure.axes[0].get_yticklabels()):
+            boxes = [label.get_window_extent(renderer) for label in labels if label.get_text()]
+            assert len(boxes) >= 3
+            for first, second in zip(boxes, boxes[1:], strict=False):
+                assert not first.overlaps(second), (lo, hi, [label.get_text() for label in labels])
+
+
+def test_structure_map_title_says_what_is_left_out():
+    from aiida_gaprss.workflows.rss import structure_map_title
+
+    assert structure_map_title({'num_structures': 52, 'num_skipped': 2}) == (
+        '52 of 54 database structures (2 dimers and clusters left out)'
+    )
+    assert structure_map_title({'num_structures': 54, 'num_skipped': 0}) == '54 database structures'
+    assert structure_map_title({'num_structures': 54}) == '54 database structures'  # maps made before num_skipped

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from . import cmd_root
-from .utils import load_profile_option, resolve_code
+from .params import JsonObject, NodeParam, load_profile_option
+from .utils import resolve_code
+
+
+class TeacherParam(NodeParam):
+    """The teacher: a pk (a GapPotential, or a GAP-RSS run whose potential teaches) or a shipped potential's name."""
+
+    name = 'teacher'
+
+    def __init__(self):
+        super().__init__(('GapPotential', 'WorkflowNode'), 'a GapPotential or a GapRssWorkChain')
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip().isdigit():
+            from aiida_gaprss.potentials import available
+
+            shipped = available()
+            if value not in shipped:
+                self.fail(
+                    f'no node pk and no shipped potential {value!r}; shipped: {", ".join(shipped) or "none"}',
+                    param,
+                    ctx,
+                )
+            return value
+        return super().convert(value, param, ctx)
 
 
 @cmd_root.command('indirect')
-@click.argument('teacher')
+@click.argument('teacher', metavar='TEACHER', type=TeacherParam())
 @click.option('--protocol', default='fast', show_default=True, help='fast or precise (protocols/indirect.yaml).')
 @click.option('--levels', default=None, help="MTP levels, comma separated (default: the protocol's), e.g. 8,12,16.")
 @click.option('--size', type=int, default=None, help="Snapshots in the training set (default: the protocol's).")
@@ -41,7 +63,12 @@ from .utils import load_profile_option, resolve_code
     default=None,
     help='Code of the reference engine of a shipped teacher (default: pw@localhost for QE; VASP needs one).',
 )
-@click.option('--overrides', default=None, help='JSON overrides of the protocol (see get_builder_from_protocol).')
+@click.option(
+    '--overrides',
+    type=JsonObject(),
+    default=None,
+    help='JSON overrides of the protocol (see get_builder_from_protocol).',
+)
 @click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
 @load_profile_option
 def cmd_indirect(
@@ -66,18 +93,13 @@ def cmd_indirect(
     """
     import time
 
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
     from aiida.engine import submit
 
     from aiida_gaprss.rss.gap_parameters import deep_merge
     from aiida_gaprss.workflows.indirect import IndirectLearningWorkChain
     from aiida_gaprss.workflows.teacher import reference_inputs_of, teacher_from_node, teacher_from_shipped
 
-    try:
-        extra = json.loads(overrides) if overrides else {}
-    except json.JSONDecodeError as exception:
-        raise click.BadParameter(f'not valid JSON: {exception}', param_hint='--overrides') from exception
+    extra = dict(overrides or {})
     if levels is not None:
         try:
             values = [int(level) for level in levels.split(',')]
@@ -93,21 +115,14 @@ def cmd_indirect(
     if direct is not None:
         extra = deep_merge(extra, {'parameters': {'student': {'direct': direct}}})
     reference_inputs, shipped_reference = None, None
-    if teacher.isdigit():
-        try:
-            node = orm.load_node(int(teacher))
-        except NotExistent as exception:
-            raise click.BadParameter(f'no node with pk {teacher}', param_hint='TEACHER') from exception
-        try:
-            potential, database = teacher_from_node(node)
-        except ValueError as exception:
-            raise click.BadParameter(str(exception), param_hint='TEACHER') from exception
-        reference_inputs = reference_inputs_of(node) if reference else None
-    else:
-        try:
+    try:
+        if isinstance(teacher, str):
             potential, database, shipped_reference = teacher_from_shipped(teacher)
-        except ValueError as exception:
-            raise click.BadParameter(str(exception), param_hint='TEACHER') from exception
+        else:
+            potential, database = teacher_from_node(teacher)
+            reference_inputs = reference_inputs_of(teacher) if reference else None
+    except ValueError as exception:
+        raise click.BadParameter(str(exception), param_hint='TEACHER') from exception
     codes = {'python': resolve_code(python_code, '--python-code')}
     if reference and shipped_reference and 'reference' not in extra:
         engine = shipped_reference['engine']
@@ -118,7 +133,7 @@ def cmd_indirect(
             )
         codes['pw' if engine == 'qe' else 'vasp'] = resolve_code(label, '--reference-code')
         extra['reference'] = shipped_reference
-    if reference_inputs is None and shipped_reference is None and 'reference' not in extra and reference:
+    if reference and reference_inputs is None and 'reference' not in extra:
         click.echo('no reference settings found for the teacher: no students-versus-reference errors', err=True)
     try:
         builder = IndirectLearningWorkChain.get_builder_from_protocol(

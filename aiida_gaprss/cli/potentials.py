@@ -8,7 +8,8 @@ import pathlib
 import click
 
 from . import cmd_root
-from .utils import echo_table, load_profile_option
+from .params import NodeParam, OutputFile, load_profile_option
+from .utils import echo_table
 
 _ROOT_HELP = 'Folder of the potentials (default: $GAPRSS_POTENTIALS_ROOT, else the package folder).'
 
@@ -116,7 +117,7 @@ def cmd_show(name, card, check, root):
 @cmd_potentials.command('refit')
 @click.argument('name')
 @click.option('--seed', type=int, default=None, help='gap_fit rnd_seed (default: the shipped one, must reproduce).')
-@click.option('-o', '--output', type=click.Path(file_okay=False), default=None,
+@click.option('-o', '--output', type=OutputFile(file_okay=False, dir_okay=True), default=None,
               help='New folder for the fit (default: refit-NAME[-seed-N]).')  # fmt: skip
 @click.option('-f', '--force', is_flag=True, help='Use the folder even if it is not empty.')
 @click.option('--json', 'as_json', is_flag=True, help='Print the comparison as JSON.')
@@ -141,7 +142,9 @@ def cmd_refit(name, seed, output, force, as_json, root):
 
 
 @cmd_potentials.command('export')
-@click.argument('pk', type=int)
+@click.argument(
+    'node', metavar='PK', type=NodeParam(('GapPotential', 'WorkflowNode'), 'a GAP-RSS run or a GapPotential')
+)
 @click.option('--name', required=True, help='Name of the shipped potential, e.g. si-pbe-gaprss.')
 @click.option('--evaluation', type=click.Path(dir_okay=False, exists=True), default=None,
               help='JSON of validation results over fit seeds (schema in docs/potentials.md).')  # fmt: skip
@@ -150,17 +153,14 @@ def cmd_refit(name, seed, output, force, as_json, root):
 @click.option('-f', '--force', is_flag=True, help='Replace an existing folder of that name.')
 @_root_option
 @load_profile_option
-def cmd_export(pk, name, evaluation, description, phases, force, root):
+def cmd_export(node, name, evaluation, description, phases, force, root):
     """Write the shipped-potential folder NAME from the finished GAP-RSS run PK (or one of its GapPotentials).
 
     The GAP files, the training set gap_fit read, the exact command line and the reference settings all come from
     the run's provenance; the known phases are relaxed with the potential and the model card is rendered.
     """
-    from aiida import orm
-
     from aiida_gaprss.workflows.shipping import export_potential
 
-    node = _call(orm.load_node, pk)
     folder = _call(export_potential, node, name, root=root, evaluation=evaluation, force=force,
                    phases=list(phases) or None, description=description)  # fmt: skip
     size = sum(child.stat().st_size for child in folder.iterdir())

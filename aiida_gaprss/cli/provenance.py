@@ -7,25 +7,24 @@ import json
 import click
 
 from . import cmd_root
-from .utils import load_profile_option, output_options, output_path
+from .params import NodeParam, load_profile_option
+from .utils import output_options, output_path
 
 
 @cmd_root.command('lineage')
-@click.argument('pk', type=int)
+@click.argument('node', metavar='PK', type=NodeParam(('GapPotential', 'WorkflowNode'), 'a GapPotential or a run'))
 @click.option('--json', 'as_json', is_flag=True, help='Print JSON.')
 @load_profile_option
-def cmd_lineage(pk, as_json):
+def cmd_lineage(node, as_json):
     """Where the potential PK (or the final potential of the run PK) came from."""
     from aiida import orm
 
-    from aiida_gaprss.data.gap_potential import GapPotential
     from aiida_gaprss.provenance import lineage
 
-    node = orm.load_node(pk)
-    if isinstance(node, orm.WorkflowNode) and 'potential' in node.outputs:
+    if isinstance(node, orm.WorkflowNode):
+        if 'potential' not in node.outputs:
+            raise click.BadParameter(f'run {node.pk} has no output potential (yet)', param_hint='PK')
         node = node.outputs.potential
-    if not isinstance(node, GapPotential):
-        raise click.BadParameter(f'node {pk} is a {type(node).__name__}, not a GapPotential or a run with one')
     info = lineage(node)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
@@ -65,19 +64,17 @@ def cmd_lineage(pk, as_json):
 
 
 @cmd_root.command('export')
-@click.argument('pk', type=int)
+@click.argument('node', metavar='PK', type=NodeParam())
 @output_options('Archive file (default gaprss-PK.aiida).')
 @load_profile_option
-def cmd_export(pk, output, force):
+def cmd_export(node, output, force):
     """Write an AiiDA archive of the run (or potential) PK with everything needed to reproduce it.
 
     The archive holds the node, all its inputs back to the first random cell (structures, codes, parameters,
     reference calculations) and the workflow steps, as `verdi archive create` with the default traversal rules.
     """
-    from aiida import orm
     from aiida.tools.archive import create_archive
 
-    node = orm.load_node(pk)
-    path = output_path(output, f'gaprss-{pk}.aiida', force)
+    path = output_path(output, f'gaprss-{node.pk}.aiida', force)
     create_archive([node], filename=path, overwrite=force)
     click.echo(f'wrote {path} ({path.stat().st_size / 1e6:.1f} MB); import it with `verdi archive import {path}`')

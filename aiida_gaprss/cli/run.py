@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from . import cmd_root
-from .utils import echo_table, load_profile_option, resolve_code
+from .params import JsonObject, NodeParam, load_profile_option
+from .utils import echo_table, resolve_code
+
+#: A pk argument that must be a GAP-RSS run.
+RUN = NodeParam(('GapRssWorkChain',), 'a GAP-RSS run (GapRssWorkChain)')
 
 
 @cmd_root.command('run')
@@ -27,8 +29,14 @@ from .utils import echo_table, load_profile_option, resolve_code
 @click.option('--pw-code', default='pw@localhost', show_default=True, help='Code of pw.x (engine qe).')
 @click.option('--vasp-code', default=None, help='Code of VASP (engine vasp).')
 @click.option('--potential-family', default=None, help='POTCAR family (engine vasp).')
-@click.option('--potential-mapping', default=None, help='JSON element -> POTCAR, e.g. \'{"Si": "Si"}\' (engine vasp).')
-@click.option('--overrides', default=None, help='JSON overrides of the protocol (see get_builder_from_protocol).')
+@click.option('--potential-mapping', type=JsonObject(values=str), default=None,
+              help='JSON element -> POTCAR, e.g. \'{"Si": "Si"}\' (engine vasp).')  # fmt: skip
+@click.option(
+    '--overrides',
+    type=JsonObject(),
+    default=None,
+    help='JSON overrides of the protocol (see get_builder_from_protocol).',
+)
 @click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
 @load_profile_option
 def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code, gap_fit_code, pw_code, vasp_code,
@@ -37,10 +45,7 @@ def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code
     from aiida_gaprss.rss.gap_parameters import deep_merge
     from aiida_gaprss.workflows.rss import GapRssWorkChain
 
-    try:
-        extra = json.loads(overrides) if overrides else {}
-    except json.JSONDecodeError as exception:
-        raise click.BadParameter(f'not valid JSON: {exception}', param_hint='--overrides') from exception
+    extra = dict(overrides or {})
     if budget is not None:
         extra['budget'] = budget
     if max_iterations is not None:
@@ -57,7 +62,7 @@ def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code
         if not vasp_code:
             raise click.BadParameter('engine vasp needs a VASP code', param_hint='--vasp-code')
         codes['vasp'] = resolve_code(vasp_code, '--vasp-code')
-        vasp = {'potential_family': potential_family, 'potential_mapping': json.loads(potential_mapping or 'null')}
+        vasp = {'potential_family': potential_family, 'potential_mapping': potential_mapping}
         extra = deep_merge(extra, {'reference': {'vasp': {k: v for k, v in vasp.items() if v}}})
     try:
         builder = GapRssWorkChain.get_builder_from_protocol(
@@ -70,18 +75,18 @@ def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code
 
 
 @cmd_root.command('continue')
-@click.argument('pk', type=int)
+@click.argument('previous', metavar='PK', type=RUN)
 @click.option('--budget', type=int, default=None, help='New total budget of reference evaluations (old ones count).')
 @click.option('--max-iterations', type=int, default=None, help='Iterations at most in the continued run.')
 @click.option('--wait/--no-wait', default=False, show_default=True, help='Wait for the run to finish.')
 @load_profile_option
-def cmd_continue(pk, budget, max_iterations, wait):
+def cmd_continue(previous, budget, max_iterations, wait):
     """Continue the finished or failed GAP-RSS run PK from what it finished (no reference calculation repeated)."""
     from aiida import orm
 
     from aiida_gaprss.workflows.rss import restart_builder
 
-    previous = _load_run(pk)
+    pk = previous.pk
     builder = restart_builder(previous)
     if not builder.restart:
         raise click.UsageError(f'run {pk} finished no reference calculation: nothing to continue from')
@@ -109,19 +114,6 @@ def _submit(builder, wait: bool):
         while not node.is_terminated:
             time.sleep(5)
         _print_status(node)
-    return node
-
-
-def _load_run(pk: int):
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
-
-    try:
-        node = orm.load_node(pk)
-    except NotExistent as exception:
-        raise click.BadParameter(f'no node with pk {pk}', param_hint='PK') from exception
-    if node.process_label != 'GapRssWorkChain':
-        raise click.BadParameter(f'node {pk} is a {node.process_label or type(node).__name__}, not a GAP-RSS run')
     return node
 
 
@@ -202,8 +194,8 @@ def _print_phase_errors(iterations: list) -> None:
 
 
 @cmd_root.command('status')
-@click.argument('pk', type=int)
+@click.argument('run', metavar='PK', type=RUN)
 @load_profile_option
-def cmd_status(pk):
+def cmd_status(run):
     """Progress of the GAP-RSS run PK: iterations, budget used, current errors."""
-    _print_status(_load_run(pk))
+    _print_status(run)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import pathlib
 
 import click
 
 from . import cmd_root
+from .params import OutputFile, StructureFile, check_overwrite
 
 METHODS = ('kernel-cur', 'descriptor-cur', 'random', 'flat-histogram', 'combined')
 #: 1 GPa in eV/Å³.
@@ -18,12 +18,11 @@ def enthalpies_per_atom(atoms_list) -> list[float]:
     """Enthalpy per atom (eV/atom) of each structure.
 
     ``info['enthalpy']`` (eV, total) if present, else ``energy + p V`` with ``p = info.get('pressure', 0)`` in GPa
-    (the energy from ``info['energy']``, or from the single-point calculator ASE's extxyz reader puts it in).
+    (the energy from ``info['energy']``, where :func:`aiida_gaprss.data.extxyz.read_frames` puts it).
     """
     values = []
     for index, atoms in enumerate(atoms_list):
-        results = atoms.calc.results if atoms.calc is not None else {}
-        energy = atoms.info.get('energy', results.get('energy'))
+        energy = atoms.info.get('energy')
         if 'enthalpy' in atoms.info:
             enthalpy = float(atoms.info['enthalpy'])
         elif energy is not None:
@@ -39,10 +38,11 @@ def enthalpies_per_atom(atoms_list) -> list[float]:
 
 
 @cmd_root.command('select')
-@click.argument('input_file', metavar='INPUT', type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.argument('structures', metavar='INPUT', type=StructureFile())
 @click.option('-n', '--number', 'number', type=click.IntRange(min=1), required=True, help='How many to select.')
 @click.option('-m', '--method', type=click.Choice(METHODS), default='kernel-cur', show_default=True)
-@click.option('-o', '--output', type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+@click.option('-o', '--output', type=OutputFile(), required=True)
+@click.option('-f', '--force', is_flag=True, help='Overwrite an existing file.')
 @click.option('--seed', type=int, default=0, show_default=True, help='Random seed (selection is reproducible).')
 @click.option('--kT', 'kt', type=click.FloatRange(min=0, min_open=True), default=None, help='Flat-histogram kT (eV).')
 @click.option('--iteration', type=click.IntRange(min=1), default=None, help='Take kT from the paper schedule.')
@@ -56,10 +56,11 @@ def enthalpies_per_atom(atoms_list) -> list[float]:
 @click.option('--backend', type=click.Choice(['dscribe', 'quippy']), default='dscribe', show_default=True)
 @click.option('--processes', type=click.IntRange(min=1), default=2, show_default=True)
 def select(
-    input_file,
+    structures,
     number,
     method,
     output,
+    force,
     seed,
     kt,
     iteration,
@@ -78,14 +79,18 @@ def select(
     Methods: kernel-cur (leverage-score CUR on the averaged-SOAP kernel, the paper's), descriptor-cur and random
     (ablation baselines), flat-histogram (Boltzmann-biased, on enthalpy per atom; needs --kT or --iteration) and
     combined (flat histogram to --n-flat, then kernel CUR; the selection from relaxation trajectories).
+
+    INPUT is read with the checks of StructureSet (every method): an unreadable file, non-finite numbers or
+    overlapping atoms are refused, naming the structure.
     """
-    import ase.io
     import numpy as np
 
+    from aiida_gaprss.data.extxyz import write_frames
     from aiida_gaprss.rss import selection
     from aiida_gaprss.rss.soap import DEFAULT_SIGMA, averaged_soap
 
-    atoms_list = ase.io.read(input_file, index=':')
+    input_file, atoms_list = structures
+    check_overwrite(output, force, input_file)
     if number > len(atoms_list):
         raise click.BadParameter(f'{number} > {len(atoms_list)} structures in {input_file}', param_hint='-n')
     if kt is not None and iteration is not None:
@@ -137,7 +142,7 @@ def select(
             else:
                 picks = selection.descriptor_cur(P, number, seed=seed, stochastic=not deterministic)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.UsageError(str(exc)) from exc
 
     chosen = []
     for index in np.asarray(picks, dtype=int):
@@ -145,7 +150,8 @@ def select(
         atoms.info['selection_method'] = method
         atoms.info['selection_index'] = int(index)
         chosen.append(atoms)
-    ase.io.write(output, chosen, format='extxyz')
+    with open(output, 'w', encoding='utf-8') as handle:
+        write_frames(handle, chosen)
     summary = {'input': str(input_file), 'output': str(output), 'method': method, 'selected': len(chosen)}
     summary['indices'] = [int(i) for i in picks]
     if kt is not None:

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import pathlib
 
 import click
 
-__all__ = ('echo_table', 'load_profile_option', 'output_options', 'output_path', 'put_own_bin_on_path', 'resolve_code')
+from .params import OutputFile, check_overwrite
 
-
-def load_profile_option(function):
-    """Add ``-p/--profile`` to a command and load that profile (or the default one) before it runs."""
-
-    @click.option('-p', '--profile', default=None, help='AiiDA profile (default: the default profile).')
-    @functools.wraps(function)
-    def wrapper(*args, profile=None, **kwargs):
-        from aiida import load_profile
-        from aiida.common.exceptions import ProfileConfigurationError
-
-        try:
-            load_profile(profile, allow_switch=True)
-        except ProfileConfigurationError as exception:
-            raise click.UsageError(f'{exception} (run `gaprss setup` first)') from exception
-        return function(*args, **kwargs)
-
-    return wrapper
+__all__ = ('echo_table', 'output_options', 'output_path', 'put_own_bin_on_path', 'resolve_code')
 
 
 def output_options(help_text: str):
@@ -33,7 +16,7 @@ def output_options(help_text: str):
 
     def decorator(function):
         function = click.option('-f', '--force', is_flag=True, help='Overwrite an existing file.')(function)
-        return click.option('-o', '--output', type=click.Path(dir_okay=False), default=None, help=help_text)(function)
+        return click.option('-o', '--output', type=OutputFile(), default=None, help=help_text)(function)
 
     return decorator
 
@@ -41,8 +24,7 @@ def output_options(help_text: str):
 def output_path(output: str | None, default: str, force: bool) -> pathlib.Path:
     """The file to write: ``output`` or else ``default``; a usage error if it exists and ``force`` is not set."""
     path = pathlib.Path(output or default)
-    if path.exists() and not force:
-        raise click.BadParameter(f'{path} exists; use --force to overwrite', param_hint='--output')
+    check_overwrite(path, force)
     return path
 
 

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO
 
 import numpy as np
 from ase import Atoms
 from ase.io import extxyz as ase_extxyz
+from ase.stress import voigt_6_to_full_3x3_stress
 
 __all__ = (
     'LABELS',
     'MIN_SEPARATION',
+    'check_frames',
+    'check_text_fields',
     'read_frames',
+    'read_structure_file',
+    'take_calculator_results',
     'validate_frame',
+    'with_calculator_results',
     'write_frames',
 )
 
@@ -76,29 +83,158 @@ def write_frames(handle: IO[str], frames: Iterable[Atoms]) -> int:
     return count
 
 
+#: Results of an ASE calculator kept per atom (in ``arrays``) and per structure (in ``info``), as ASE's extxyz does.
+PER_ATOM_RESULTS = tuple(ase_extxyz.per_atom_properties)
+PER_STRUCTURE_RESULTS = tuple(ase_extxyz.per_config_properties)
+
+
+def _same(first, second) -> bool:
+    try:
+        return bool(np.array_equal(np.asarray(first, dtype=float), np.asarray(second, dtype=float)))
+    except (TypeError, ValueError):
+        return False
+
+
+def take_calculator_results(atoms: Atoms, index: int | None = None) -> Atoms:
+    """Move the results of ``atoms.calc`` (e.g. a ``SinglePointCalculator``) into ``info``/``arrays``; detach it.
+
+    ``atoms`` is changed in place and returned. Per-atom results (forces, ...) become ``arrays``, per-structure ones
+    (energy, stress, ...) ``info`` entries of the same name, so no label is lost when the frame is written.
+
+    Raises
+    ------
+    ValueError
+        Naming the structure ``index`` and the field: results computed for other positions or cell, a result that
+        disagrees with the ``info``/``arrays`` entry of the same name, or a result extxyz has no place for.
+    """
+    calc = atoms.calc
+    if calc is None:
+        return atoms
+    where = f'structure {index}: ' if index is not None else ''
+    results = dict(getattr(calc, 'results', None) or {})
+    finite = np.all(np.isfinite(atoms.positions)) and np.all(np.isfinite(atoms.cell.array))  # else NaN != NaN
+    if results and finite and getattr(calc, 'atoms', None) is not None:
+        changes = calc.check_state(atoms)
+        if changes:
+            raise ValueError(
+                f'{where}field `calc`: the calculator results {sorted(results)} belong to other {", ".join(changes)}; '
+                'recompute them or detach the calculator (atoms.calc = None)'
+            )
+    for key, value in results.items():
+        if key not in PER_ATOM_RESULTS + PER_STRUCTURE_RESULTS:
+            raise ValueError(
+                f'{where}field `calc.results.{key}`: extended XYZ has no place for this result; move it to '
+                'atoms.info or atoms.arrays, or detach the calculator'
+            )
+        store, name = (atoms.arrays, 'arrays') if key in PER_ATOM_RESULTS else (atoms.info, 'info')
+        try:
+            value = float(value) if np.ndim(value) == 0 else np.array(value, dtype=float)
+        except (TypeError, ValueError) as exception:
+            raise ValueError(f'{where}field `calc.results.{key}`: not numbers ({exception})') from exception
+        if key == 'stress' and np.shape(value) == (6,):  # extxyz reads `stress` back only as a 3x3 matrix
+            value = voigt_6_to_full_3x3_stress(value)
+        if key in store and not _same(store[key], value):
+            raise ValueError(f'{where}field `{key}`: the calculator result differs from atoms.{name}[{key!r}]')
+        store[key] = value
+    atoms.calc = None
+    return atoms
+
+
 def _restore_labels(atoms: Atoms) -> Atoms:
     """Move results ASE's reader put in a ``SinglePointCalculator`` back into ``info``/``arrays``."""
-    calc = atoms.calc
-    if calc is not None:
-        results = dict(getattr(calc, 'results', {}))
-        atoms.calc = None
-        if 'energy' in results:
-            atoms.info['energy'] = float(results['energy'])
-        if 'free_energy' in results:
-            atoms.info['free_energy'] = float(results['free_energy'])
-        if 'forces' in results:
-            atoms.arrays['forces'] = np.array(results['forces'], dtype=float)
-        if 'stress' in results:
-            atoms.info['stress'] = np.array(results['stress'], dtype=float)
+    take_calculator_results(atoms)
     if 'virial' in atoms.info:
         atoms.info['virial'] = np.asarray(atoms.info['virial'], dtype=float).reshape(3, 3)
     return atoms
+
+
+def with_calculator_results(atoms, index: int):
+    """``atoms`` itself, or a copy holding its calculator's results as labels (the caller's object is not changed).
+
+    Anything that is not an ``ase.Atoms`` is returned as it is (:func:`check_frames` names it).
+    """
+    if not isinstance(atoms, Atoms) or atoms.calc is None:
+        return atoms
+    copy = atoms.copy()
+    copy.calc = atoms.calc
+    return take_calculator_results(copy, index)
 
 
 def read_frames(handle: IO[str], index=':') -> Iterator[Atoms]:
     """Iterate lazily over the frames of an open extended-XYZ text handle."""
     for atoms in ase_extxyz.read_xyz(handle, index=slice(None) if index == ':' else index):
         yield _restore_labels(atoms)
+
+
+def read_structure_file(path: str | os.PathLike) -> list[Atoms]:
+    """Every frame of an extended-XYZ file, read with the messages of :class:`StructureSet` (not yet validated).
+
+    Raises
+    ------
+    ValueError
+        Naming the structure index and the file: unreadable extended XYZ (truncated, garbage, bad number), unknown
+        element, a file that cannot be opened or is not text.
+    """
+    frames: list[Atoms] = []
+    try:
+        with open(path, encoding='utf-8') as handle:
+            for atoms in read_frames(handle):
+                frames.append(atoms)
+    except KeyError as exception:
+        raise ValueError(
+            f'structure {len(frames)}: field `species`: unknown element {exception} in file `{path}`'
+        ) from exception
+    except (ValueError, IndexError, OSError) as exception:  # UnicodeDecodeError is a ValueError
+        raise ValueError(
+            f'structure {len(frames)}: file `{path}`: not readable as extended XYZ: {exception}'
+        ) from exception
+    return frames
+
+
+def check_frames(frames: Sequence, owner: str = 'StructureSet') -> None:
+    """Refuse an empty sequence, an item that is not ``ase.Atoms`` and every frame :func:`validate_frame` refuses.
+
+    ``owner`` names the container in the message of an empty sequence.
+    """
+    if len(frames) == 0:
+        raise ValueError(f'{owner}: field `structures`: the set is empty')
+    for index, atoms in enumerate(frames):
+        if not isinstance(atoms, Atoms):
+            raise ValueError(f'structure {index}: field `structures`: expected ase.Atoms, got {type(atoms)}')
+        validate_frame(atoms, index)
+
+
+#: Characters gap_fit's extended-XYZ reader (libAtoms) cannot read in a string value, with how messages name them.
+UNREADABLE_CHARACTERS = {
+    '"': 'a double quote (")',
+    "'": "a single quote (')",
+    '\n': 'a line break',
+    '\r': 'a carriage return',
+}
+
+
+def _strings(value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.dtype.kind in 'UO'):
+        for item in value:
+            yield from _strings(item)
+
+
+def check_text_fields(atoms: Atoms, where: str) -> None:
+    """Refuse ``info`` keys and string values gap_fit cannot read back (quotes, line breaks), naming the field.
+
+    libAtoms' reader has no escapes: a quote inside a value ends it early or shifts every key after it (gap_fit then
+    stops with "read_xyz: first line () must be number of atoms"), a line break splits the frame.
+    """
+    for key, value in atoms.info.items():
+        for text in (str(key), *_strings(value)):
+            bad = next((character for character in UNREADABLE_CHARACTERS if character in text), None)
+            if bad is not None:
+                raise ValueError(
+                    f'{where}: field `{key}`: {text!r} contains {UNREADABLE_CHARACTERS[bad]}, which gap_fit cannot '
+                    'read in extended XYZ; use another character'
+                )
 
 
 def validate_frame(atoms: Atoms, index: int) -> None:
@@ -115,7 +251,8 @@ def validate_frame(atoms: Atoms, index: int) -> None:
     ------
     ValueError
         Naming the structure index and the field: empty structure, unknown element, non-finite positions or cell,
-        non-finite or wrongly shaped energy, forces or virial, atoms closer than :data:`MIN_SEPARATION`.
+        a quote or line break in an ``info`` string (:func:`check_text_fields`), non-finite or wrongly shaped
+        energy, forces or virial, atoms closer than :data:`MIN_SEPARATION`.
     """
     from ase.data import chemical_symbols
 
@@ -131,6 +268,7 @@ def validate_frame(atoms: Atoms, index: int) -> None:
         raise ValueError(f'{where}: field `positions`: non-finite values')
     if not np.all(np.isfinite(atoms.cell.array)):
         raise ValueError(f'{where}: field `cell`: non-finite values')
+    check_text_fields(atoms, where)
     if any(atoms.pbc) and abs(atoms.cell.volume) < 1e-6 and all(atoms.pbc):
         raise ValueError(f'{where}: field `cell`: periodic structure with a zero-volume cell')
 

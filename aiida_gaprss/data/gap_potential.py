@@ -6,24 +6,22 @@ import hashlib
 import logging
 import os
 import pathlib
-import re
 import tempfile
 import xml.etree.ElementTree as ET
 
+from aiida_gaprss.data.gap_numbers import KEY_VALUE, check_gap_numbers, check_sparse_numbers
 from aiida_gaprss.data.potential_base import PotentialBase
 
 __all__ = ('GapPotential', 'parse_gap_xml')
 
 LOGGER = logging.getLogger(__name__)
 
-_KEY_VALUE = re.compile(r'(\w+)=(\{[^}]*\}|"[^"]*"|\S+)')
-
 
 def _descriptor_summary(text: str) -> dict:
     """Summarise one ``<descriptor>`` string of gap.xml: its type and the hyper-parameters that matter."""
     words = text.split()
     summary: dict = {'type': words[0] if words else 'unknown', 'string': ' '.join(words)}
-    for key, value in _KEY_VALUE.findall(text):
+    for key, value in KEY_VALUE.findall(text):
         value = value.strip('{}"').strip()
         if key in ('cutoff', 'delta', 'atom_sigma', 'zeta', 'theta_uniform', 'cutoff_transition_width'):
             summary[key] = float(value)
@@ -48,7 +46,8 @@ def parse_gap_xml(path: str | os.PathLike) -> dict:
     Raises
     ------
     ValueError
-        If the file is not a GAP potential.
+        If the file is not a GAP potential, or holds a number quippy could not read (which would abort the process;
+        :func:`aiida_gaprss.data.gap_numbers.check_gap_numbers`).
     """
     from ase.data import chemical_symbols
 
@@ -59,6 +58,7 @@ def parse_gap_xml(path: str | os.PathLike) -> dict:
     params = root.find('GAP_params')
     if params is None:
         raise ValueError('field `gap.xml`: no <GAP_params> element: not a GAP potential file')
+    check_gap_numbers(params)
 
     sparse = []
     for coordinates in params.iter('gpCoordinates'):
@@ -105,7 +105,9 @@ class GapPotential(PotentialBase):
         Raises
         ------
         ValueError
-            If the XML file is missing or invalid, or refers to a sparseX file that is not in the folder.
+            If the XML file is missing or invalid, holds a number quippy could not read (checked here, so that
+            :meth:`get_calculator` cannot abort the Python process), or refers to a sparseX file that is not in the
+            folder or does not match its md5 sum.
         """
         super().__init__(**kw)
         folder = pathlib.Path(folder)
@@ -121,10 +123,13 @@ class GapPotential(PotentialBase):
                     f'field `folder`: gap.xml refers to sparseX file `{sparse["filename"]}`, which is missing from '
                     f'`{folder}`'
                 )
+            content = sparse_path.read_bytes()
             if sparse['md5']:
-                digest = hashlib.md5(sparse_path.read_bytes(), usedforsecurity=False).hexdigest()
+                digest = hashlib.md5(content, usedforsecurity=False).hexdigest()
                 if digest != sparse['md5']:
                     raise ValueError(f'field `folder`: sparseX file `{sparse["filename"]}` does not match its md5 sum')
+            else:  # no md5 sum to vouch for it: read its numbers as quippy will
+                check_sparse_numbers(content, sparse['filename'])
             filenames.append(sparse['filename'])
 
         sha = hashlib.sha256()
@@ -168,12 +173,15 @@ class GapPotential(PotentialBase):
     def get_calculator(self, **kwargs):
         """Return a quippy ``Potential`` (an ASE calculator) for this GAP.
 
-        The files are materialised in a temporary folder that lives as long as the calculator.
+        The files are materialised in a temporary folder that lives as long as the calculator. Their numbers are
+        checked again first (a node imported from an archive was never built by the constructor): a corrupted one is
+        a ``ValueError``, not a Fortran abort of the process.
         """
         from quippy.potential import Potential
 
         folder = tempfile.TemporaryDirectory(prefix=self._folder_prefix)
         xml = self.write_folder(folder.name)
+        parse_gap_xml(xml)
         calculator = Potential(param_filename=str(xml), **kwargs)
         calculator._gaprss_folder = folder  # keeps the files alive with the calculator
         return calculator

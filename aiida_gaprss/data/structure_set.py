@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from aiida import orm
 from ase import Atoms
 
-from .extxyz import LABELS, read_frames, validate_frame, write_frames
+from .extxyz import LABELS, check_frames, read_frames, read_structure_file, with_calculator_results, write_frames
 
 __all__ = ('StructureSet',)
 
@@ -42,6 +42,9 @@ class StructureSet(orm.Data):
     def __init__(self, atoms: Iterable[Atoms] | None = None, *, file: str | os.PathLike | None = None, **kwargs):
         """Build a dataset from ``ase.Atoms`` or from an extended-XYZ file; exactly one of the two.
 
+        Labels an ``ase.Atoms`` carries in its calculator (e.g. a ``SinglePointCalculator``: energy, forces, stress)
+        are taken into ``info``/``arrays``; the objects given are not changed.
+
         Raises
         ------
         ValueError
@@ -49,23 +52,11 @@ class StructureSet(orm.Data):
         """
         super().__init__(**kwargs)
         if (atoms is None) == (file is None):
-            raise ValueError('StructureSet: give exactly one of `atoms` or `file`')
+            raise ValueError('StructureSet: field `atoms` or `file`: give exactly one of the two')
         if file is not None:
-            frames = []
-            with open(file, encoding='utf-8') as handle:
-                try:
-                    for atoms in read_frames(handle):
-                        frames.append(atoms)
-                except KeyError as exception:
-                    raise ValueError(
-                        f'structure {len(frames)}: field `species`: unknown element {exception} in file `{file}`'
-                    ) from exception
-                except (ValueError, IndexError, OSError) as exception:
-                    raise ValueError(
-                        f'structure {len(frames)}: file `{file}`: not readable as extended XYZ: {exception}'
-                    ) from exception
+            frames = read_structure_file(file)
         else:
-            frames = list(atoms)
+            frames = [with_calculator_results(item, index) for index, item in enumerate(atoms)]
         self._set_frames(frames)
 
     @classmethod
@@ -79,16 +70,12 @@ class StructureSet(orm.Data):
         return cls(file=path, **kwargs)
 
     def _set_frames(self, frames: Sequence[Atoms]) -> None:
-        if len(frames) == 0:
-            raise ValueError('StructureSet: field `structures`: the set is empty')
+        check_frames(frames)
         species: set[str] = set()
         label_counts: Counter[str] = Counter()
         config_types: Counter[str] = Counter()
         num_atoms = 0
-        for index, atoms in enumerate(frames):
-            if not isinstance(atoms, Atoms):
-                raise ValueError(f'structure {index}: field `structures`: expected ase.Atoms, got {type(atoms)}')
-            validate_frame(atoms, index)
+        for atoms in frames:
             species.update(atoms.get_chemical_symbols())
             num_atoms += len(atoms)
             label_counts.update(

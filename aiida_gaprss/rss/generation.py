@@ -53,11 +53,12 @@ only"; pass ``parity`` to bias it, e.g. by calling twice). Dimers: :func:`genera
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -81,6 +82,8 @@ __all__ = (
     'generate_random_cells',
     'imposed_operations',
     'initial_pool',
+    'iter_initial_pool',
+    'iter_random_cells',
     'minimum_distance',
     'parse_range',
 )
@@ -613,30 +616,43 @@ def _progress_callback(progress, total: int):
     return (lambda n: None), None
 
 
-def _run(spec: _Spec, n: int, processes: int, progress, offset: int = 0) -> list[Atoms]:
+#: Chunks handed to the worker pool at a time, per process: the cells in flight stay bounded whatever ``n``.
+_CHUNKS_IN_FLIGHT = 16
+
+
+def _iter_run(spec: _Spec, n: int, processes: int, update: Callable[[int], None]) -> Iterator[Atoms]:
+    """Yield cells ``0 .. n-1`` of ``spec`` in index order as they are made (bounded memory), calling ``update``."""
     counts = _atom_counts(spec.natoms, spec.parity)
     tables = _build_tables(spec.symmops, counts)
+    if processes <= 1 or n < 2 * processes:
+        for i in range(n):
+            cell = _one_cell(spec, tables, i)
+            update(1)
+            yield cell
+        return
+    size = max(1, min(250, n // (processes * 8)))
+    chunks = ((i, min(i + size, n)) for i in range(0, n, size))
+    method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn'
+    context = multiprocessing.get_context(method)
+    with context.Pool(processes, initializer=_init_worker, initargs=(spec, tables)) as pool:
+        while window := list(itertools.islice(chunks, processes * _CHUNKS_IN_FLIGHT)):
+            for block in pool.imap(_work, window):
+                update(len(block))
+                yield from block
+
+
+def _collect(cells: Callable[[Callable[[int], None]], Iterator[Atoms]], progress, n: int) -> list[Atoms]:
+    """All cells of ``cells(update)`` as a list, with ``progress`` (see :func:`generate_random_cells`)."""
     update, bar = _progress_callback(progress, n)
     try:
-        if processes <= 1 or n < 2 * processes:
-            cells = []
-            for i in range(offset, offset + n):
-                cells.append(_one_cell(spec, tables, i))
-                update(1)
-            return cells
-        size = max(1, min(250, n // (processes * 8)))
-        chunks = [(i, min(i + size, offset + n)) for i in range(offset, offset + n, size)]
-        method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn'
-        context = multiprocessing.get_context(method)
-        cells = []
-        with context.Pool(processes, initializer=_init_worker, initargs=(spec, tables)) as pool:
-            for block in pool.imap(_work, chunks):
-                cells.extend(block)
-                update(len(block))
-        return cells
+        return list(cells(update))
     finally:
         if bar is not None:
             bar.close()
+
+
+def _ignore(count: int) -> None:
+    """A progress callback that does nothing."""
 
 
 def _make_spec(element, *, seed, volume_mode, parity, natoms, symmops, radius, bonding, stream=0, v0=None) -> _Spec:
@@ -672,6 +688,13 @@ def _check_processes(processes) -> int:
 
 
 def generate_random_cells(
+    n: int, element: str, *, progress: bool | Callable[[int], None] = False, **options
+) -> list[Atoms]:
+    """The cells of :func:`iter_random_cells` (same arguments) as a list; ``progress`` True shows a tqdm bar."""
+    return _collect(lambda update: iter_random_cells(n, element, progress=update, **options), progress, _check_count(n))
+
+
+def iter_random_cells(
     n: int,
     element: str,
     *,
@@ -683,10 +706,12 @@ def generate_random_cells(
     radius: float | None = None,
     bonding: str | None = None,
     processes: int = 1,
-    progress: bool | Callable[[int], None] = False,
+    progress: Callable[[int], None] | None = None,
     stream: int = 0,
-) -> list[Atoms]:
-    """Make ``n`` buildcell-style random cells of ``element``.
+) -> Iterator[Atoms]:
+    """Make ``n`` buildcell-style random cells of ``element``, one at a time as they are made (bounded memory).
+
+    The inputs are checked when this is called, before the first cell.
 
     Parameters
     ----------
@@ -709,16 +734,16 @@ def generate_random_cells(
     processes
         Worker processes (cells are made in chunks; results are in index order).
     progress
-        True for a tqdm bar, or a callable receiving the number of cells just finished.
+        A callable receiving the number of cells just finished, or None.
     stream
         Separate random stream for independent batches with the same seed.
 
     Returns
     -------
-    list of ase.Atoms
-        Periodic cells; ``atoms.info`` holds config_type='rss_random', volume_mode, parity, symmops (requested
-        operation count), spacegroup (number imposed), wyckoff (occupied Wyckoff positions, ITA labels with
-        conventional-cell multiplicities), target_volume_per_atom, min_separation, radius, bonding, seed, stream,
+    iterator of ase.Atoms
+        Periodic cells, in index order; ``atoms.info`` holds config_type='rss_random', volume_mode, parity, symmops
+        (requested operation count), spacegroup (number imposed), wyckoff (occupied Wyckoff positions, ITA labels
+        with conventional-cell multiplicities), target_volume_per_atom, min_separation, radius, bonding, seed, stream,
         index. The cell is the primitive cell of the imposed group; see :func:`imposed_operations`.
 
     Raises
@@ -739,10 +764,17 @@ def generate_random_cells(
         bonding=bonding,
         stream=_check_count(stream, 'stream'),
     )
-    return _run(spec, n, processes, progress)
+    return _iter_run(spec, n, processes, progress or _ignore)
 
 
 def initial_pool(
+    element: str, n: int = 10000, *, progress: bool | Callable[[int], None] = False, **options
+) -> list[Atoms]:
+    """The cells of :func:`iter_initial_pool` (same arguments) as a list; ``progress`` True shows a tqdm bar."""
+    return _collect(lambda update: iter_initial_pool(element, n, progress=update, **options), progress, _check_count(n))
+
+
+def iter_initial_pool(
     element: str,
     n: int = 10000,
     *,
@@ -753,9 +785,12 @@ def initial_pool(
     radius: float | None = None,
     bonding: str | None = None,
     even_fraction: float = 0.8,
-    progress: bool | Callable[[int], None] = False,
-) -> list[Atoms]:
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Atoms]:
     """The paper's first-iteration pool: half narrow (80 % even, 20 % odd atom counts), half wide (even only).
+
+    Yielded one cell at a time as made (bounded memory); every input is checked when this is called, before the first
+    cell (``ValueError`` naming the field). ``progress``: a callable receiving the number of cells just finished.
 
     The split is exact: ``n // 2`` narrow cells of which ``round(even_fraction * n // 2)`` even, the rest odd,
     and ``n - n // 2`` wide even cells, returned in that order (narrow even, narrow odd, wide even), each
@@ -767,35 +802,20 @@ def initial_pool(
         raise ValueError(f'even_fraction: must be in [0, 1], got {even_fraction!r}')
     n_narrow = n // 2
     n_even = int(round(even_fraction * n_narrow))
+    common = dict(seed=seed, natoms=natoms, symmops=symmops, radius=radius, bonding=bonding)
     batches = [
-        ('narrow', 'even', n_even, 0),
-        ('narrow', 'odd', n_narrow - n_even, 1),
-        ('wide', 'even', n - n_narrow, 2),
+        (_make_spec(element, volume_mode=mode, parity=parity, stream=stream, **common), count)
+        for mode, parity, count, stream in (
+            ('narrow', 'even', n_even, 0),
+            ('narrow', 'odd', n_narrow - n_even, 1),
+            ('wide', 'even', n - n_narrow, 2),
+        )
+        if count > 0
     ]
-    update, bar = _progress_callback(progress, n)
-    cells: list[Atoms] = []
-    try:
-        for mode, parity, count, stream in batches:
-            if count == 0:
-                continue
-            spec = _make_spec(
-                element,
-                seed=seed,
-                volume_mode=mode,
-                parity=parity,
-                natoms=natoms,
-                symmops=symmops,
-                radius=radius,
-                bonding=bonding,
-                stream=stream,
-            )
-            cells.extend(_run(spec, count, processes, update))
-    finally:
-        if bar is not None:
-            bar.close()
-    logger.info('initial pool of %d %s cells (%d narrow even, %d narrow odd, %d wide even)', len(cells), element,
+    logger.info('initial pool of %d %s cells (%d narrow even, %d narrow odd, %d wide even)', n, element,
                 n_even, n_narrow - n_even, n - n_narrow)  # fmt: skip
-    return cells
+    update = progress or _ignore
+    return itertools.chain.from_iterable(_iter_run(spec, count, processes, update) for spec, count in batches)
 
 
 # ----------------------------------------------------------------------------------------------------------------

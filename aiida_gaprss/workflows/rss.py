@@ -52,6 +52,7 @@ __all__ = (
     'plot_run_learning_curve',
     'restart_builder',
     'restart_inputs',
+    'structure_map_title',
 )
 
 
@@ -175,6 +176,18 @@ def plot_energy_scatter_of_run(**nodes) -> orm.SinglefileData:
     return orm.SinglefileData(io.BytesIO(data), filename='energy_scatter.png')
 
 
+def structure_map_title(content: dict) -> str:
+    """Title of the structure map: how many database structures it shows, and how many it leaves out.
+
+    The map job leaves out dimers and non-periodic structures (``num_skipped``): a title counting only the others
+    must say so, or a 54-structure database looks like 52.
+    """
+    shown, skipped = content['num_structures'], int(content.get('num_skipped') or 0)
+    if not skipped:
+        return f'{shown} database structures'
+    return f'{shown} of {shown + skipped} database structures ({skipped} dimers and clusters left out)'
+
+
 @calcfunction
 def plot_run_structure_map(structure_map: orm.Dict) -> orm.SinglefileData:
     """PNG of the KPCA structure map, coloured by mean coordination, known phases marked."""
@@ -187,7 +200,7 @@ def plot_run_structure_map(structure_map: orm.Dict) -> orm.SinglefileData:
     n = content['num_structures']
     marked = {name: coordinates[index] for name, index in content['phases'].items()}
     data = plot_structure_map(
-        coordinates[:n], content['coordination'][:n], None, marked=marked, title=f'{n} database structures'
+        coordinates[:n], content['coordination'][:n], None, marked=marked, title=structure_map_title(content)
     )
     return orm.SinglefileData(io.BytesIO(data), filename='structure_map.png')
 

@@ -49,7 +49,7 @@ def test_select_methods(pool, tmp_path, method, extra):
     assert len(chosen) == 5 == summary['selected']
     assert [a.info['config_type'] for a in chosen] == [f'cell{i}' for i in summary['indices']]
     assert all(a.info['selection_method'] == method for a in chosen)
-    again = CliRunner().invoke(cmd_root, args)
+    again = CliRunner().invoke(cmd_root, [*args, '--force'])
     assert json.loads(again.output.strip().splitlines()[-1])['indices'] == summary['indices']
     if method == 'combined':
         assert summary['kT'] == 0.1

@@ -18,8 +18,9 @@ import re
 import pytest
 
 TABLE = pathlib.Path(__file__).parents[2] / 'docs' / 'bad_inputs.md'
-#: A row id: a letter (B builder, S spec, C CalcJob/process, R run time, K restarts, D data), two digits, a suffix.
-ROW_ID = re.compile(r'^[BSCRKD]\d{2}[a-z]?$')
+#: A row id: a letter (B builder, S spec, C CalcJob/process, R run time, K restarts, D data, L the command line), two
+#: digits, a suffix.
+ROW_ID = re.compile(r'^[BSCRKDL]\d{2}[a-z]?$')
 #: What stands for "any text" in a quoted message.
 ELLIPSIS = '…'
 
