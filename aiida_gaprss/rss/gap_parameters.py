@@ -36,8 +36,12 @@ Notes on the mapping to Table 1
 * Per-structure regularisation is read by gap_fit from ``energy_sigma``, ``force_sigma`` and ``virial_sigma`` in
   ``atoms.info`` (prefix ``sigma_parameter_name``). gap_fit treats those per-structure values as **absolute** (eV
   for the whole cell, not per atom), whereas ``default_sigma`` and ``config_type_sigma`` are per atom.
-* Species are not written into the descriptor strings: gap_fit's ``add_species=T`` (its default) expands every
-  descriptor over the species (pairs, triplets) present in the training file.
+* Species are not written into the descriptor strings of :func:`table1_parameters`: gap_fit's ``add_species=T``
+  (its default) expands every descriptor over the species (pairs, triplets) present in the training file, all with
+  the same cut-off. Explicit per-species descriptors (``Z1``/``Z2`` for 2b, ``Z``/``Z1``/``Z2`` for 3b, ``Z``,
+  ``n_species``, ``species_Z`` for SOAP, with ``add_species=False``) are accepted too; the multi-component
+  parameters of :mod:`aiida_gaprss.rss.gap_multicomponent` use them to give each pair, triplet and centre its own
+  cut-off.
 
 Only validated numbers, known keywords and element symbols go into the command (:func:`build_gap_fit_command`), so
 nothing from the parameters can inject shell syntax; the CalcJob quotes each token once more when it writes the
@@ -113,6 +117,9 @@ _DESCRIPTOR_FIELDS: dict[str, dict[str, str]] = {
         'delta': 'pos',
         'n_sparse': 'int',
         'sparse_method': 'keyword',
+        'Z1': 'atomic_number',
+        'Z2': 'atomic_number',
+        'add_species': 'bool',
     },
     'angle_3b': {
         'cutoff': 'pos',
@@ -121,6 +128,10 @@ _DESCRIPTOR_FIELDS: dict[str, dict[str, str]] = {
         'delta': 'pos',
         'n_sparse': 'int',
         'sparse_method': 'keyword',
+        'Z': 'atomic_number',
+        'Z1': 'atomic_number',
+        'Z2': 'atomic_number',
+        'add_species': 'bool',
     },
     'soap': {
         'cutoff': 'pos',
@@ -133,6 +144,10 @@ _DESCRIPTOR_FIELDS: dict[str, dict[str, str]] = {
         'delta': 'pos',
         'n_sparse': 'int',
         'sparse_method': 'keyword',
+        'Z': 'atomic_number',
+        'n_species': 'int',
+        'species_Z': 'atomic_numbers',
+        'add_species': 'bool',
     },
 }
 _REQUIRED = {
@@ -370,7 +385,9 @@ def _validate_descriptor(descriptor, index: int) -> dict:
                 result[name] = _DEFAULT_KEYWORDS[kind][name]
             continue
         value = descriptor[name]
-        if field_kind == 'keyword':
+        if field_kind in _SPECIES_KINDS:
+            result[name] = _SPECIES_KINDS[field_kind](value, f'{path}.{name}')
+        elif field_kind == 'keyword':
             allowed = _COVARIANCE_TYPES[kind] if name == 'covariance_type' else _SPARSE_METHODS
             if value not in allowed:
                 raise ValueError(f'{path}.{name}: {value!r} is not one of {allowed}')
@@ -382,6 +399,47 @@ def _validate_descriptor(descriptor, index: int) -> dict:
     if result['sparse_method'] == 'none':
         raise ValueError(f"{path}.sparse_method: 'none' would keep every environment as a sparse point")
     return result
+
+
+def _atomic_number(value, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 118:
+        raise ValueError(f'{path}: expected an atomic number (1-118), got {value!r}')
+    return value
+
+
+def _atomic_numbers(value, path: str) -> list[int]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f'{path}: expected a non-empty list of atomic numbers, got {value!r}')
+    return [_atomic_number(z, f'{path}[{i}]') for i, z in enumerate(value)]
+
+
+def _flag(value, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f'{path}: expected true or false, got {value!r}')
+    return value
+
+
+#: Validators of the optional species fields of a descriptor (explicit multi-species descriptors).
+_SPECIES_KINDS = {'atomic_number': _atomic_number, 'atomic_numbers': _atomic_numbers, 'bool': _flag}
+
+
+def _check_descriptor_species(descriptors: list, symbols: list[str]) -> None:
+    """Every atomic number a descriptor names must be one of ``species`` (ValueError naming the field)."""
+    from ase.data import atomic_numbers
+
+    allowed = {atomic_numbers[s] for s in symbols}
+    for index, descriptor in enumerate(descriptors):
+        for name in ('Z', 'Z1', 'Z2', 'species_Z'):
+            values = descriptor.get(name)
+            for z in values if isinstance(values, list) else [] if values is None else [values]:
+                if z not in allowed:
+                    raise ValueError(
+                        f'descriptors[{index}].{name}: atomic number {z} is not one of the species {symbols}'
+                    )
+        if 'species_Z' in descriptor and descriptor.get('n_species', len(descriptor['species_Z'])) != len(
+            descriptor['species_Z']
+        ):
+            raise ValueError(f'descriptors[{index}].n_species: must be the length of species_Z')
 
 
 def validate_gap_parameters(params: Mapping) -> dict:
@@ -421,6 +479,7 @@ def validate_gap_parameters(params: Mapping) -> dict:
     if isinstance(descriptors, (str, Mapping)) or not isinstance(descriptors, Sequence) or not descriptors:
         raise ValueError(f'descriptors: expected a non-empty list of descriptors, got {descriptors!r}')
     result['descriptors'] = [_validate_descriptor(d, i) for i, d in enumerate(descriptors)]
+    _check_descriptor_species(result['descriptors'], symbols)
 
     result['default_sigma'] = _sigma(params.get('default_sigma', DEFAULT_SIGMA), 'default_sigma')
 
@@ -478,6 +537,8 @@ def _format(value) -> str:
         return 'T' if value else 'F'
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, list):  # only inside gap={...}, whose parser strips one level of braces
+        return '{{' + ' '.join(_format(v) for v in value) + '}}'
     return repr(float(value))
 
 

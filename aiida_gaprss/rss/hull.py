@@ -35,7 +35,7 @@ dimer sigmas, so that a fit whose ``e0`` is the isolated-atom energy reproduces 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -171,6 +171,7 @@ def per_structure_sigmas(
     natoms_scaling: str = 'linear',
     special_config_types: Sequence[str] = SPECIAL_CONFIG_TYPES,
     special_sigmas: Mapping[str, Sequence[float]] | None = None,
+    hull_distance: Callable[[list, np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Compute ΔE above the (V, E) lower hull and the per-configuration gap_fit sigmas of each structure.
 
@@ -186,6 +187,10 @@ def per_structure_sigmas(
     special_sigmas : mapping or None
         ``{config_type: (σ_E eV/atom, σ_F eV/Å, σ_V eV/atom)}`` for structures left out of the hull, instead of the
         loosest sigmas (scaled to the configuration like the others).
+    hull_distance : callable or None
+        ``f(structures, volumes_per_atom, energies_per_atom) -> ΔE`` for the structures in the hull, instead of
+        :func:`lower_hull_distance` (e.g. the composition–volume hull of
+        :func:`aiida_gaprss.rss.formation_hull.multicomponent_sigmas`).
 
     Returns
     -------
@@ -219,7 +224,11 @@ def per_structure_sigmas(
     distance = np.full(len(atoms_list), np.nan)
     regular = ~special
     if regular.any():
-        distance[regular] = lower_hull_distance(volumes[regular], energies[regular])
+        if hull_distance is None:
+            distance[regular] = lower_hull_distance(volumes[regular], energies[regular])
+        else:
+            members = [atoms for atoms, keep in zip(atoms_list, regular, strict=True) if keep]
+            distance[regular] = hull_distance(members, volumes[regular], energies[regular])
     ramp = np.where(regular, distance, np.inf)
     sigma_e, sigma_f, sigma_v = sigmas_from_distance(np.where(np.isfinite(ramp), ramp, 1e9))
     for config_type, values in (special_sigmas or {}).items():

@@ -3,7 +3,9 @@
 Two things live here:
 
 * :func:`stillinger_weber_si` -- a real, cheap Si potential (QUIP's ``IP SW``) used as a reference
-  calculator in tests and benchmarks.
+  calculator in tests and benchmarks; :func:`tersoff_si_c` -- Tersoff's Si–C potential (QUIP's ``IP Tersoff``),
+  the multi-element reference of the same kind (spec ``{'type': 'import', 'path':
+  'aiida_gaprss.rss.potentials:tersoff_si_c'}``).
 * :func:`calculator_from_spec` -- builds an ASE calculator from a small, picklable ``dict``. quippy
   ``Potential`` objects cannot be pickled, so worker processes receive the *spec* and build their own
   calculator from it.
@@ -33,6 +35,8 @@ __all__ = [
     'SW_SI_LATTICE_CONSTANT',
     'SW_SI_COHESIVE_ENERGY',
     'stillinger_weber_si',
+    'TERSOFF_SI_C_PARAM_XML',
+    'tersoff_si_c',
     'calculator_from_spec',
     'validate_calculator_spec',
 ]
@@ -56,6 +60,21 @@ SW_SI_LATTICE_CONSTANT = 5.43095
 #: Energy per atom (eV) of relaxed diamond Si with :data:`SW_SI_PARAM_XML` (= -2 eps).
 SW_SI_COHESIVE_ENERGY = -4.3350
 
+#: Tersoff's multi-component parameters for Si and C, J. Tersoff, Phys. Rev. B 39, 5566 (1989), Table I
+#: (chi_Si-C = 0.9776), in QUIP's ``IP Tersoff`` format (per-type A, B, lambda, mu, beta, n, c, d, h, R, S; pair chi).
+#: Diamond Si: -4.63 eV/atom, diamond C: -7.37 eV/atom, 3C-SiC: -6.17 eV/atom (checked in tests/rss).
+TERSOFF_SI_C_PARAM_XML = """<Tersoff_params n_types="2" label="Tersoff_PRB_39_5566_SiC">
+<comment> Tersoff, Phys. Rev. B 39, 5566 (1989): Si and C </comment>
+<per_type_data type="1" atomic_num="14" A="1830.8" B="471.18" lambda="2.4799" mu="1.7322" beta="1.1e-6"
+  n="0.78734" c="100390" d="16.217" h="-0.59825" R="2.7" S="3.0" />
+<per_type_data type="2" atomic_num="6" A="1393.6" B="346.74" lambda="3.4879" mu="2.2119" beta="1.5724e-7"
+  n="0.72751" c="38049" d="4.3484" h="-0.57058" R="1.8" S="2.1" />
+<per_pair_data type1="1" type2="1" chi="1.0" />
+<per_pair_data type1="2" type2="2" chi="1.0" />
+<per_pair_data type1="1" type2="2" chi="0.9776" />
+</Tersoff_params>
+"""
+
 _SPEC_TYPES = ('sw_si', 'gap', 'import')
 
 
@@ -70,6 +89,19 @@ def stillinger_weber_si():
     from quippy.potential import Potential
 
     return Potential('IP SW', param_str=SW_SI_PARAM_XML)
+
+
+def tersoff_si_c():
+    """Return a quippy ``Potential`` for Tersoff's Si–C potential (:data:`TERSOFF_SI_C_PARAM_XML`).
+
+    Returns
+    -------
+    quippy.potential.Potential
+        An ASE calculator (energy, forces, stress); cut-offs S = 3.0 Å (Si), 2.1 Å (C), sqrt(S_i S_j) for a pair.
+    """
+    from quippy.potential import Potential
+
+    return Potential('IP Tersoff', param_str=TERSOFF_SI_C_PARAM_XML)
 
 
 def validate_calculator_spec(spec: Any) -> dict:
