@@ -53,9 +53,10 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
-from aiida_gaprss.calculations.validate_potential import ValidatePotential, validate_validation_parameters
+from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.workflows.python_job import ValidatePotentialBaseWorkChain
 from aiida_gaprss.workflows.reference.engines import pw_options
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 from aiida_gaprss.workflows.window import ChildWindowMixin
@@ -632,11 +633,15 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             }
         )
 
+    def _submit_job(self, inputs: dict):
+        """Submit a validation job through its restart work chain."""
+        return self.submit(ValidatePotentialBaseWorkChain, **ValidatePotentialBaseWorkChain.inputs_from_job(inputs))
+
     def run_jobs(self):
         """Submit the potential's job and, when asked, the reference's (they run side by side)."""
         inputs = self._job_inputs('potential')
         inputs.potential = self.inputs.potential
-        jobs = {'potential_job': self.submit(ValidatePotential, **inputs)}
+        jobs = {'potential_job': self._submit_job(inputs)}
         reference = self.inputs.get('reference', {})
         self.ctx.window_done = {}
         if self.ctx.engine in ('qe', 'vasp'):
@@ -649,7 +654,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
                 inputs.calculator = ase['calculator']
             else:
                 inputs.potential = ase['potential']
-            jobs['reference_job'] = self.submit(ValidatePotential, **inputs)
+            jobs['reference_job'] = self._submit_job(inputs)
         self.ctx.update(jobs)  # awaited by wait_jobs: the reference relaxations of the window start beside them
         self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
 
