@@ -20,7 +20,13 @@ from aiida.parsers import Parser
 
 from aiida_gaprss.jobs.runner import STATUS_FILENAME
 
-__all__ = ('SCHEDULER_EXIT_STATUSES', 'SCHEDULER_STOPPED', 'PythonJobParser', 'scheduler_stop_message')
+__all__ = (
+    'SCHEDULER_EXIT_STATUSES',
+    'SCHEDULER_STOPPED',
+    'PythonJobParser',
+    'scheduler_stop_message',
+    'stop_cause',
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +55,22 @@ def scheduler_stop_message(node, scheduler_stderr: str) -> str | None:
             reasons.append(match.group(0).strip(' *'))
             break
     return '; '.join(reasons) or None
+
+
+#: What ran out, by the words the exit messages of a stopped job use for it (scheduler exit code, SLURM, PBS, OOM).
+STOP_CAUSES = {
+    'walltime': re.compile(r'scheduler exit code 120|DUE TO TIME LIMIT|walltime', re.IGNORECASE),
+    'memory': re.compile(r'scheduler exit code 110|oom[-_ ]kill|memory limit|out of memory', re.IGNORECASE),
+}
+
+
+def stop_cause(node) -> str | None:
+    """``'walltime'`` or ``'memory'`` when the finished job ``node`` was stopped for running out of it, else None."""
+    status = {120: 'walltime', 110: 'memory'}.get(node.exit_status)
+    if status is not None:
+        return status
+    message = node.exit_message or ''
+    return next((cause for cause, pattern in STOP_CAUSES.items() if pattern.search(message)), None)
 
 
 class PythonJobParser(Parser):

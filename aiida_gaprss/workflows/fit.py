@@ -23,7 +23,6 @@ import copy
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import (
-    BaseRestartWorkChain,
     ProcessHandlerReport,
     ToContext,
     WorkChain,
@@ -40,6 +39,7 @@ from aiida_gaprss.rss.gap_hyper import delta_from_error
 from aiida_gaprss.rss.gap_parameters import DESCRIPTOR_TYPES, select_descriptors, validate_gap_parameters
 from aiida_gaprss.rss.hull import SPECIAL_CONFIG_TYPES, check_special_sigmas
 from aiida_gaprss.workflows.functions import add_hull_sigmas
+from aiida_gaprss.workflows.restart import JobRestartWorkChain
 
 __all__ = ('GapFitBaseWorkChain', 'GapFitWorkChain')
 
@@ -90,10 +90,11 @@ def validate_fit_settings(value, _):
     return None
 
 
-class GapFitBaseWorkChain(BaseRestartWorkChain):
+class GapFitBaseWorkChain(JobRestartWorkChain):
     """Run a ``gaprss.gap_fit`` CalcJob; restart it with fewer sparse points or more walltime when it runs out."""
 
     _process_class = GapFitCalculation
+    _inputs_namespace = 'gap_fit'
 
     #: Factor applied to every descriptor's ``n_sparse`` after running out of memory.
     SPARSE_FACTOR = 0.5
@@ -102,16 +103,8 @@ class GapFitBaseWorkChain(BaseRestartWorkChain):
 
     @classmethod
     def define(cls, spec):
-        """Expose the CalcJob's inputs under ``gap_fit``; at most two restarts by default."""
+        """The CalcJob's inputs under ``gap_fit``, its outputs; at most two restarts by default."""
         super().define(spec)
-        spec.expose_inputs(GapFitCalculation, namespace='gap_fit')
-        spec.expose_outputs(GapFitCalculation)
-        spec.inputs['max_iterations'].default = lambda: orm.Int(3)
-        spec.outline(
-            cls.setup,
-            while_(cls.should_run_process)(cls.run_process, cls.inspect_process),
-            cls.results,
-        )
         spec.exit_code(
             310, 'ERROR_UNRECOVERABLE_FAILURE', message='The gap_fit calculation failed in a way no handler can fix.'
         )
@@ -121,11 +114,6 @@ class GapFitBaseWorkChain(BaseRestartWorkChain):
             message='The gap_fit job was killed {count} time(s) before it finished (max_iterations = {count}); '
             'last: {message}',
         )
-
-    def setup(self):
-        """Collect the CalcJob inputs in the context, where the handlers modify them."""
-        super().setup()
-        self.ctx.inputs = AttributeDict(self.exposed_inputs(GapFitCalculation, 'gap_fit'))
 
     @process_handler(priority=500, exit_codes=[GapFitCalculation.exit_codes.ERROR_OUT_OF_MEMORY])
     def handle_out_of_memory(self, node):

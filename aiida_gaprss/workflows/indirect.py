@@ -5,7 +5,8 @@ Indirect learning (seed 003; Morrow & Deringer, J. Chem. Phys. 157, 104105 (2022
 compression and melt–quench MD, labels the snapshots and relabels its own training set; Moment Tensor Potential
 students M2 of several levels are fitted to that data and validated against the teacher.
 
-Steps (every heavy step is a CalcJob on the computer of the job Python ``code``; levels are fitted in parallel):
+Steps (every heavy step is a CalcJob on the computer of the job Python ``code``, run inside its restart work chain of
+:mod:`aiida_gaprss.workflows.python_job`; levels are fitted in parallel):
 
 1. **Teacher MD** (:class:`~aiida_gaprss.calculations.teacher_md.TeacherMd`, one job per kind of run) for the
    training data; a separate compression run with another seed for test set (b); the RSS test-set cells
@@ -51,12 +52,7 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_
 
-from aiida_gaprss.calculations.ase_batch import AseBatch
-from aiida_gaprss.calculations.generate_pool import GeneratePool
-from aiida_gaprss.calculations.relax_batch import RelaxBatch
-from aiida_gaprss.calculations.select_structures import SelectStructures
-from aiida_gaprss.calculations.student_fit import StudentFit, level_key
-from aiida_gaprss.calculations.teacher_md import TeacherMd
+from aiida_gaprss.calculations.student_fit import level_key
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
@@ -76,7 +72,16 @@ from aiida_gaprss.workflows.indirect_functions import (
     random_subset,
     stride_subset,
 )
+from aiida_gaprss.workflows.python_job import (
+    AseBatchBaseWorkChain,
+    GeneratePoolBaseWorkChain,
+    SelectStructuresBaseWorkChain,
+    StudentFitBaseWorkChain,
+    StudentValidationBaseWorkChain,
+    TeacherMdBaseWorkChain,
+)
 from aiida_gaprss.workflows.reference.workchain import ReferenceWorkChain
+from aiida_gaprss.workflows.relax import RelaxBatchBaseWorkChain
 from aiida_gaprss.workflows.teacher import teacher_from_node
 
 __all__ = (
@@ -238,9 +243,13 @@ class IndirectLearningWorkChain(WorkChain):
         result.update(inputs)
         return result
 
+    def _submit_job(self, workchain, step: str, label: str, parameters: dict | None = None, **inputs):
+        """Submit a job through its restart work chain ``workchain`` (call-link label ``label``)."""
+        return self.submit(workchain, **workchain.inputs_from_job(self._job(step, label, parameters, **inputs)))
+
     def _relabel(self, structures: StructureSet, label: str):
-        return self.submit(
-            AseBatch, **self._job('relabel', label, potential=self.inputs.teacher, structures=structures)
+        return self._submit_job(
+            AseBatchBaseWorkChain, 'relabel', label, potential=self.inputs.teacher, structures=structures
         )
 
     def _filtered(self, structures: StructureSet, name: str) -> StructureSet:
@@ -278,8 +287,8 @@ class IndirectLearningWorkChain(WorkChain):
         runs = md.pop('runs', ['compression'])
         for index, kind in enumerate(runs):
             parameters = {**md, 'runs': [kind], 'seed': self.ctx.seed + 100 * index, 'element': self.ctx.element}
-            node = self.submit(
-                TeacherMd, **self._job('md', f'teacher_md_{kind}', parameters, teacher=self.inputs.teacher)
+            node = self._submit_job(
+                TeacherMdBaseWorkChain, 'md', f'teacher_md_{kind}', parameters, teacher=self.inputs.teacher
             )
             self.to_context(**{f'md_{kind}': node})
             self.report(f'teacher MD ({kind}) <{node.pk}>')
@@ -289,7 +298,9 @@ class IndirectLearningWorkChain(WorkChain):
         if test_sets.get('compression', {}).get('size', 0) > 0:
             parameters = {**md, 'runs': ['compression'], 'repeats': 1, 'element': self.ctx.element,
                           'seed': self.ctx.seed + TEST_MD_SEED_OFFSET}  # fmt: skip
-            node = self.submit(TeacherMd, **self._job('md', 'teacher_md_test', parameters, teacher=self.inputs.teacher))
+            node = self._submit_job(
+                TeacherMdBaseWorkChain, 'md', 'teacher_md_test', parameters, teacher=self.inputs.teacher
+            )
             self.to_context(md_test=node)
         rss = test_sets.get('rss', {})
         if rss.get('n', 0) > 0:
@@ -298,7 +309,7 @@ class IndirectLearningWorkChain(WorkChain):
             parameters.setdefault('symmops', [1, 4])
             parameters.update(element=self.ctx.element, n=rss['n'], seed=self.ctx.seed, mode='narrow', iteration=0)
             self.to_context(
-                rss_pool=self.submit(GeneratePool, **self._job('generate', 'generate_rss_test', parameters))
+                rss_pool=self._submit_job(GeneratePoolBaseWorkChain, 'generate', 'generate_rss_test', parameters)
             )
         if 'teacher_training_set' in self.inputs:
             self.to_context(relabel_training=self._relabel(self.inputs.teacher_training_set, 'relabel_training_set'))
@@ -357,7 +368,7 @@ class IndirectLearningWorkChain(WorkChain):
         else:
             parameters = {key: dataset[key] for key in ('soap', 'zeta', 'processes') if key in dataset}
             parameters.update(method=SELECTION_METHODS[method], n=size, seed=self.ctx.seed)
-            node = self.submit(SelectStructures, **self._job('select', 'select', parameters, structures=snapshots))
+            node = self._submit_job(SelectStructuresBaseWorkChain, 'select', 'select', parameters, structures=snapshots)
             self.report(f'selecting {size} of {len(snapshots)} snapshots by {parameters["method"]} <{node.pk}>')
             self.to_context(selection=node)
 
@@ -379,8 +390,9 @@ class IndirectLearningWorkChain(WorkChain):
             parameters.setdefault('pressure', {'p0': 5.0, 'beta': 1.0})
             parameters['seed'] = self.ctx.seed
             pool = self.ctx.rss_pool.outputs.structures
-            inputs = self._job('relax', 'relax_rss_test', parameters, structures=pool, potential=self.inputs.teacher)
-            self.to_context(rss_relax=self.submit(RelaxBatch, **inputs))
+            node = self._submit_job(RelaxBatchBaseWorkChain, 'relax', 'relax_rss_test', parameters, structures=pool,
+                                    potential=self.inputs.teacher)  # fmt: skip
+            self.to_context(rss_relax=node)
 
     def inspect_select(self):
         """Keep the selection and the RSS test set (final relaxed frames, labelled by the teacher that relaxed them)."""
@@ -403,8 +415,9 @@ class IndirectLearningWorkChain(WorkChain):
 
     def label(self):
         """Label the selected snapshots with the teacher; a random RSS subset with the reference engine (optional)."""
-        inputs = self._job('label', 'label_snapshots', potential=self.inputs.teacher, structures=self.ctx.selected)
-        self.to_context(labelling=self.submit(AseBatch, **inputs))
+        node = self._submit_job(AseBatchBaseWorkChain, 'label', 'label_snapshots', potential=self.inputs.teacher,
+                                structures=self.ctx.selected)  # fmt: skip
+        self.to_context(labelling=node)
         if self.inputs.get('reference') and 'rss' in self.ctx.test_sets:
             size = self.inputs.reference_subset_size.value if 'reference_subset_size' in self.inputs else 10
             subset = random_subset(
@@ -465,10 +478,10 @@ class IndirectLearningWorkChain(WorkChain):
                 for seed in seeds:
                     key = student_key(level, seed, seeds=seeds, family=family)
                     parameters = {**student, 'levels': [int(level)], 'seed': int(seed)}
-                    inputs = self._job('fit', f'fit_{key}', parameters, training_set=training_set)
-                    if self.ctx.test_sets:
-                        inputs.test_sets = dict(self.ctx.test_sets)
-                    self.to_context(**{f'fit_{key}': self.submit(StudentFit, **inputs)})
+                    extra = {'test_sets': dict(self.ctx.test_sets)} if self.ctx.test_sets else {}
+                    node = self._submit_job(StudentFitBaseWorkChain, 'fit', f'fit_{key}', parameters,
+                                            training_set=training_set, **extra)  # fmt: skip
+                    self.to_context(**{f'fit_{key}': node})
                     self.ctx.fits.append([family, key])
         sizes = ', '.join(f'{family} {len(training)}' for family, training in families.items())
         self.report(f'fitting {len(self.ctx.fits)} student(s): levels {levels}, seeds {seeds}, training sets: {sizes}')
@@ -499,9 +512,8 @@ class IndirectLearningWorkChain(WorkChain):
 
     def validate(self):
         """Submit the ``gaprss.student_validation`` job on every student and test set."""
-        from aiida_gaprss.calculations.student_validation import StudentValidation
-
-        inputs = self._job(
+        node = self._submit_job(
+            StudentValidationBaseWorkChain,
             'validation',
             'validation',
             validation_job_parameters(self.ctx.parameters, self.ctx.element),
@@ -509,7 +521,6 @@ class IndirectLearningWorkChain(WorkChain):
             students=dict(self.ctx.students),
             test_sets=dict(self.ctx.test_sets),
         )
-        node = self.submit(StudentValidation, **inputs)
         self.report(f'validating {len(self.ctx.students)} student(s) against the teacher <{node.pk}>')
         return ToContext(validation=node)
 

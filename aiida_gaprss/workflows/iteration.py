@@ -22,14 +22,15 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, append_, if_
 
-from aiida_gaprss.calculations.generate_pool import GeneratePool, validate_pool_parameters
+from aiida_gaprss.calculations.generate_pool import validate_pool_parameters
 from aiida_gaprss.calculations.relax_batch import validate_relax_parameters
-from aiida_gaprss.calculations.select_structures import METHODS, SelectStructures, validate_selection_parameters
+from aiida_gaprss.calculations.select_structures import METHODS, validate_selection_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.selection import flat_histogram_kt
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.functions import merge_structure_sets, split_structure_set
+from aiida_gaprss.workflows.python_job import GeneratePoolBaseWorkChain, SelectStructuresBaseWorkChain
 from aiida_gaprss.workflows.reference.workchain import ReferenceWorkChain
 from aiida_gaprss.workflows.relax import RelaxBatchBaseWorkChain
 
@@ -145,16 +146,13 @@ class GapRssIterationWorkChain(WorkChain):
         spec.exit_code(414, 'ERROR_FIT_FAILED', message='The fit failed: {message}')
 
     # -- helpers ----------------------------------------------------------------------------------------------------
-    def _job_inputs(self, parameters: dict, label: str, **inputs) -> AttributeDict:
+    def _submit_job(self, workchain, parameters: dict, label: str, max_iterations: int | None = None, **inputs):
+        """Submit a job through its restart work chain ``workchain`` (call-link label ``label``)."""
         options = dict(self.ctx.parameters.get('job_options', {}))
-        return AttributeDict(
-            {
-                'code': self.inputs.code,
-                'parameters': orm.Dict(parameters),
-                'metadata': {'call_link_label': label, 'options': options},
-                **inputs,
-            }
-        )
+        metadata = {'call_link_label': label, 'options': options}
+        job = {'code': self.inputs.code, 'parameters': orm.Dict(parameters), 'metadata': metadata, **inputs}
+        extra = {'max_iterations': orm.Int(max_iterations)} if max_iterations is not None else {}
+        return self.submit(workchain, **workchain.inputs_from_job(job, **extra))
 
     # -- steps ------------------------------------------------------------------------------------------------------
     def setup(self):
@@ -177,7 +175,7 @@ class GapRssIterationWorkChain(WorkChain):
             mode='initial' if self.ctx.k == 0 else 'narrow',
             dimers=dimers,
         )
-        node = self.submit(GeneratePool, **self._job_inputs(pool, 'generate_pool'))
+        node = self._submit_job(GeneratePoolBaseWorkChain, pool, 'generate_pool')
         self.report(f'iteration {self.ctx.k}: generating {pool["n"]} random cells (+{dimers} dimers) <{node.pk}>')
         return ToContext(generate=node)
 
@@ -205,15 +203,8 @@ class GapRssIterationWorkChain(WorkChain):
             parameters = {**relax, 'seed': self.ctx.seed * 100 + index, 'iteration': self.ctx.k,
                           'trajectory_offset': offset}  # fmt: skip
             offset += len(part)
-            job = self._job_inputs(parameters, f'relax_{name}', structures=part)
-            job.potential = self.inputs.potential
-            metadata = job.pop('metadata')
-            inputs = {
-                'relax': {**job, 'metadata': {'options': metadata['options']}},
-                'max_iterations': orm.Int(max_iterations),
-                'metadata': {'call_link_label': metadata['call_link_label']},
-            }
-            node = self.submit(RelaxBatchBaseWorkChain, **inputs)
+            node = self._submit_job(RelaxBatchBaseWorkChain, parameters, f'relax_{name}', max_iterations,
+                                    structures=part, potential=self.inputs.potential)  # fmt: skip
             self.to_context(relaxations=append_(node))
         self.report(f'iteration {self.ctx.k}: relaxing {len(pool)} cells in {len(parts)} batch(es)')
 
@@ -251,8 +242,7 @@ class GapRssIterationWorkChain(WorkChain):
             selection.setdefault('kT', flat_histogram_kt(self.ctx.k))
         if 'kT' in selection and selection['method'] != 'flat_histogram_cur':
             selection.pop('kT')
-        inputs = self._job_inputs(selection, 'select', structures=candidates)
-        node = self.submit(SelectStructures, **inputs)
+        node = self._submit_job(SelectStructuresBaseWorkChain, selection, 'select', structures=candidates)
         self.report(f'iteration {self.ctx.k}: selecting {selection["n"]} by {selection["method"]} <{node.pk}>')
         return ToContext(selection=node)
 

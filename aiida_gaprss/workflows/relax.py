@@ -8,8 +8,9 @@ pressures, same trajectory ids -- at most ``max_iterations`` jobs in all. At the
 by :func:`merge_relaxation_frames` (a calcfunction, so the graph shows which job relaxed which cell); without a
 restart the outputs are the CalcJob's own nodes, as with a bare ``RelaxBatch``.
 
-Exit codes: 0 when every cell is relaxed; 420 ``ERROR_STOPPED_TOO_OFTEN`` when the last allowed job was killed too
-(the frames finished so far are still attached as ``structures``); 421 ``ERROR_UNRECOVERABLE_FAILURE`` for a job that
+Exit codes (those of :class:`~aiida_gaprss.workflows.python_job.PythonJobBaseWorkChain`, whose hooks this subclass
+fills): 0 when every cell is relaxed; 420 ``ERROR_STOPPED_TOO_OFTEN`` when the last allowed job was killed too (the
+frames finished so far are still attached as ``structures``); 421 ``ERROR_UNRECOVERABLE_FAILURE`` for a job that
 failed in a way a restart does not fix (the task raised, bad output).
 """
 
@@ -18,25 +19,15 @@ from __future__ import annotations
 import logging
 
 from aiida import orm
-from aiida.common import AttributeDict
-from aiida.engine import BaseRestartWorkChain, ExitCode, ProcessHandlerReport, calcfunction, process_handler, while_
+from aiida.engine import calcfunction
 
 from aiida_gaprss.calculations.relax_batch import RelaxBatch
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.workflows.python_job import PythonJobBaseWorkChain
 
 __all__ = ('RelaxBatchBaseWorkChain', 'merge_relaxation_frames', 'unfinished_cells')
 
 LOGGER = logging.getLogger(__name__)
-
-#: Exit codes of a job that was stopped (by the scheduler, a signal or a crash) rather than one that failed by itself.
-STOPPED_EXIT_CODES = [
-    RelaxBatch.exit_codes.ERROR_PARTIAL_TRAJECTORIES,
-    RelaxBatch.exit_codes.ERROR_JOB_KILLED,
-    RelaxBatch.exit_codes.ERROR_MISSING_STATUS,
-    RelaxBatch.exit_codes.ERROR_SCHEDULER_OUT_OF_MEMORY,
-    RelaxBatch.exit_codes.ERROR_SCHEDULER_OUT_OF_WALLTIME,
-    RelaxBatch.exit_codes.ERROR_SCHEDULER_NODE_FAILURE,
-]
 
 
 def _finished_ids(frames: StructureSet | None) -> set[int]:
@@ -96,38 +87,31 @@ def merge_relaxation_frames(**parts: StructureSet) -> dict:
     return {'structures': StructureSet.from_atoms(frames), 'report': orm.Dict(report)}
 
 
-class RelaxBatchBaseWorkChain(BaseRestartWorkChain):
-    """Run a ``RelaxBatch``; when its job is killed, keep the finished trajectories and relax the rest again."""
+class RelaxBatchBaseWorkChain(PythonJobBaseWorkChain):
+    """Run a ``RelaxBatch``; when its job is stopped, keep the finished trajectories and relax the rest again."""
 
     _process_class = RelaxBatch
+    _inputs_namespace = 'relax'
+    STOPPED_EXIT_STATUSES = (RelaxBatch.exit_codes.ERROR_PARTIAL_TRAJECTORIES.status,
+                             *PythonJobBaseWorkChain.STOPPED_EXIT_STATUSES)  # fmt: skip
 
     @classmethod
     def define(cls, spec):
-        """Expose the CalcJob's inputs under ``relax``; at most three jobs by default."""
+        """The job's inputs under ``relax``; the frames of every job and a report of the merge as outputs."""
         super().define(spec)
-        spec.expose_inputs(RelaxBatch, namespace='relax')
-        spec.inputs['max_iterations'].default = lambda: orm.Int(3)
-        spec.output('structures', valid_type=StructureSet, required=False, help='Every frame of every trajectory.')
-        spec.output('report', valid_type=orm.Dict, required=False, help='What the job(s) did.')
-        spec.outline(
-            cls.setup,
-            while_(cls.should_run_process)(cls.run_process, cls.inspect_process),
-            cls.results,
-        )
+        spec.outputs['structures'].help = 'Every frame of every trajectory.'
+        spec.outputs['report'].required = False  # a restart that merged one part only has no merge report
+        spec.outputs['report'].help = 'What the job(s) did.'
         spec.exit_code(
             420,
             'ERROR_STOPPED_TOO_OFTEN',
             message='The relaxation job was stopped {count} time(s) (max_iterations = {count}): {finished} of {total} '
             'trajectories finished, their frames are attached; last: {message}',
         )
-        spec.exit_code(
-            421, 'ERROR_UNRECOVERABLE_FAILURE', message='The relaxation job failed in a way a restart does not fix.'
-        )
 
     def setup(self):
         """The CalcJob inputs go to the context, where the handler replaces the cells by the unfinished ones."""
         super().setup()
-        self.ctx.inputs = AttributeDict(self.exposed_inputs(RelaxBatch, 'relax'))
         self.ctx.total = self.inputs.relax.structures.num_structures
         self.ctx.parts = {}
 
@@ -144,53 +128,36 @@ class RelaxBatchBaseWorkChain(BaseRestartWorkChain):
         self.out('report', merged['report'])
         return merged['report']['num_trajectories']
 
-    @process_handler(priority=600, exit_codes=STOPPED_EXIT_CODES)
-    def handle_stopped_job(self, node):
-        """Keep the finished trajectories; relax the other cells again, or stop with 420 after ``max_iterations``."""
+    def keep_partial(self, node) -> None:
+        """Keep the frames of the trajectories the stopped job finished."""
+        if 'structures' in node.outputs:
+            self.ctx.parts[f'job_{self.ctx.iteration:02d}'] = node.outputs.structures
+        done = _finished_ids(node.outputs.structures if 'structures' in node.outputs else None)
+        self.report(f'{len(done)} of its {self.ctx.inputs.structures.num_structures} trajectories finished')
+
+    def nothing_left(self, node) -> bool:
+        """Whether the job was stopped after its last trajectory."""
         frames = node.outputs.structures if 'structures' in node.outputs else None
-        if frames is not None:
-            self.ctx.parts[f'job_{self.ctx.iteration:02d}'] = frames
-        done = _finished_ids(frames)
-        cells = self.ctx.inputs.structures.num_structures
-        self.report(
-            f'{node.process_label}<{node.pk}> stopped after {len(done)} of its {cells} trajectories '
-            f'[{node.exit_status}]: {node.exit_message}'
-        )
-        if len(done) >= cells:  # it was stopped after the last trajectory: nothing to redo
-            self.ctx.is_finished = True
-            self._attach_merged()
-            return ProcessHandlerReport(do_break=True, exit_code=ExitCode(0))
-        if self.ctx.iteration >= self.inputs.max_iterations.value:
-            self.ctx.is_finished = True
-            finished = self._attach_merged()
-            exit_code = self.exit_codes.ERROR_STOPPED_TOO_OFTEN.format(
-                count=self.ctx.iteration, finished=finished, total=self.ctx.total, message=node.exit_message
-            )
-            self.report(exit_code.message)
-            return ProcessHandlerReport(do_break=True, exit_code=exit_code)
+        return len(_finished_ids(frames)) >= self.ctx.inputs.structures.num_structures
+
+    def prepare_restart(self, node) -> None:
+        """The next job relaxes the cells not finished, with their pressures and trajectory ids."""
         arguments = {'structures': self.ctx.inputs.structures, 'parameters': self.ctx.inputs.parameters}
-        if frames is not None:
-            arguments['frames'] = frames
+        if 'structures' in node.outputs:
+            arguments['frames'] = node.outputs.structures
         remaining = unfinished_cells(**arguments, metadata={'call_link_label': f'unfinished_{self.ctx.iteration:02d}'})
         self.ctx.inputs.structures = remaining['structures']
         self.ctx.inputs.parameters = remaining['parameters']
         self.report(f'restarting the {len(remaining["structures"])} unfinished cell(s)')
-        return ProcessHandlerReport(do_break=True)
 
-    @process_handler(priority=0)
-    def handle_unrecoverable(self, node):
-        """Any other failure: stop with 421 (the frames of earlier jobs stay attached)."""
-        if node.is_failed:
-            self.report(f'{node.process_label}<{node.pk}> failed [{node.exit_status}]: {node.exit_message}')
-            self.ctx.is_finished = True
-            if 'structures' in node.outputs:
-                self.ctx.parts[f'job_{self.ctx.iteration:02d}'] = node.outputs.structures
-            self._attach_merged()
-            return ProcessHandlerReport(do_break=True, exit_code=self.exit_codes.ERROR_UNRECOVERABLE_FAILURE)
-        return None
+    def attach_partial(self, node) -> dict:
+        """Every frame finished so far (a failed job's frames too); the counts for the 420 message."""
+        if node.is_failed and 'structures' in node.outputs:
+            self.ctx.parts[f'job_{self.ctx.iteration:02d}'] = node.outputs.structures
+        return {'finished': self._attach_merged(), 'total': self.ctx.total}
 
     def get_outputs(self, node) -> dict:
-        """The ``structures`` and ``report`` of a job (the outputs are declared here, not exposed)."""
+        """The ``structures`` and ``report`` of a job."""
         return {key: node.outputs[key] for key in ('structures', 'report') if key in node.outputs}
 
     def results(self):

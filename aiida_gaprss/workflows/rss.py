@@ -39,11 +39,11 @@ from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
 from aiida_gaprss.calculations.gap_fit import validate_training_set
-from aiida_gaprss.calculations.validate_potential import StructureMap
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain, validate_iteration_parameters
+from aiida_gaprss.workflows.python_job import StructureMapBaseWorkChain
 from aiida_gaprss.workflows.validation import QE_KEYS, VASP_KEYS, ValidationWorkChain
 
 __all__ = (
@@ -594,13 +594,13 @@ class GapRssWorkChain(WorkChain):
         parameters = validation['map_parameters'].get_dict() if 'map_parameters' in validation else {}
         parameters.setdefault('element', self.inputs.element.value)
         options = dict(self.inputs.parameters.get_dict().get('job_options', {}))
-        node = self.submit(
-            StructureMap,
-            code=self.inputs.code,
-            structures=self.ctx.database,
-            parameters=orm.Dict(parameters),
-            metadata={'call_link_label': 'structure_map', 'options': options},
-        )
+        job = {
+            'code': self.inputs.code,
+            'structures': self.ctx.database,
+            'parameters': orm.Dict(parameters),
+            'metadata': {'call_link_label': 'structure_map', 'options': options},
+        }
+        node = self.submit(StructureMapBaseWorkChain, **StructureMapBaseWorkChain.inputs_from_job(job))
         return ToContext(structure_map=node)
 
     def inspect_final_jobs(self):

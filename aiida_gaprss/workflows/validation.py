@@ -51,11 +51,12 @@ import logging
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import WorkChain, calcfunction, if_, while_
+from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 
-from aiida_gaprss.calculations.validate_potential import ValidatePotential, validate_validation_parameters
+from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.workflows.python_job import ValidatePotentialBaseWorkChain
 from aiida_gaprss.workflows.reference.engines import pw_options
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 from aiida_gaprss.workflows.window import ChildWindowMixin
@@ -593,6 +594,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             cls.setup,
             cls.run_jobs,
             while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
+            cls.wait_jobs,
             cls.inspect_jobs,
             if_(cls.needs_reference_eos)(
                 cls.run_reference_eos,
@@ -631,11 +633,15 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             }
         )
 
+    def _submit_job(self, inputs: dict):
+        """Submit a validation job through its restart work chain."""
+        return self.submit(ValidatePotentialBaseWorkChain, **ValidatePotentialBaseWorkChain.inputs_from_job(inputs))
+
     def run_jobs(self):
         """Submit the potential's job and, when asked, the reference's (they run side by side)."""
         inputs = self._job_inputs('potential')
         inputs.potential = self.inputs.potential
-        jobs = {'potential_job': self.submit(ValidatePotential, **inputs)}
+        jobs = {'potential_job': self._submit_job(inputs)}
         reference = self.inputs.get('reference', {})
         self.ctx.window_done = {}
         if self.ctx.engine in ('qe', 'vasp'):
@@ -648,10 +654,8 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
                 inputs.calculator = ase['calculator']
             else:
                 inputs.potential = ase['potential']
-            jobs['reference_job'] = self.submit(ValidatePotential, **inputs)
-        self.to_context(**jobs)
-        if self.window_has_work():
-            self.window_submit()  # the reference relaxations start beside the potential's job
+            jobs['reference_job'] = self._submit_job(inputs)
+        self.ctx.update(jobs)  # awaited by wait_jobs: the reference relaxations of the window start beside them
         self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
 
     # -- the QE/VASP relaxations, a rolling window of ``reference.max_concurrent`` ------------------------------------
@@ -703,6 +707,10 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
     def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
         """Remember the child; :meth:`inspect_jobs` and :meth:`inspect_reference_eos` read it."""
         self.ctx.window_done[tag] = node.pk
+
+    def wait_jobs(self):
+        """Wait for the validation job(s) submitted by :meth:`run_jobs`."""
+        return ToContext(**{key: self.ctx[key] for key in ('potential_job', 'reference_job') if key in self.ctx})
 
     def inspect_jobs(self):
         """Check the jobs; keep their results."""

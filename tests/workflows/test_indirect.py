@@ -159,7 +159,7 @@ def test_smallest_run_in_process(teacher, codes):
     assert page.startswith('<!DOCTYPE html>') and label in page and 'cost / teacher' in page
     assert f'IndirectLearningWorkChain&lt;{node.pk}&gt;' in page  # the run named in the header
     validation_job = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == 'validation']
-    assert validation_job[0].inputs.students.level_02.uuid == node.outputs.students.level_02.uuid
+    assert validation_job[0].inputs.job.students.level_02.uuid == node.outputs.students.level_02.uuid
     assert set(node.outputs.students) == {'level_02'}
     assert len(node.outputs.snapshots) == 5
     assert len(node.outputs.training_set) == 3

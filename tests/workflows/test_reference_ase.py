@@ -98,6 +98,26 @@ def test_failure_recorded_and_fraction(fixture_code):
     assert '1 of 4' in node.exit_message
 
 
+def test_window_of_one_structure_jobs_keeps_every_structure(fixture_code):
+    """One job per structure, two at a time: every structure is labelled or recorded as excluded, none lost."""
+    copper = [bulk('Cu', 'fcc', a=3.6 + 0.02 * k) for k in range(4)]
+    atoms_list = [copper[0], bulk('Si', 'diamond', a=5.43), *copper[1:]]
+    builder = builder_for(fixture_code('python'), atoms_list, EMT_SPEC, max_failure_fraction=orm.Float(0.3))
+    builder.ase.batch_size = orm.Int(1)
+    builder.max_concurrent = orm.Int(2)
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    jobs = [child for child in node.called if child.process_class is AseBatch]
+    assert len(jobs) == 5
+    intervals = sorted([(job.ctime, 1) for job in jobs] + [(job.mtime, -1) for job in jobs])
+    assert max(sum(step for _, step in intervals[: k + 1]) for k in range(len(intervals))) <= 2
+    exclusions = results['exclusions'].get_dict()
+    assert [record['index'] for record in exclusions['excluded']] == [1]
+    assert orm.load_node(exclusions['excluded'][0]['pk']) in jobs
+    labelled = results['structures'].get_atoms()
+    assert [round(atoms.cell[0, 1] * 2, 6) for atoms in labelled] == [round(a.cell[0, 1] * 2, 6) for a in copper]
+
+
 def test_all_failed(fixture_code):
     builder = builder_for(fixture_code('python'), [bulk('Si', 'diamond', a=5.43)], EMT_SPEC)
     results, node = run_get_node(builder)

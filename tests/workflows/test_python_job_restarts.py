@@ -1,0 +1,122 @@
+"""PythonJobBaseWorkChain: a Python job killed from outside runs again; one that fails by itself stops with 421.
+
+The kill is real (``JobKiller`` of ``test_restarts``: SIGTERM to the job's own process under the test computer's work
+directory); the jobs, the job Python and the calculators are real.
+"""
+
+from __future__ import annotations
+
+import signal
+import types
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from ase.build import bulk
+
+from aiida_gaprss.calculations.ase_batch import AseBatch
+from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.parsers.python_job import stop_cause
+from aiida_gaprss.workflows.python_job import AseBatchBaseWorkChain, PythonJobBaseWorkChain
+from aiida_gaprss.workflows.relax import RelaxBatchBaseWorkChain
+from tests.workflows.test_restarts import JobKiller
+
+EMT_SPEC = {'type': 'import', 'path': 'ase.calculators.emt:EMT'}
+
+
+def ase_inputs(fixture_code, calculator: dict, atoms_list, max_iterations: int = 3) -> dict:
+    job = {
+        'code': fixture_code('python'),
+        'structures': StructureSet.from_atoms(atoms_list),
+        'calculator': orm.Dict(calculator),
+        'metadata': {'options': {'max_wallclock_seconds': 600}},
+    }
+    return AseBatchBaseWorkChain.inputs_from_job(job, max_iterations=orm.Int(max_iterations))
+
+
+def si_cells(n: int = 3):
+    return [bulk('Si', 'diamond', a=5.40 + 0.02 * k) for k in range(n)]
+
+
+def test_job_not_stopped_passes_its_outputs_through(fixture_code):
+    """A successful job: one CalcJob, its output nodes are the work chain's (as with the bare job)."""
+    _, node = run_get_node(AseBatchBaseWorkChain, **ase_inputs(fixture_code, {'type': 'sw_si'}, si_cells()))
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    (job,) = node.called
+    assert job.process_class is AseBatch and job.is_finished_ok
+    assert node.outputs.structures.uuid == job.outputs.structures.uuid
+    assert node.outputs.report.uuid == job.outputs.report.uuid
+    assert 'retrieved' not in node.outputs  # one job's folder: not the work chain's
+
+
+def test_job_killed_once_is_run_again(fixture_code, aiida_localhost):
+    """SIGTERM to the first job: it ends as stopped (300 or 304), a second identical job finishes the work."""
+    inputs = ase_inputs(fixture_code, {'type': 'sw_si'}, si_cells())
+    with JobKiller(aiida_localhost.get_workdir(), 'aiida_gaprss.jobs.ase_batch', signal.SIGTERM, 1) as killer:
+        _, node = run_get_node(AseBatchBaseWorkChain, **inputs)
+    assert len(killer.killed) == 1
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    first, second = sorted(node.called, key=lambda child: child.ctime)
+    assert first.exit_status in (300, 304) and second.is_finished_ok
+    assert second.inputs.structures.uuid == first.inputs.structures.uuid  # the same job again
+    assert second.get_option('max_wallclock_seconds') == 600  # stopped by a signal, not the walltime: same time
+    assert node.outputs.structures.uuid == second.outputs.structures.uuid
+    assert len(node.outputs.structures) == 3
+
+
+def test_job_killed_every_time_stops_with_420(fixture_code, aiida_localhost):
+    inputs = ase_inputs(fixture_code, {'type': 'sw_si'}, si_cells(), max_iterations=2)
+    with JobKiller(aiida_localhost.get_workdir(), 'aiida_gaprss.jobs.ase_batch', signal.SIGTERM, 2) as killer:
+        _, node = run_get_node(AseBatchBaseWorkChain, **inputs)
+    assert len(killer.killed) == 2
+    assert node.exit_status == AseBatchBaseWorkChain.exit_codes.ERROR_STOPPED_TOO_OFTEN.status
+    assert 'AseBatch job was stopped 2 time(s)' in node.exit_message
+    assert [job.exit_status in (300, 304) for job in node.called] == [True, True]
+
+
+def test_job_failing_by_itself_is_not_run_again(fixture_code):
+    """EMT knows no Si: every structure fails (AseBatch 320), which another job would repeat: 421, one job, the
+    job's report attached and its message in the work chain's."""
+    _, node = run_get_node(AseBatchBaseWorkChain, **ase_inputs(fixture_code, EMT_SPEC, si_cells(2)))
+    assert node.exit_status == AseBatchBaseWorkChain.exit_codes.ERROR_UNRECOVERABLE_FAILURE.status
+    (job,) = node.called
+    assert job.exit_status == AseBatch.exit_codes.ERROR_ALL_STRUCTURES_FAILED.status
+    assert node.exit_message.startswith('The AseBatch job failed in a way a restart does not fix [320]: ')
+    assert job.exit_message in node.exit_message
+    assert node.outputs.report.uuid == job.outputs.report.uuid
+
+
+@pytest.mark.parametrize(
+    ('status', 'message', 'cause'),
+    [
+        (120, 'The job ran out of walltime.', 'walltime'),
+        (110, 'The job ran out of memory.', 'memory'),
+        (
+            304,
+            'The job was stopped before it finished: scheduler exit code 120: The job ran out of walltime.',
+            'walltime',
+        ),
+        (304, 'The job was stopped before it finished: JOB 12 ON n1 CANCELLED AT 2024 DUE TO TIME LIMIT', 'walltime'),
+        (300, 'The job wrote no status file: killed or crashed (slurmstepd: oom-kill event)', 'memory'),
+        (304, 'The job was stopped before it finished: terminated by SIGTERM', None),
+        (140, 'The node running the job failed.', None),
+    ],
+)
+def test_stop_cause(status, message, cause):
+    assert stop_cause(types.SimpleNamespace(exit_status=status, exit_message=message)) == cause
+
+
+def test_every_python_job_restart_work_chain_shares_the_handlers():
+    """The thin subclasses differ only by their job: same exit codes 420/421, the job's inputs and outputs exposed."""
+    from aiida_gaprss.workflows import python_job
+
+    classes = [getattr(python_job, name) for name in python_job.__all__ if name != 'PythonJobBaseWorkChain']
+    classes.append(RelaxBatchBaseWorkChain)
+    for cls in classes:
+        assert issubclass(cls, PythonJobBaseWorkChain)
+        spec = cls.spec()
+        assert spec.exit_codes.ERROR_STOPPED_TOO_OFTEN.status == 420
+        assert spec.exit_codes.ERROR_UNRECOVERABLE_FAILURE.status == 421
+        job = cls._process_class.spec()
+        assert set(spec.inputs[cls._inputs_namespace]) == set(job.inputs)
+        assert set(spec.outputs) == set(job.outputs) - {'remote_folder', 'remote_stash', 'retrieved'}
