@@ -51,7 +51,7 @@ import logging
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
+from aiida.engine import WorkChain, calcfunction, if_, while_
 
 from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
 from aiida_gaprss.data.gap_potential import GapPotential
@@ -594,7 +594,6 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             cls.setup,
             cls.run_jobs,
             while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
-            cls.wait_jobs,
             cls.inspect_jobs,
             if_(cls.needs_reference_eos)(
                 cls.run_reference_eos,
@@ -655,7 +654,9 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             else:
                 inputs.potential = ase['potential']
             jobs['reference_job'] = self._submit_job(inputs)
-        self.ctx.update(jobs)  # awaited by wait_jobs: the reference relaxations of the window start beside them
+        self.to_context(**jobs)
+        if self.window_has_work():
+            self.window_submit()  # the reference relaxations start beside the potential's job
         self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
 
     # -- the QE/VASP relaxations, a rolling window of ``reference.max_concurrent`` ------------------------------------
@@ -707,10 +708,6 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
     def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
         """Remember the child; :meth:`inspect_jobs` and :meth:`inspect_reference_eos` read it."""
         self.ctx.window_done[tag] = node.pk
-
-    def wait_jobs(self):
-        """Wait for the validation job(s) submitted by :meth:`run_jobs`."""
-        return ToContext(**{key: self.ctx[key] for key in ('potential_job', 'reference_job') if key in self.ctx})
 
     def inspect_jobs(self):
         """Check the jobs; keep their results."""

@@ -1,17 +1,36 @@
-"""A window of child processes for WorkChains: at most N running, topped up whenever the oldest one ends.
+"""A rolling window of child processes for WorkChains: at most N running, the next submitted as soon as one ends.
 
-Public ``WorkChain`` API only (``submit``, ``to_context``, a ``while_`` loop); see :class:`ChildWindowMixin`.
+AiiDA's WorkChain resumes only when *every* awaited child has terminated, so a loop of "submit N, wait" runs in
+waves: the slowest child of a wave holds back the next wave, and every wave pays the launch and completion
+latency of the daemon (upload, scheduler poll, retrieval, parsing, the workchain steps around it) with nothing
+running beside it. :class:`ChildWindowMixin` resumes the work chain as soon as *any* child of the window
+terminates, which keeps N children running until the queue is empty: on a 2-core machine two one-rank pw.x SCFs
+side by side hide each other's daemon latency; on a cluster N jobs stay queued.
+
+Use it in an outline as::
+
+    cls.setup,  # a step that queues the work: self.window_open(tags)
+    while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
+
+and implement ``window_launch(tag) -> ProcessNode`` (build and submit one child) and
+``window_finished(tag, node)`` (read its result). The queue lives in the context (checkpointed); a child submitted
+before a daemon crash is found again by its call-link label (``window_label``) rather than submitted twice.
+
+Only the window's own steps resume early: every other step waits for all its children as usual.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 
 from aiida import orm
+from aiida.common import exceptions
+from aiida.engine.processes.workchains.awaitable import Awaitable, AwaitableAction, AwaitableTarget
+from plumpy.process_states import ProcessState
 
-__all__ = ('ChildWindowMixin', 'called_children', 'terminated')
+__all__ = ('ChildWindowMixin', 'called_children')
 
-LOGGER = logging.getLogger(__name__)
+_RESUME_ON_ANY = 'window_resume_on_any'
 
 
 def called_children(node: orm.ProcessNode, labels: list[str]) -> dict:
@@ -36,38 +55,11 @@ def called_children(node: orm.ProcessNode, labels: list[str]) -> dict:
     return {row['call']['label']: row['child']['*'] for row in query.dict()}
 
 
-def terminated(pks: list[int]) -> set[int]:
-    """The PKs of ``pks`` whose process has terminated, read fresh from the database in one query."""
-    if not pks:
-        return set()
-    query = orm.QueryBuilder().append(
-        orm.ProcessNode,
-        filters={'id': {'in': list(pks)}, 'attributes.process_state': {'in': ['finished', 'excepted', 'killed']}},
-        project='id',
-    )
-    return set(query.all(flat=True))
-
-
 class ChildWindowMixin:
-    """Keep at most ``window_size()`` children running; read each one once it has terminated.
+    """Keep at most ``window_size()`` children running; resume the work chain when any of them terminates.
 
-    Use it in an outline as::
-
-        cls.setup,  # a step that queues the work: self.window_open(tags)
-        while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
-
-    and implement :meth:`window_size`, :meth:`window_launch` (build and submit the child of a tag) and
-    :meth:`window_finished` (read its result); :meth:`window_label` is the call-link label of a tag's child.
-
-    ``window_submit`` fills the free slots and waits (``to_context``) for the *oldest* running child; the next
-    ``window_collect`` reads every child that has terminated by then, and the next ``window_submit`` refills every
-    slot they freed. A WorkChain resumes only when everything it awaits has terminated, so this is what public API
-    allows: a slot freed by a younger child stays empty until the oldest one ends (with children of similar cost,
-    started in order, the oldest is the first to end and nothing is lost; one slow child holds back the refills of
-    the others until it ends). Every child is read exactly once, failed or not.
-
-    The queue lives in the context (checkpointed); a child submitted before a daemon crash, whose step is run again,
-    is found by its call-link label rather than submitted twice.
+    Subclasses implement :meth:`window_launch`, :meth:`window_finished` and :meth:`window_size`, and may override
+    :meth:`window_label` (the call-link label of a tag's child, by default the tag).
     """
 
     # -- what a subclass provides ----------------------------------------------------------------------------------
@@ -100,13 +92,13 @@ class ChildWindowMixin:
         return bool(window.get('pending') or window.get('running'))
 
     def window_submit(self) -> None:
-        """Fill the window up to ``window_size()`` running children; wait for the oldest one still running."""
+        """Fill the window up to ``window_size()`` running children."""
         window = self.ctx.window
-        running = dict(window['running'])  # [[tag, pk], ...] in order of submission (a list survives checkpoints)
-        take = window['pending'][: max(0, max(1, int(self.window_size())) - len(running))]
+        size = max(1, int(self.window_size()))
+        take = window['pending'][: max(0, size - len(window['running']))]
         if take:
-            # a daemon worker that dies after submitting a child but before this step's checkpoint runs the step
-            # again when the process is picked up: reuse what was submitted rather than run it twice
+            # a daemon worker that dies after submitting a child but before this step's checkpoint re-runs the
+            # step when the process is picked up again: reuse what was submitted rather than run it twice
             submitted = called_children(self.node, [self.window_label(tag) for tag in take])
             for tag in take:
                 node = submitted.get(self.window_label(tag))
@@ -114,23 +106,105 @@ class ChildWindowMixin:
                     node = self.window_launch(tag)
                 else:
                     self.report(f'{tag}: reusing {node.process_label}<{node.pk}>, submitted before an interruption')
-                running[tag] = node.pk
+                self.to_context(**{self._window_key(tag): node})
             window['pending'] = window['pending'][len(take) :]
-        window['running'] = [[tag, pk] for tag, pk in running.items()]
+            window['running'] = window['running'] + take
         self.ctx.window = window
-        done = terminated(list(running.values()))
-        oldest = next((tag for tag, pk in running.items() if pk not in done), None)
-        if oldest is not None:
-            self.to_context(window_oldest=orm.load_node(running[oldest]))
+        self.ctx[_RESUME_ON_ANY] = True
+        self._keep_awaiting()
 
     def window_collect(self) -> None:
-        """Hand every terminated child of the window to :meth:`window_finished`, in order of submission."""
+        """Hand every terminated child of the window to :meth:`window_finished`."""
         window = self.ctx.window
-        running = dict(window['running'])
-        done = terminated(list(running.values()))
-        for tag, pk in list(running.items()):
-            if pk in done:
-                self.window_finished(tag, orm.load_node(pk))
-                del running[tag]
-        window['running'] = [[tag, pk] for tag, pk in running.items()]
+        still = []
+        for tag in window['running']:
+            value = self.ctx.get(self._window_key(tag))
+            if isinstance(value, Awaitable):
+                still.append(tag)
+            else:
+                self.window_finished(tag, value)
+        window['running'] = still
         self.ctx.window = window
+        if not self.window_has_work():
+            # the steps after the loop wait for everything else they awaited, as usual
+            self.ctx[_RESUME_ON_ANY] = False
+            self._keep_awaiting()
+
+    @staticmethod
+    def _window_key(tag: str) -> str:
+        return f'window_child_{tag}'
+
+    # -- resuming on the first terminated child ---------------------------------------------------------------------
+    # ``WorkChain._do_step`` empties ``_awaitables`` before every step (it expects all of them resolved by then), so
+    # the window puts the placeholders that are still unresolved back at the end of its steps (they are checkpointed
+    # with it, and a reloaded process registers their callbacks again), and a callback resolves its context
+    # placeholder whether or not it is listed at that moment.
+    def _unresolved_placeholders(self) -> list:
+        """Unresolved placeholders of the context's top level (the keys these work chains await under)."""
+        found = []
+        for value in self.ctx.values():
+            if isinstance(value, Awaitable):
+                found.append(value)
+            elif isinstance(value, list):
+                found.extend(item for item in value if isinstance(item, Awaitable))
+        return found
+
+    def _keep_awaiting(self) -> None:
+        """List every unresolved context placeholder as an awaitable again."""
+        listed = {awaitable.pk for awaitable in self._awaitables}
+        for placeholder in self._unresolved_placeholders():
+            if placeholder.pk not in listed:
+                self._awaitables.append(placeholder)
+                listed.add(placeholder.pk)
+        self._update_process_status()
+
+    def _window_registered(self) -> set:
+        """PKs whose termination callback is registered in this Python process (not persisted: a reloaded process
+        registers every awaitable again)."""
+        registered = self.__dict__.get('_window_callbacks')
+        if registered is None:
+            registered = self.__dict__['_window_callbacks'] = set()
+        return registered
+
+    def _action_awaitables(self) -> None:
+        """Register one termination callback per awaitable (the base class would register again at every wait)."""
+        registered = self._window_registered()
+        for awaitable in self._awaitables:
+            if awaitable.pk in registered:
+                continue
+            if awaitable.target != AwaitableTarget.PROCESS:
+                raise AssertionError(f"invalid awaitable target '{awaitable.target}'")
+            callback = functools.partial(self.call_soon, self._on_awaitable_finished, awaitable)
+            self.runner.call_on_process_finish(awaitable.pk, callback)
+            registered.add(awaitable.pk)
+
+    def _on_awaitable_finished(self, awaitable: Awaitable) -> None:
+        """Resolve the context placeholder; resume when nothing is left to await or, inside the window loop, at once."""
+        self._window_registered().discard(awaitable.pk)
+        ctx, key = self._resolve_nested_context(awaitable.key)
+        current = ctx.get(key)
+        if awaitable.action == AwaitableAction.ASSIGN:
+            waiting = isinstance(current, Awaitable) and current.pk == awaitable.pk
+        else:
+            waiting = any(isinstance(item, Awaitable) and item.pk == awaitable.pk for item in current or [])
+        if not waiting:  # resolved already
+            return
+        self.logger.info('received callback that awaitable %d has terminated', awaitable.pk)
+        try:
+            node = orm.load_node(awaitable.pk)
+        except (exceptions.MultipleObjectsError, exceptions.NotExistent) as exception:
+            message = f'provided pk<{awaitable.pk}> could not be resolved to a valid Node instance'
+            raise ValueError(message) from exception
+        value = node
+        if awaitable.outputs:
+            value = {entry.link_label: entry.node for entry in node.base.links.get_outgoing()}
+        if awaitable.action == AwaitableAction.ASSIGN:
+            ctx[key] = value
+        else:
+            ctx[key] = [value if isinstance(item, Awaitable) and item.pk == awaitable.pk else item for item in current]
+        awaitable.resolved = True
+        self._awaitables[:] = [item for item in self._awaitables if item.pk != awaitable.pk]
+        if not self.has_terminated():
+            self._update_process_status()
+        if self.state == ProcessState.WAITING and (not self._awaitables or self.ctx.get(_RESUME_ON_ANY)):
+            self.resume()

@@ -1,4 +1,4 @@
-"""ChildWindowMixin: at most N children at once, topped up whenever the oldest running one ends (public API only)."""
+"""ChildWindowMixin: at most N children at once, the next submitted as soon as one ends (not in waves)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ ArithmeticAdd = CalculationFactory('core.arithmetic.add')
 
 
 class SleepWindow(ChildWindowMixin, WorkChain):
-    """Children ``core.arithmetic.add`` that sleep ``sleeps[i]`` seconds first (a negative one fails), ``size`` at a
-    time."""
+    """Children ``core.arithmetic.add`` that sleep ``sleeps[i]`` seconds first, ``size`` at a time."""
 
     @classmethod
     def define(cls, spec):
@@ -29,13 +28,11 @@ class SleepWindow(ChildWindowMixin, WorkChain):
             cls.results,
         )
         spec.output('order', valid_type=orm.List)
-        spec.output('sums', valid_type=orm.Dict)
-        spec.output('failed', valid_type=orm.Dict)
+        spec.output('sums', valid_type=orm.List)
 
     def setup(self):
         self.ctx.order = []
         self.ctx.sums = {}
-        self.ctx.failed = {}
         self.window_open(f'job_{k}' for k in range(len(self.inputs.sleeps)))
 
     def window_size(self) -> int:
@@ -43,9 +40,7 @@ class SleepWindow(ChildWindowMixin, WorkChain):
 
     def window_launch(self, tag):
         k = int(tag.split('_')[1])
-        sleep = self.inputs.sleeps[k]
-        prepend = f'sleep {sleep}' if sleep >= 0 else 'exit 7'  # exit: no output file, the parser fails the job
-        options = {'prepend_text': prepend, 'resources': {'num_machines': 1}}
+        options = {'prepend_text': f'sleep {self.inputs.sleeps[k]}', 'resources': {'num_machines': 1}}
         return self.submit(
             ArithmeticAdd,
             code=self.inputs.code,
@@ -56,15 +51,11 @@ class SleepWindow(ChildWindowMixin, WorkChain):
 
     def window_finished(self, tag, node):
         self.ctx.order.append(tag)
-        if node.is_finished_ok:
-            self.ctx.sums[tag] = node.outputs.sum.value
-        else:
-            self.ctx.failed[tag] = node.exit_status
+        self.ctx.sums[tag] = node.outputs.sum.value
 
     def results(self):
         self.out('order', orm.List(self.ctx.order).store())
-        self.out('sums', orm.Dict(self.ctx.sums).store())
-        self.out('failed', orm.Dict(self.ctx.failed).store())
+        self.out('sums', orm.List([self.ctx.sums[f'job_{k}'] for k in range(len(self.ctx.sums))]).store())
 
 
 def _max_overlap(intervals) -> int:
@@ -76,46 +67,35 @@ def _max_overlap(intervals) -> int:
     return peak
 
 
-def _jobs(node) -> dict:
-    links = node.base.links.get_outgoing().all()
-    return {link.link_label: link.node for link in links if link.link_label.startswith('job_')}
-
-
-def _run(code, sleeps, size):
-    results, node = run_get_node(SleepWindow, code=code, sleeps=orm.List(sleeps), size=orm.Int(size))
+def test_rolling_window_refills_before_the_slow_child_ends(aiida_code_installed):
+    code = aiida_code_installed(default_calc_job_plugin='core.arithmetic.add', filepath_executable='/bin/bash')
+    sleeps = [12, 0, 0, 0]
+    results, node = run_get_node(SleepWindow, code=code, sleeps=orm.List(sleeps), size=orm.Int(2))
     assert node.is_finished_ok, node.exit_message
-    jobs = _jobs(node)
-    assert sorted(jobs) == [f'job_{k}' for k in range(len(sleeps))]  # each submitted once
-    assert sorted(results['order'].get_list()) == sorted(jobs)  # each read exactly once
-    assert _max_overlap([(job.ctime, job.mtime) for job in jobs.values()]) <= size  # creation to termination
-    return results, jobs
-
-
-def test_window_refills_when_the_oldest_child_ends(aiida_code_installed):
-    code = aiida_code_installed(default_calc_job_plugin='core.arithmetic.add', filepath_executable='/bin/bash')
-    results, jobs = _run(code, [0, 10, 0, 0], 2)
-    assert results['sums'].get_dict() == {f'job_{k}': k + 100 for k in range(4)}
-    assert results['failed'].get_dict() == {}
-    slow = jobs['job_1']
-    # the oldest (job_0) ends first: job_2 takes its slot while the slow job_1 still runs (not waves of two)
-    assert jobs['job_2'].ctime < slow.mtime and jobs['job_2'].mtime < slow.mtime
-    # what public API costs: the slot job_2 frees is refilled only once the oldest running child (job_1) has ended
-    assert jobs['job_3'].ctime > slow.mtime
-    assert results['order'].get_list() == ['job_0', 'job_1', 'job_2', 'job_3']
-
-
-def test_failed_child_is_read_once_and_the_window_goes_on(aiida_code_installed):
-    code = aiida_code_installed(default_calc_job_plugin='core.arithmetic.add', filepath_executable='/bin/bash')
-    results, jobs = _run(code, [0, -1, 0, 0, 0], 3)
-    assert results['failed'].get_dict() == {'job_1': jobs['job_1'].exit_status}
-    assert jobs['job_1'].is_failed
-    assert results['sums'].get_dict() == {f'job_{k}': k + 100 for k in (0, 2, 3, 4)}
+    links = node.base.links.get_outgoing().all()
+    jobs = {link.link_label: link.node for link in links if link.link_label.startswith('job_')}
+    assert sorted(jobs) == [f'job_{k}' for k in range(4)]
+    assert all(job.is_finished_ok for job in jobs.values())
+    # every child read exactly once, its result kept
+    assert sorted(results['order'].get_list()) == sorted(jobs)
+    assert results['sums'].get_list() == [k + 100 for k in range(4)]
+    # never more than two alive at once (creation to termination)
+    intervals = [(job.ctime, job.mtime) for job in jobs.values()]
+    assert _max_overlap(intervals) <= 2
+    # rolling, not waves: each short child (about 3 s of daemon work each) is followed by the next while the slow one
+    # (12 s asleep) still runs; in waves of two, job_2 would start only after job_0
+    slow = jobs['job_0']
+    assert jobs['job_2'].ctime < slow.mtime and jobs['job_3'].ctime < slow.mtime
+    assert jobs['job_2'].mtime < slow.mtime
+    assert results['order'].get_list().index('job_2') < results['order'].get_list().index('job_0')
 
 
 def test_window_of_one_runs_in_order(aiida_code_installed):
     code = aiida_code_installed(default_calc_job_plugin='core.arithmetic.add', filepath_executable='/bin/bash')
-    results, jobs = _run(code, [1, 0, 0], 1)
+    results, node = run_get_node(SleepWindow, code=code, sleeps=orm.List([1, 0, 0]), size=orm.Int(1))
+    assert node.is_finished_ok, node.exit_message
     assert results['order'].get_list() == ['job_0', 'job_1', 'job_2']
-    ordered = sorted(jobs.values(), key=lambda child: child.ctime)
-    for before, after in zip(ordered, ordered[1:], strict=False):  # each created once the one before had terminated
+    jobs = sorted(node.called, key=lambda child: child.ctime)
+    assert len(jobs) == 3
+    for before, after in zip(jobs, jobs[1:], strict=False):  # each created once the one before had terminated
         assert after.ctime > before.mtime - datetime.timedelta(seconds=0.5)
