@@ -590,16 +590,16 @@ def _indirect_similarity(data) -> str:
             _esc(_label(data, key)), _esc(len(similarity)),
             _esc(f'{min(pressures):.1f} – {max(pressures):.1f}') if pressures else '',
             _number(similarity[0], 1, 3) if similarity else '', _number(similarity[-1], 1, 3) if similarity else '',
-            _number(curve.get('mean_abs_difference'), 1, 3), state,
+            _number(curve.get('transition_pressure'), 1, 1), _number(curve.get('mean_abs_difference'), 1, 3), state,
         ])  # fmt: skip
-    headers = ['model', 'snapshots', 'pressure (GPa)', 'first similarity', 'last similarity', 'mean |Δ| to teacher',
-               'run']  # fmt: skip
+    headers = ['model', 'snapshots', 'pressure (GPa)', 'first similarity', 'last similarity', 'transition (GPa)',
+               'mean |Δ| to teacher', 'run']  # fmt: skip
     note = (
         f'<p class="muted">Reference: {_esc(reference.get("phase", "sh"))} Si relaxed with the '
         f'{_esc(reference.get("relaxed_with", "teacher"))} (symmetry kept) at {_esc(reference.get("pressures", ""))} '
         f'GPa, interpolated to each snapshot’s pressure; start: {_esc(compression.get("start", ""))}.</p>'
     )
-    return _table(headers, rows, text_columns=(0, 6)) + note
+    return _table(headers, rows, text_columns=(0, 7)) + note
 
 
 def _indirect_plots(data) -> str:
