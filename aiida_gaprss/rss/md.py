@@ -282,9 +282,11 @@ def _set_targets(dyn, stage, temperature, pressure, barostat):
 def _stress_with_forces(calculator, atoms: Atoms):
     """Have a quippy ``Potential`` compute the stress in the same call as the forces while the MD runs.
 
-    The NPT integrators ask for the stress and velocity Verlet for the forces at the same positions; quippy computes
-    only what is asked, so every NPT step would cost two evaluations (the virial comes at almost no extra cost with
-    the forces). Calculators without ``get_default_properties`` / ``set_default_properties`` are left alone.
+    The NPT integrators ask for the stress at the positions where the last forces were computed; quippy computes only
+    what is asked, so that stress cost an evaluation of its own (the virial comes at almost no extra cost with the
+    forces). ASE's Berendsen NPT step evaluates the forces twice (after the cell scaling and after the drift), so a
+    step costs 2 evaluations instead of 3. Calculators without ``get_default_properties`` /
+    ``set_default_properties`` are left alone.
     """
     if not all(atoms.pbc) or not all(
         hasattr(calculator, name) for name in ('get_default_properties', 'set_default_properties')
