@@ -636,10 +636,10 @@ def _indirect_similarity(data) -> str:
             _esc(_label(data, key)), _esc(len(similarity)),
             _esc(f'{min(pressures):.1f} – {max(pressures):.1f}') if pressures else '',
             _number(similarity[0], 1, 3) if similarity else '', _number(similarity[-1], 1, 3) if similarity else '',
-            _number(curve.get('mean_abs_difference'), 1, 3), _number(curve.get('transition_pressure'), 1, 1), state,
+            _number(curve.get('transition_pressure'), 1, 1), _number(curve.get('mean_abs_difference'), 1, 3), state,
         ])  # fmt: skip
-    headers = ['model', 'snapshots', 'pressure (GPa)', 'first similarity', 'last similarity', 'mean |Δ| to teacher',
-               'transition (GPa)', 'run']  # fmt: skip
+    headers = ['model', 'snapshots', 'pressure (GPa)', 'first similarity', 'last similarity', 'transition (GPa)',
+               'mean |Δ| to teacher', 'run']  # fmt: skip
     note = (
         f'<p class="muted">Reference: {_esc(reference.get("phase", "sh"))} Si relaxed with the '
         f'{_esc(reference.get("relaxed_with", "teacher"))} (symmetry kept) at {_esc(reference.get("pressures", ""))} '

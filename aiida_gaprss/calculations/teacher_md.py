@@ -67,7 +67,7 @@ def validate_md_protocol(protocol: str, overrides: dict | None, field: str = 'pa
     _integer(merged['natoms'], f'{field}.overrides.natoms', 1)
     for key in ('update_every', 'snapshot_every'):
         _integer(merged[key], f'{field}.overrides.{key}', 1)
-    for key in ('volume_per_atom', 'timestep_fs'):
+    for key in ('volume_per_atom', 'timestep_fs', 'taup_fs', 'compressibility'):
         _number(merged[key], f'{field}.overrides.{key}', positive=True)
     _number(merged['min_distance'], f'{field}.overrides.min_distance')
     if merged['barostat'] not in _BAROSTATS:

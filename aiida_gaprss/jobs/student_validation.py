@@ -36,6 +36,10 @@ What it does, for the teacher and every student with the same settings:
    the protocol's random start) and the similarity to pressure-adjusted sh Si, the reference relaxed with the teacher
    (:func:`aiida_gaprss.students.validation.similarity_curve`). A student MD that blows up is a result (the paper
    marks such runs with asterisks): the curve stops at the last good snapshot and ``failed_at`` gives where.
+   Each curve's ``transition_pressure`` (GPa) is where it rises through the teacher's half-way similarity
+   (``compression.transition``: the teacher's low- and high-pressure ends and the level;
+   :func:`aiida_gaprss.students.validation.transition_pressure`); None when the curve never crosses it, and for
+   every model when the teacher's curve does not rise.
 
 Writes ``report.json`` (every number), ``quenched.xyz`` (relaxed quenched cells, ``info['calculator']``) and the PNGs
 ``error_vs_cost.png`` (paper Fig. 3) and ``similarity.png`` (Fig. 4) when there is data for them. A teacher failure
@@ -256,7 +260,23 @@ def _compression(factories, protocol, settings, seed, start, failures) -> dict:
             diff = np.array(curve['similarity'][:n]) - np.array(teacher['similarity'][:n])
             curve['difference_to_teacher'] = diff.tolist()
             curve['mean_abs_difference'] = float(np.mean(np.abs(diff))) if n else None
+    _transitions(result)
     return result
+
+
+def _transitions(result: dict) -> None:
+    """``result['transition']`` (the teacher's half-way level) and each curve's ``transition_pressure`` (GPa)."""
+    from aiida_gaprss.students.validation import TRANSITION_MIN_RISE, transition_level, transition_pressure
+
+    teacher = result['curves'].get(TEACHER) or {}
+    ends = transition_level(teacher.get('pressure') or [], teacher.get('similarity') or [])
+    level = ends['level'] if ends and ends['high'] - ends['low'] >= TRANSITION_MIN_RISE else None
+    result['transition'] = {**(ends or {}), 'level': level, 'of': TEACHER, 'min_rise': TRANSITION_MIN_RISE}
+    for curve in result['curves'].values():
+        crossed = level is not None and len(curve.get('similarity') or []) >= 2
+        curve['transition_pressure'] = (
+            transition_pressure(curve['pressure'], curve['similarity'], level=level) if crossed else None
+        )
 
 
 def _plots(report: dict, workdir: pathlib.Path, failures) -> list[str]:

@@ -17,12 +17,19 @@ Snapshots are taken every ``snapshot_every`` steps and carry the teacher's label
 ``pressure_instantaneous`` (GPa, virial + kinetic, periodic cells), ``config_type`` (the schedule's name).
 
 Protocols (:data:`PROTOCOLS`): ``fast`` (32 atoms, a few ps: tests and laptops; a GAP teacher costs ~0.1-0.5 s a
-step) and ``precise`` (the paper:
-1,000 atoms; 50 ps at 500 K then a 200 ps ramp to 20 GPa; melt--quench at 10^11 K/s; cluster scale).
+step), ``moderate`` (216 atoms, 0.2 ps at 500 K then a 2 ps ramp to 20 GPa that the pressure follows: a Berendsen
+barostat with ``taup_fs`` 100 fs; a few CPU hours of a GAP teacher, 2 cores) and ``precise`` (the paper: 1,000 atoms;
+50 ps at 500 K then a 200 ps ramp to 20 GPa; melt--quench at 10^11 K/s; cluster scale).
+
+Barostat keys: ``taup_fs`` (Berendsen's ``taup``, MTK's ``pdamp``) and ``compressibility`` (1/GPa, Berendsen only).
+The Berendsen cell relaxes towards the target with the time constant ``taup / (B * compressibility)`` (B the bulk
+modulus, ~100 GPa for Si, so ~``taup``), and a constant-rate ramp lags by rate x that time: 1 ps behind a 10 GPa/ps
+ramp is 10 GPa, which is why ``fast`` (1 ps) never gets near 20 GPa in a short ramp and ``moderate`` uses 100 fs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -60,6 +67,24 @@ PROTOCOLS = {
             'anneal_ps': 0.0,
         },
         'barostat': 'berendsen',
+        'taup_fs': 1000.0,
+        'compressibility': 0.01,
+    },
+    'moderate': {
+        'natoms': 216,
+        'volume_per_atom': 20.0,
+        'min_distance': 2.0,
+        'timestep_fs': 2.0,
+        'update_every': 10,
+        'snapshot_every': 20,
+        'compression': {'temperature': 500.0, 'thermalise_ps': 0.2, 'ramp_ps': 2.0, 'p_start': 0.0, 'p_max': 20.0},
+        'melt_quench': {
+            't_melt': 2500.0, 'melt_ps': 0.4, 't_final': 500.0, 'quench_rate': 2000.0, 'pressure': 0.0,
+            'anneal_ps': 0.0,
+        },
+        'barostat': 'berendsen',
+        'taup_fs': 100.0,
+        'compressibility': 0.01,
     },
     'precise': {
         'natoms': 1000,
@@ -74,12 +99,16 @@ PROTOCOLS = {
             'anneal_ps': 0.0,
         },
         'barostat': 'mtk',
+        'taup_fs': 1000.0,
+        'compressibility': 0.01,
     },
 }  # fmt: skip
 
 _BAROSTATS = ('berendsen', 'mtk')
 #: Isothermal compressibility used by the Berendsen barostat (1/GPa; Si bulk modulus ~100 GPa).
 DEFAULT_COMPRESSIBILITY = 0.01
+#: Barostat time constant (fs): Berendsen's ``taup``, MTK's ``pdamp``.
+DEFAULT_TAUP_FS = 1000.0
 
 
 def get_protocol(name: str = 'fast', overrides: dict | None = None) -> dict:
@@ -212,7 +241,9 @@ def _snapshot(atoms: Atoms, *, time_ps, step, stage, t_target, p_target, config_
     return snap
 
 
-def _make_dynamics(atoms, stage, *, timestep_fs, t0, p0, barostat, friction_per_fs, taut_fs, taup_fs, rng):
+def _make_dynamics(
+    atoms, stage, *, timestep_fs, t0, p0, barostat, friction_per_fs, taut_fs, taup_fs, compressibility, rng
+):
     dt = timestep_fs * units.fs
     if stage['p_start'] is None:
         from ase.md.langevin import Langevin
@@ -223,7 +254,7 @@ def _make_dynamics(atoms, stage, *, timestep_fs, t0, p0, barostat, friction_per_
 
         return NPTBerendsen(
             atoms, dt, temperature_K=t0, pressure_au=p0 * units.GPa, taut=taut_fs * units.fs,
-            taup=taup_fs * units.fs, compressibility_au=DEFAULT_COMPRESSIBILITY / units.GPa,
+            taup=taup_fs * units.fs, compressibility_au=compressibility / units.GPa,
         )  # fmt: skip
     from ase.md.nose_hoover_chain import IsotropicMTKNPT
 
@@ -247,6 +278,29 @@ def _set_targets(dyn, stage, temperature, pressure, barostat):
         dyn._pressure_au = pressure * units.GPa  # noqa: SLF001
 
 
+@contextlib.contextmanager
+def _stress_with_forces(calculator, atoms: Atoms):
+    """Have a quippy ``Potential`` compute the stress in the same call as the forces while the MD runs.
+
+    The NPT integrators ask for the stress at the positions where the last forces were computed; quippy computes only
+    what is asked, so that stress cost an evaluation of its own (the virial comes at almost no extra cost with the
+    forces). ASE's Berendsen NPT step evaluates the forces twice (after the cell scaling and after the drift), so a
+    step costs 2 evaluations instead of 3. Calculators without ``get_default_properties`` /
+    ``set_default_properties`` are left alone.
+    """
+    if not all(atoms.pbc) or not all(
+        hasattr(calculator, name) for name in ('get_default_properties', 'set_default_properties')
+    ):
+        yield
+        return
+    default = list(calculator.get_default_properties())
+    calculator.set_default_properties(list(dict.fromkeys([*default, 'energy', 'forces', 'stress'])))
+    try:
+        yield
+    finally:
+        calculator.set_default_properties(default)
+
+
 def run_schedule(
     atoms: Atoms,
     calculator,
@@ -258,7 +312,8 @@ def run_schedule(
     barostat: str = 'berendsen',
     friction_per_fs: float = 0.01,
     taut_fs: float = 100.0,
-    taup_fs: float = 1000.0,
+    taup_fs: float = DEFAULT_TAUP_FS,
+    compressibility: float = DEFAULT_COMPRESSIBILITY,
     seed: int,
     config_type: str = 'md',
     initialise_velocities: bool = True,
@@ -280,6 +335,10 @@ def run_schedule(
     barostat : {'berendsen', 'mtk'}
     friction_per_fs, taut_fs, taup_fs
         Langevin friction (1/fs) and thermostat / barostat time constants (fs).
+    compressibility : float
+        Isothermal compressibility (1/GPa) the Berendsen barostat scales the cell with (unused by MTK). The cell
+        relaxes towards the target pressure with the time constant ``taup_fs / (B * compressibility)`` (B the bulk
+        modulus), so a ramp at rate r (GPa/ps) lags by about ``r * taup_fs / 1000 / (B * compressibility)`` GPa.
     seed : int
         Seed of the initial velocities and of the Langevin noise.
 
@@ -295,8 +354,9 @@ def run_schedule(
             raise ValueError(f'{name}: expected a positive integer, got {value!r}')
     if snapshot_every % update_every:
         raise ValueError(f'snapshot_every: expected a multiple of update_every ({update_every}), got {snapshot_every}')
-    if not timestep_fs > 0:
-        raise ValueError(f'timestep_fs: expected > 0, got {timestep_fs!r}')
+    for name, value in (('timestep_fs', timestep_fs), ('taup_fs', taup_fs), ('compressibility', compressibility)):
+        if not value > 0:
+            raise ValueError(f'{name}: expected > 0, got {value!r}')
     for index, stage in enumerate(stages):
         if stage['steps'] < 0 or stage['steps'] % update_every:
             raise ValueError(f'stages[{index}][steps]: expected a non-negative multiple of update_every')
@@ -311,32 +371,35 @@ def run_schedule(
         Stationary(atoms)
     snapshots = []
     step = 0
-    for stage in stages:
-        if stage['steps'] == 0:
-            continue
-        t0, p0 = stage['t_start'], stage['p_start']
-        dyn = _make_dynamics(atoms, stage, timestep_fs=timestep_fs, t0=t0, p0=p0, barostat=barostat,
-                             friction_per_fs=friction_per_fs, taut_fs=taut_fs, taup_fs=taup_fs, rng=rng)  # fmt: skip
-        if step == 0:
-            snapshots.append(_snapshot(atoms, time_ps=0.0, step=0, stage=stage['name'], t_target=t0, p_target=p0,
-                                       config_type=config_type))  # fmt: skip
-        done = 0
-        while done < stage['steps']:
-            fraction = (done + 0.5 * update_every) / stage['steps']
-            temperature = t0 + fraction * (stage['t_end'] - t0)
-            pressure = None if p0 is None else p0 + fraction * (stage['p_end'] - p0)
-            _set_targets(dyn, stage, temperature, pressure, barostat)
-            dyn.run(update_every)
-            done += update_every
-            step += update_every
-            if step % snapshot_every == 0:
-                frac = done / stage['steps']
-                t_target = t0 + frac * (stage['t_end'] - t0)
-                p_target = None if p0 is None else p0 + frac * (stage['p_end'] - p0)
-                snapshots.append(_snapshot(atoms, time_ps=step * timestep_fs / 1000.0, step=step, stage=stage['name'],
-                                           t_target=t_target, p_target=p_target, config_type=config_type))  # fmt: skip
-        logger.info('stage %s done: %d steps, T=%.0f K, V=%.2f A^3/atom', stage['name'], stage['steps'],
-                    atoms.get_temperature(), atoms.get_volume() / len(atoms))  # fmt: skip
+    with _stress_with_forces(calculator, atoms):
+        for stage in stages:
+            if stage['steps'] == 0:
+                continue
+            t0, p0 = stage['t_start'], stage['p_start']
+            dyn = _make_dynamics(atoms, stage, timestep_fs=timestep_fs, t0=t0, p0=p0, barostat=barostat,
+                                 friction_per_fs=friction_per_fs, taut_fs=taut_fs, taup_fs=taup_fs,
+                                 compressibility=compressibility, rng=rng)  # fmt: skip
+            if step == 0:
+                snapshots.append(_snapshot(atoms, time_ps=0.0, step=0, stage=stage['name'], t_target=t0, p_target=p0,
+                                           config_type=config_type))  # fmt: skip
+            done = 0
+            while done < stage['steps']:
+                fraction = (done + 0.5 * update_every) / stage['steps']
+                temperature = t0 + fraction * (stage['t_end'] - t0)
+                pressure = None if p0 is None else p0 + fraction * (stage['p_end'] - p0)
+                _set_targets(dyn, stage, temperature, pressure, barostat)
+                dyn.run(update_every)
+                done += update_every
+                step += update_every
+                if step % snapshot_every == 0:
+                    frac = done / stage['steps']
+                    t_target = t0 + frac * (stage['t_end'] - t0)
+                    p_target = None if p0 is None else p0 + frac * (stage['p_end'] - p0)
+                    snapshots.append(_snapshot(atoms, time_ps=step * timestep_fs / 1000.0, step=step,
+                                               stage=stage['name'], t_target=t_target, p_target=p_target,
+                                               config_type=config_type))  # fmt: skip
+            logger.info('stage %s done: %d steps, T=%.0f K, V=%.2f A^3/atom', stage['name'], stage['steps'],
+                        atoms.get_temperature(), atoms.get_volume() / len(atoms))  # fmt: skip
     if step and step % snapshot_every:  # always keep the end of the run
         last = [stage for stage in stages if stage['steps']][-1]
         snapshots.append(_snapshot(atoms, time_ps=step * timestep_fs / 1000.0, step=step, stage=last['name'],
@@ -356,6 +419,8 @@ def _md_kwargs(protocol: dict, seed: int, config_type: str) -> dict:
         'update_every': int(protocol['update_every']),
         'snapshot_every': int(protocol['snapshot_every']),
         'barostat': protocol['barostat'],
+        'taup_fs': float(protocol.get('taup_fs', DEFAULT_TAUP_FS)),
+        'compressibility': float(protocol.get('compressibility', DEFAULT_COMPRESSIBILITY)),
         'seed': seed,
         'config_type': config_type,
     }

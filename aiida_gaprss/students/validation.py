@@ -23,6 +23,10 @@ a pressure target (the NVT thermalisation) are left out. SOAP (paper Table S1): 
 σ 0.5 Å, l_max 6, n_max 8 (garbled in the extracted table; 8 chosen), ζ = 4; quippy's cut-off transition width is
 0.5 Å here (the module :mod:`aiida_gaprss.rss.soap` fixes it), 1.0 Å in the paper.
 
+Transition pressure: where a curve crosses half-way between its low-pressure and its high-pressure similarity
+(:func:`transition_level`, :func:`transition_pressure`); to compare models, every curve is cut at the *teacher's*
+half-way level, so a student that never gets as sh-like as the teacher half-way has no transition (None).
+
 Melt–quench metrics (Table I)
 -----------------------------
 :func:`quench_metrics`: N3, N5 (fractions), H⁻¹ (inverse height of the FSDP of S(Q)), mean and width of the
@@ -54,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     'SIMILARITY_SOAP',
+    'TRANSITION_MIN_RISE',
     'diamond_energy',
     'md_cost',
     'pressure_reference_grid',
@@ -64,8 +69,12 @@ __all__ = [
     'snapshot_pressures',
     'speed_cell',
     'trajectory_failure',
+    'transition_level',
+    'transition_pressure',
 ]
 
+#: Least rise of a similarity curve from its low- to its high-pressure end for a transition to be located.
+TRANSITION_MIN_RISE = 0.05
 #: SOAP of the similarity analysis (paper Table S1; see the module docstring).
 SIMILARITY_SOAP = {'n_max': 8, 'l_max': 6, 'sigma': 0.5, 'r_cut': 5.0, 'zeta': 4.0, 'backend': 'quippy'}
 
@@ -270,6 +279,100 @@ def similarity_curve(
         'volume_per_atom': [float(a.get_volume() / len(a)) for a in frames],
         'soap': {**params, 'zeta': zeta},
     }
+
+
+def _sorted_curve(pressure, similarity) -> tuple[np.ndarray, np.ndarray]:
+    pressure = np.asarray(pressure, dtype=float)
+    similarity = np.asarray(similarity, dtype=float)
+    if pressure.shape != similarity.shape or pressure.ndim != 1:
+        raise ValueError(f'pressure, similarity: expected two 1-d sequences of one length, got {pressure.shape} '
+                         f'and {similarity.shape}')  # fmt: skip
+    keep = np.isfinite(pressure) & np.isfinite(similarity)
+    order = np.argsort(pressure[keep], kind='stable')
+    return pressure[keep][order], similarity[keep][order]
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+        raise ValueError(f'window: expected a positive integer, got {window!r}')
+    half = int(window) // 2
+    return np.array([values[max(0, i - half) : i + half + 1].mean() for i in range(len(values))])
+
+
+def transition_level(pressure, similarity, *, fraction: float = 0.5, tail: float = 0.1) -> dict | None:
+    """The similarity half-way (``fraction``) between the low-pressure and the high-pressure end of a curve.
+
+    Parameters
+    ----------
+    pressure, similarity : sequence of float
+        A similarity curve (:func:`similarity_curve`: ``pressure`` in GPa and ``similarity``), in any order;
+        non-finite points are left out.
+    fraction : float
+        Where between the two ends the level lies (0.5: half-way).
+    tail : float
+        Fraction of the points, sorted by pressure, averaged into each end (at least one point).
+
+    Returns
+    -------
+    dict or None
+        ``low`` and ``high`` (mean similarity of the lowest- and highest-pressure ``tail`` of the points) and
+        ``level`` (``low + fraction * (high - low)``); None for fewer than two points.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f'fraction: expected a number in (0, 1), got {fraction!r}')
+    if not 0.0 < tail <= 0.5:
+        raise ValueError(f'tail: expected a number in (0, 0.5], got {tail!r}')
+    _, values = _sorted_curve(pressure, similarity)
+    if len(values) < 2:
+        return None
+    count = max(1, int(round(tail * len(values))))
+    low, high = float(values[:count].mean()), float(values[-count:].mean())
+    return {'low': low, 'high': high, 'level': low + fraction * (high - low)}
+
+
+def transition_pressure(
+    pressure, similarity, *, level: float | None = None, window: int = 5, min_rise: float = TRANSITION_MIN_RISE
+) -> float | None:
+    """Pressure (GPa) at which a similarity curve rises through ``level`` for good: the transition pressure.
+
+    The points are sorted by pressure and the similarity smoothed by a running mean over ``window`` points; the
+    result is the linearly interpolated pressure of the last upward crossing of ``level`` by the smoothed curve,
+    the one after which it stays at or above the level up to the highest pressure (noise that dips through the
+    level before the rise does not count; a dip after it moves the crossing up).
+
+    Parameters
+    ----------
+    pressure, similarity : sequence of float
+        The curve (GPa, similarity); non-finite points are left out.
+    level : float, optional
+        The similarity to cross. None: half-way between this curve's own ends (:func:`transition_level`), if they
+        differ by at least ``min_rise`` (else the result is None: a flat curve has no transition).
+    window : int
+        Points in the running mean (1: no smoothing).
+    min_rise : float
+        Least rise from the low- to the high-pressure end for a curve's own level (not used when ``level`` is given).
+
+    Returns
+    -------
+    float or None
+        The transition pressure in GPa; None if the smoothed curve ends below the level (never crossed), starts at
+        or above it (no crossing inside the pressure range) or, without ``level``, does not rise by ``min_rise``.
+    """
+    p, values = _sorted_curve(pressure, similarity)
+    if len(values) < 2:
+        return None
+    if level is None:
+        ends = transition_level(p, values)
+        if ends['high'] - ends['low'] < min_rise:
+            return None
+        level = ends['level']
+    smooth = _running_mean(values, window)
+    above = smooth >= level
+    if not above[-1] or above.all():
+        return None
+    below = int(np.flatnonzero(~above)[-1])  # the last point below the level; every later point is above it
+    s0, s1 = smooth[below], smooth[below + 1]
+    return float(p[below] + (level - s0) / (s1 - s0) * (p[below + 1] - p[below]))
 
 
 # ------------------------------------------------------------------------------------------------ melt-quench

@@ -93,6 +93,7 @@ def test_job_directly(small_gap_folder, teacher_setup, tmp_path):
     assert len(curve['similarity']) == len(curve['pressure']) > 0
     assert all(0.0 <= s <= 1.0 for s in curve['similarity'])
     assert report['compression']['reference']['pressures'] == [0.0, 10.0, 20.0]
+    assert 'level' in report['compression']['transition'] and 'transition_pressure' in curve
     assert 'error_vs_cost' in report['plots'] and 'similarity' in report['plots']
     for name in ('error_vs_cost.png', 'similarity.png'):
         assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
@@ -255,3 +256,19 @@ def test_seeds_are_one_row_per_family_and_level():
     assert student_label('direct_level_08', report['students']['direct_level_08']) == 'L8 direct'
     del report['melt_quench']
     assert stability_summary(report)['L8']['melt_quench_fraction'] is None  # the check did not run
+
+
+def test_moderate_preset_reaches_the_physics():
+    """``moderate``: the 216-atom MD protocol with the 100 fs barostat, sh reference every GPa to 20 GPa; barostat keys
+    are checked before submission."""
+    from aiida_gaprss.calculations.student_validation import get_validation_parameters
+    from aiida_gaprss.rss.md import get_protocol
+
+    parameters = get_validation_parameters('moderate', seed=1)
+    protocol = get_protocol(parameters['protocol'], parameters['overrides'])
+    assert protocol['natoms'] == 216 and protocol['taup_fs'] == 100.0 and protocol['compression']['p_max'] == 20.0
+    assert parameters['similarity']['pressures'] == [float(p) for p in range(21)]
+    assert parameters['speed']['natoms'] == 216
+    for key in ('taup_fs', 'compressibility'):
+        with pytest.raises(ValueError, match=rf'parameters\.overrides\.{key}'):
+            get_validation_parameters('moderate', seed=1, overrides={'overrides': {key: -1.0}})

@@ -100,3 +100,55 @@ def test_melt_quench_gives_amorphous_si():
     assert 3.8 < mean_coordination(final) < 4.6
     fractions = coordination_fractions(final)
     assert fractions[4] > max(fractions[3], fractions[5])
+
+
+def test_moderate_preset_and_barostat_keys():
+    """``moderate``: 216 atoms, a 2 ps ramp, a 100 fs Berendsen barostat; ``fast`` and ``precise`` keep 1 ps and
+    0.01/GPa; the keys are overridable and checked."""
+    moderate = get_protocol('moderate')
+    assert moderate['natoms'] == 216 and moderate['barostat'] == 'berendsen'
+    assert moderate['taup_fs'] == 100.0 and moderate['compressibility'] == 0.01
+    assert [s['steps'] for s in compression_schedule(moderate)] == [100, 1000]
+    for name in ('fast', 'precise'):
+        assert PROTOCOLS[name]['taup_fs'] == 1000.0 and PROTOCOLS[name]['compressibility'] == 0.01
+    assert get_protocol('fast', {'taup_fs': 200.0})['taup_fs'] == 200.0
+    for key in ('taup_fs', 'compressibility'):
+        with pytest.raises(ValueError, match=key):
+            run_schedule(bulk('Si'), None, [], seed=1, **{key: 0.0})
+
+
+def _ramp_pressures(taup_fs: float) -> tuple[float, float]:
+    """64-atom diamond Si, SW, 500 K: 0.02 ps NVT then 0 -> 10 GPa in 0.4 ps (Berendsen, 0.01/GPa); mean target and
+    mean instantaneous pressure of the last 10 % of the ramp's snapshots."""
+    start = bulk('Si', 'diamond', a=5.431, cubic=True) * (2, 2, 2)
+    stages = [
+        {'name': 'thermalise', 'steps': 10, 't_start': 500.0, 't_end': 500.0, 'p_start': None, 'p_end': None},
+        {'name': 'ramp', 'steps': 200, 't_start': 500.0, 't_end': 500.0, 'p_start': 0.0, 'p_end': 10.0},
+    ]
+    _, snaps = run_schedule(start, stillinger_weber_si(), stages, timestep_fs=2.0, update_every=5, snapshot_every=5,
+                            taup_fs=taup_fs, compressibility=0.01, seed=3)  # fmt: skip
+    ramp = [s for s in snaps if s.info['stage'] == 'ramp'][-4:]
+    return (np.mean([s.info['pressure_target'] for s in ramp]),
+            np.mean([s.info['pressure_instantaneous'] for s in ramp]))  # fmt: skip
+
+
+def test_fast_barostat_follows_the_ramp():
+    """With the moderate preset's barostat (taup 100 fs) the pressure follows a 25 GPa/ps ramp to within ~2 GPa at
+    its end; with the 1 ps of ``fast`` it lags by more than a third of the ramp (the lag is about rate x taup / (B x
+    compressibility))."""
+    target, quick = _ramp_pressures(100.0)
+    _, slow = _ramp_pressures(1000.0)
+    assert target == pytest.approx(9.6, abs=0.2)
+    assert abs(target - quick) < 2.5
+    assert target - slow > 3.5
+
+
+def test_run_schedule_restores_the_calculators_properties():
+    """The stress is computed with the forces during the run (one quippy call a step), and only then."""
+    calc = stillinger_weber_si()
+    before = calc.get_default_properties()
+    stages = [{'name': 'npt', 'steps': 10, 't_start': 300.0, 't_end': 300.0, 'p_start': 0.0, 'p_end': 0.0}]
+    _, snaps = run_schedule(bulk('Si', cubic=True), calc, stages, timestep_fs=1.0, update_every=10,
+                            snapshot_every=10, seed=1)  # fmt: skip
+    assert calc.get_default_properties() == before and 'stress' not in before
+    assert len(snaps) == 2 and snaps[-1].info['virial'].shape == (3, 3)

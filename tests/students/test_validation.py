@@ -142,3 +142,74 @@ def test_amorphous_metrics_matches_quench_without_relax(sw):
     reference = amorphous_metrics(diamond)
     assert metrics['H_inv'] == pytest.approx(reference['H_inv'])
     assert 'delta_e' not in metrics
+
+
+def _logistic(pressure, centre=12.0, width=1.0, low=0.3, high=0.8):
+    return low + (high - low) / (1.0 + np.exp(-(np.asarray(pressure) - centre) / width))
+
+
+def test_transition_pressure_of_a_clean_rise():
+    """A logistic rise from 0.3 to 0.8 centred at 12 GPa crosses half-way (0.55) at 12 GPa, in any point order."""
+    from aiida_gaprss.students.validation import transition_level, transition_pressure
+
+    pressure = np.linspace(0.0, 20.0, 81)
+    similarity = _logistic(pressure)
+    ends = transition_level(pressure, similarity)
+    assert ends['low'] == pytest.approx(0.3, abs=0.01) and ends['high'] == pytest.approx(0.8, abs=0.01)
+    assert ends['level'] == pytest.approx(0.55, abs=0.01)
+    assert transition_pressure(pressure, similarity) == pytest.approx(12.0, abs=0.1)
+    order = np.random.default_rng(1).permutation(len(pressure))
+    assert transition_pressure(pressure[order], similarity[order]) == pytest.approx(12.0, abs=0.1)
+    assert transition_pressure(pressure, similarity, level=0.3 + 0.5 * 0.75) == pytest.approx(13.1, abs=0.15)
+    assert transition_pressure(pressure, similarity, window=1) == pytest.approx(12.0, abs=0.1)
+
+
+def test_transition_pressure_never_crossed():
+    """A flat curve, a curve that ends below the level and one that starts above it have no transition."""
+    from aiida_gaprss.students.validation import transition_pressure
+
+    pressure = np.linspace(0.0, 20.0, 41)
+    flat = np.full_like(pressure, 0.4) + 0.005 * np.sin(pressure)
+    assert transition_pressure(pressure, flat) is None  # rise below min_rise
+    assert transition_pressure(pressure, _logistic(pressure, centre=30.0), level=0.55) is None  # ends below
+    assert transition_pressure(pressure, _logistic(pressure), level=0.2) is None  # above it everywhere
+    assert transition_pressure([], []) is None and transition_pressure([5.0], [0.5]) is None
+    with pytest.raises(ValueError, match='same length|one length'):
+        transition_pressure([0.0, 1.0], [0.5])
+
+
+def test_transition_pressure_of_a_noisy_rise():
+    """Noise (σ 0.03, a ramp's scatter of pressure too) and an early blip above the level: the crossing found is
+    the rise's, within 1 GPa of the noiseless one; without smoothing the noise moves it more."""
+    from aiida_gaprss.students.validation import transition_pressure
+
+    rng = np.random.default_rng(7)
+    pressure = np.linspace(0.0, 20.0, 101) + rng.normal(0.0, 0.5, 101)
+    similarity = _logistic(pressure) + rng.normal(0.0, 0.03, 101)
+    similarity[10] = 0.9  # a spike at ~2 GPa: crosses the level, falls back
+    assert transition_pressure(pressure, similarity, window=7) == pytest.approx(12.0, abs=1.0)
+    assert transition_pressure(pressure, [np.nan, *similarity[1:]], window=7) == pytest.approx(12.0, abs=1.0)
+
+
+def test_validation_job_reports_transition_pressures():
+    """The job's compression report: the teacher's half-way level, each model's transition pressure at it (None for
+    a student that never gets there, and for everyone when the teacher's curve does not rise)."""
+    from aiida_gaprss.jobs.student_validation import _transitions
+
+    pressure = np.linspace(0.0, 20.0, 41).tolist()
+    result = {'curves': {
+        'teacher': {'pressure': pressure, 'similarity': _logistic(pressure).tolist()},
+        'early': {'pressure': pressure, 'similarity': _logistic(pressure, centre=9.0).tolist()},
+        'never': {'pressure': pressure, 'similarity': _logistic(pressure, high=0.5).tolist()},
+        'failed': {'pressure': [], 'similarity': []},
+    }}  # fmt: skip
+    _transitions(result)
+    assert result['transition']['level'] == pytest.approx(0.55, abs=0.01) and result['transition']['of'] == 'teacher'
+    curves = result['curves']
+    assert curves['teacher']['transition_pressure'] == pytest.approx(12.0, abs=0.2)
+    assert curves['early']['transition_pressure'] == pytest.approx(9.0, abs=0.2)
+    assert curves['never']['transition_pressure'] is None and curves['failed']['transition_pressure'] is None
+    flat = {'curves': {'teacher': {'pressure': pressure, 'similarity': [0.4] * 41},
+                       'early': dict(result['curves']['early'])}}  # fmt: skip
+    _transitions(flat)
+    assert flat['transition']['level'] is None and flat['curves']['early']['transition_pressure'] is None
