@@ -153,6 +153,15 @@ FIGURES = [
      'β-Sn 0.322, Imma 0.367, sh 0.388'),
     ('qe_convergence', 'qe_convergence.json', 'settings.60Ry_k0.1_dg0.01.relative_energy.sh', 1, '{:.3f}',
      'β-Sn 0.322, Imma 0.367, sh 0.388'),
+    ('window_policy', 'window_policy.json', 'relative_to_any.2.oldest', 1, '{:.2f}', '| 2 | 1.37 | 1.12 |'),
+    ('window_policy', 'window_policy.json', 'relative_to_any.2.lanes', 1, '{:.2f}', '| 2 | 1.37 | 1.12 |'),
+    ('window_policy', 'window_policy.json', 'relative_to_any.4.oldest', 1, '{:.2f}', '| 4 | 1.68 | 1.29 |'),
+    ('window_policy', 'window_policy.json', 'relative_to_any.4.lanes', 1, '{:.2f}', '| 4 | 1.68 | 1.29 |'),
+    ('window_policy', 'window_policy.json', 'relative_to_any.8.oldest', 1, '{:.2f}', '| 8 | 1.60 | 1.27 |'),
+    ('window_policy', 'window_policy.json', 'relative_to_any.8.lanes', 1, '{:.2f}', '| 8 | 1.60 | 1.27 |'),
+    ('window_policy', 'window_policy.json', 'num_calculations', 1, '{:.0f}', 'the 74 pw.x label calculations'),
+    ('window_policy', 'window_policy.json', 'median_duration_s', 1, '{:.0f}', 'median 152 s, longest 3112 s'),
+    ('window_policy', 'window_policy.json', 'max_duration_s', 1, '{:.0f}', 'median 152 s, longest 3112 s'),
 ]  # fmt: skip
 
 
