@@ -42,13 +42,7 @@ import numpy as np
 from ase.data import atomic_numbers
 
 from .gap_hyper import delta_2b
-from .gap_parameters import (
-    DEFAULT_DELTAS,
-    DEFAULT_SIGMA,
-    TABLE1,
-    deep_merge,
-    validate_gap_parameters,
-)
+from .gap_parameters import DEFAULT_DELTAS, TABLE1, fit_parameters
 from .species import species_scales
 
 logger = logging.getLogger(__name__)
@@ -145,19 +139,7 @@ def multicomponent_parameters(
                 'add_species': False,
             }
         )
-    params = {
-        'species': symbols,
-        'descriptors': descriptors,
-        'default_sigma': dict(DEFAULT_SIGMA),
-        'config_type_sigma': {},
-        'sigma_parameter_name': 'sigma',
-        'e0': dict(e0) if isinstance(e0, Mapping) else e0,
-        'sparse_jitter': 1e-8,
-        'seed': 1,
-        'do_copy_at_file': False,
-        'sparse_separate_file': True,
-    }
-    return validate_gap_parameters(deep_merge(params, overrides))
+    return fit_parameters(symbols, descriptors, e0, overrides)
 
 
 def delta_2b_multicomponent(energies, compositions, n_atoms, *, floor: float | None = None) -> float:

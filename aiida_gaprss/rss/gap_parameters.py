@@ -66,6 +66,7 @@ __all__ = (
     'TABLE1',
     'build_gap_fit_command',
     'deep_merge',
+    'fit_parameters',
     'descriptor_string',
     'per_structure_sigmas',
     'select_descriptors',
@@ -271,13 +272,19 @@ def table1_parameters(
         descriptor['n_sparse'] = row['n_sparse']
         descriptors.append(descriptor)
 
+    return fit_parameters(symbols, descriptors, 'average', overrides)
+
+
+def fit_parameters(symbols: list[str], descriptors: list[dict], e0, overrides=None) -> dict:
+    """The validated parameter set of a fit: ``descriptors`` with the default sigmas and gap_fit options, ``e0``
+    (``'average'`` or per element, eV), ``overrides`` deep-merged on top."""
     params = {
         'species': symbols,
         'descriptors': descriptors,
         'default_sigma': dict(DEFAULT_SIGMA),
         'config_type_sigma': {},
         'sigma_parameter_name': 'sigma',
-        'e0': 'average',
+        'e0': dict(e0) if isinstance(e0, Mapping) else e0,
         'sparse_jitter': 1e-8,
         'seed': 1,
         'do_copy_at_file': False,
