@@ -540,6 +540,8 @@ def _range(entry: dict | None, scale: float, digits: int) -> str:
 
 
 def _indirect_levels(data) -> str:
+    from aiida_gaprss.jobs.student_validation import group_label
+
     summary = (data.get('fit_report') or {}).get('summary') or {}
     if not summary:
         return '<p class="muted">No summary of the fits in this run.</p>'
@@ -547,7 +549,7 @@ def _indirect_levels(data) -> str:
     test_sets = sorted({name for entry in summary.values() for name in entry.get('test_errors', {})})
     rows = []
     for entry in sorted(summary.values(), key=lambda entry: (entry['level'], entry['family'])):
-        label = f'L{entry["level"]}' + (' direct' if entry['family'] == 'direct' else '')
+        label = group_label(entry['family'], entry['level'])
         stable = stability.get(label) or {}
         done = []
         for check in ('melt_quench', 'compression'):

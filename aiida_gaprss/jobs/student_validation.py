@@ -61,7 +61,7 @@ import numpy as np
 from aiida_gaprss.data.extxyz import read_frames, write_frames
 from aiida_gaprss.jobs.runner import main, write_json
 
-__all__ = ('CHECKS', 'DEFAULTS', 'TEACHER', 'run')
+__all__ = ('CHECKS', 'DEFAULTS', 'TEACHER', 'group_label', 'run', 'stability_summary', 'student_label')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -306,12 +306,15 @@ def student_label(key: str, student: dict) -> str:
     level = student.get('level')
     if level is None:
         return key
-    label = f'L{level}'
-    if student.get('family', 'indirect') == 'direct':
-        label += ' direct'
+    label = group_label(student.get('family', 'indirect'), int(level))
     if '_seed_' in key and student.get('seed') is not None:
         label += f' s{student["seed"]}'
     return label
+
+
+def group_label(family: str, level: int) -> str:
+    """Label of one family and level over its fit seeds (``L16``, ``L16 direct``): the keys of ``stability``."""
+    return f'L{level}' if family == 'indirect' else f'L{level} direct'
 
 
 def _groups(report: dict) -> dict[tuple[str, int], list[str]]:
@@ -321,10 +324,6 @@ def _groups(report: dict) -> dict[tuple[str, int], list[str]]:
         if student.get('level') is not None:
             groups.setdefault((student.get('family', 'indirect'), int(student['level'])), []).append(key)
     return groups
-
-
-def _group_label(family: str, level: int) -> str:
-    return f'L{level}' if family == 'indirect' else f'L{level} direct'
 
 
 def error_cost_rows(report: dict) -> list[dict]:
@@ -341,7 +340,7 @@ def error_cost_rows(report: dict) -> list[dict]:
         if not keys:
             continue
         row = {
-            'label': _group_label(family, level),
+            'label': group_label(family, level),
             'family': family,
             'seeds': len(keys),
             'cost': float(np.mean([costs[key]['relative'] for key in keys])),
@@ -380,7 +379,7 @@ def stability_summary(report: dict) -> dict:
         ):  # fmt: skip
             entry[f'{name}_completed'] = None if done is None else int(sum(done))
             entry[f'{name}_fraction'] = None if done is None else float(sum(done)) / len(keys)
-        summary[_group_label(family, level)] = entry
+        summary[group_label(family, level)] = entry
     return summary
 
 
