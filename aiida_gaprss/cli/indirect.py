@@ -95,7 +95,7 @@ def cmd_indirect(
 
     from aiida.engine import submit
 
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
     from aiida_gaprss.workflows.indirect import IndirectLearningWorkChain
     from aiida_gaprss.workflows.teacher import reference_inputs_of, teacher_from_node, teacher_from_shipped
 

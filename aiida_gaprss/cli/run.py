@@ -42,7 +42,7 @@ RUN = NodeParam(('GapRssWorkChain',), 'a GAP-RSS run (GapRssWorkChain)')
 def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code, gap_fit_code, pw_code, vasp_code,
             potential_family, potential_mapping, overrides, wait):  # fmt: skip
     """Submit a GAP-RSS run for ELEMENT to the daemon and print its pk."""
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
     from aiida_gaprss.workflows.rss import GapRssWorkChain
 
     extra = dict(overrides or {})
