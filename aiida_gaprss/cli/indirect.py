@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import cmd_root
 from .params import JsonObject, NodeParam, load_profile_option
+from .root import cmd_root
 from .utils import resolve_code
 
 

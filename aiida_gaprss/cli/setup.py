@@ -2,7 +2,7 @@
 
 import click
 
-from . import cmd_root
+from .root import cmd_root
 
 
 @cmd_root.command('setup')
