@@ -169,8 +169,8 @@ def test_dimers_in_a_box_get_the_gamma_point_only():
     from ase import Atoms
     from ase.build import bulk
 
-    from aiida_gaprss.workflows.reference.engines import _is_molecule_in_a_box
+    from aiida_gaprss.workflows.reference.engines import is_molecule_in_a_box
 
-    assert _is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[12.0] * 3, pbc=True))
-    assert not _is_molecule_in_a_box(bulk('Si', 'diamond', a=5.43))
-    assert not _is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[4.0] * 3, pbc=True))
+    assert is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[12.0] * 3, pbc=True))
+    assert not is_molecule_in_a_box(bulk('Si', 'diamond', a=5.43))
+    assert not is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[4.0] * 3, pbc=True))

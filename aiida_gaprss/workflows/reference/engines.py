@@ -29,7 +29,7 @@ from aiida_gaprss.workflows.reference.functions import (
 from aiida_gaprss.workflows.reference.inputs import UNHANDLED_FAILURE_ACTIONS
 from aiida_gaprss.workflows.reference.protocols import load_protocol, settings_for_species
 
-__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'pw_options', 'upper_sections')
+__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'is_molecule_in_a_box', 'pw_options', 'upper_sections')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class AseEngine:
 MOLECULE_VOLUME_PER_ATOM = 200.0
 
 
-def _is_molecule_in_a_box(atoms) -> bool:
+def is_molecule_in_a_box(atoms) -> bool:
     """Whether ``atoms`` is a small molecule (a dimer) in a large periodic box."""
     return len(atoms) <= 2 and atoms.get_volume() / len(atoms) > MOLECULE_VOLUME_PER_ATOM
 
@@ -279,7 +279,7 @@ class QeEngine(_PerStructureEngine):
             extra = qe.structure_overrides.get_dict().get(str(int(tag[1:])), {})
             overrides = deep_merge(overrides, upper_sections(extra))
         parameters, mesh = cls.parameters(protocol, atoms, overrides)
-        if _is_molecule_in_a_box(atoms):
+        if is_molecule_in_a_box(atoms):
             mesh = [1, 1, 1]  # a dimer in vacuum has no dispersion: the Γ point is exact and far cheaper
 
         builder = PwBaseWorkChain.get_builder()
