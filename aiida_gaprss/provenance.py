@@ -10,7 +10,7 @@ import logging
 
 from aiida import orm
 
-__all__ = ('lineage', 'run_status')
+__all__ = ('inputs_with_prefix', 'lineage', 'run_status')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _code_summary(code: orm.AbstractCode) -> dict:
     return summary
 
 
-def _inputs_with_prefix(node: orm.ProcessNode, prefix: str) -> dict:
+def inputs_with_prefix(node: orm.ProcessNode, prefix: str) -> dict:
     """The inputs of ``node`` in namespace ``prefix`` as nested plain values (``a__b`` becomes ``{'a': {'b':}}``)."""
     result: dict = {}
     for link in node.base.links.get_incoming(link_label_filter=f'{prefix}%').all():
@@ -114,7 +114,7 @@ def lineage(potential: orm.Data) -> dict:
         calls = iteration.base.links.get_incoming(link_type=LinkType.CALL_WORK).all()
         label = calls[0].link_label if calls else None
         result['iteration'] = {'pk': iteration.pk, 'label': label, 'number': iteration.inputs.iteration.value}
-        result['reference'] = _inputs_with_prefix(iteration, 'reference__')
+        result['reference'] = inputs_with_prefix(iteration, 'reference__')
         codes = {'gap_fit': result['fit']['code'], 'job_python': _code_summary(iteration.inputs.code)}
         for key, value in result['reference'].items():
             if isinstance(value, dict) and isinstance(value.get('code'), dict):

@@ -50,7 +50,7 @@ PAPER_PRESSURE_VARIANTS = ('paper', 'strained')
 
 def overrides(variant: str, budget: int, seed: int) -> dict:
     """The protocol overrides of one variant (without the pressure change, see :func:`submit`)."""
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
 
     base = {'budget': budget, 'parameters': {'seed': seed}}
     return deep_merge(base, VARIANTS[variant])

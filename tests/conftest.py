@@ -29,11 +29,11 @@ def aiida_profile(aiida_config, aiida_profile_factory):
 def aiida_localhost(aiida_computer_local):
     """aiida-core's ``localhost`` (``core.local``), its jobs started by ``bash``, not a login shell (``bash -l``).
 
-    As ``gaprss setup`` configures the localhost it creates (``embedded.LOCAL_TRANSPORT``): the codes are absolute
+    As ``gaprss setup`` configures the localhost it creates (``setup.common.LOCAL_TRANSPORT``): the codes are absolute
     paths, and a login shell reads the user's profile at every submission, which can stall (a stale ``pyenv rehash``
     lock made every submission wait 60 s and CI time out).
     """
-    from aiida_gaprss.embedded import LOCAL_TRANSPORT
+    from aiida_gaprss.setup.common import LOCAL_TRANSPORT
 
     computer = aiida_computer_local(label='localhost', configure=False)
     computer.configure(**LOCAL_TRANSPORT)

@@ -104,9 +104,14 @@ def test_indirect_report_levels_over_seeds_and_families():
     from aiida_gaprss.workflows.indirect_functions import summarise_fits
 
     def fit(level, seed, family, energy_mae, converged):
-        return {'level': level, 'seed': seed, 'family': family, 'fit_time': 10.0,
-                'optimisation': {'converged': converged},
-                'test_errors': {'rss_reference': {'energy_mae': energy_mae, 'force_mae': 0.3, 'num_structures': 5}}}
+        return {
+            'level': level,
+            'seed': seed,
+            'family': family,
+            'fit_time': 10.0,
+            'optimisation': {'converged': converged},
+            'test_errors': {'rss_reference': {'energy_mae': energy_mae, 'force_mae': 0.3, 'num_structures': 5}},
+        }
 
     students = {
         'level_08': fit(8, 1, 'indirect', 0.010, True),

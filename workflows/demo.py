@@ -11,7 +11,7 @@ import time
 from aiida import orm
 from aiida.engine import submit
 
-from aiida_gaprss.cli.run import _print_status
+from aiida_gaprss.cli.run import print_status
 from aiida_gaprss.provenance import run_status
 from aiida_gaprss.workflows.rss import GapRssWorkChain
 
@@ -38,7 +38,7 @@ while not node.is_terminated:
         print(f'[{time.time() - start:6.0f} s] {last}')
 
 print()
-_print_status(node)
+print_status(node)
 if not node.is_finished_ok:
     raise SystemExit(f'the run failed: [{node.exit_status}] {node.exit_message}')
 

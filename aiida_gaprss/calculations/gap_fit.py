@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 
 from aiida import orm
 from aiida.common import datastructures
@@ -26,14 +25,9 @@ from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.gap_parameters import build_gap_fit_command, validate_gap_parameters
 
-__all__ = ('GapFitCalculation', 'gap_fit_command_line')
+__all__ = ('GapFitCalculation',)
 
 LOGGER = logging.getLogger(__name__)
-
-
-def gap_fit_command_line(argv: list[str]) -> str:
-    """The shell command line (program name ``gap_fit``) for the argument list ``argv``."""
-    return shlex.join(['gap_fit', *argv])
 
 
 def validate_training_set(value, _ctx):

@@ -19,28 +19,20 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 
 from aiida import orm
 from aiida.common.folders import Folder
-from aiida.engine import ExitCode
 
 from aiida_gaprss.calculations.python_job import PythonJob
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
-from aiida_gaprss.parsers.python_job import PythonJobParser
 
-__all__ = ('StudentFit', 'StudentFitParser', 'level_key', 'validate_student_fit_parameters')
+__all__ = ('StudentFit', 'validate_student_fit_parameters')
 
 LOGGER = logging.getLogger(__name__)
 
 #: Keys of the ``parameters`` input.
 KEYS = ('levels', 'seed', 'cutoff', 'min_dist', 'weights', 'max_iter', 'tolerance', 'window')
-
-
-def level_key(level: int) -> str:
-    """Output link name of the student of ``level`` (``level_08``)."""
-    return f'level_{int(level):02d}'
 
 
 def validate_student_settings(parameters: dict, field: str = 'parameters') -> None:
@@ -182,30 +174,3 @@ class StudentFit(PythonJob):
     def get_retrieve_list(self) -> list[str]:
         """The base files plus one folder per student."""
         return [*super().get_retrieve_list(), *(f'student_{level}' for level in self._levels())]
-
-
-class StudentFitParser(PythonJobParser):
-    """Outputs ``report`` and one ``students.level_XX`` per fitted level; 320 if a student's files are missing."""
-
-    def parse_outputs(self, status: dict) -> ExitCode | None:
-        """Read the report and store every student folder as a StudentPotential."""
-        report = self.read_json(self.node.process_class.REPORT_FILENAME)
-        self.out('report', orm.Dict(report))
-        problems = []
-        for level, entry in sorted(report.get('students', {}).items(), key=lambda item: int(item[0])):
-            folder = entry.get('folder', f'student_{level}')
-            with tempfile.TemporaryDirectory(prefix='gaprss-student-') as tmp:
-                try:
-                    self.retrieved.base.repository.copy_tree(tmp, path=folder)
-                    student = StudentPotential.from_folder(tmp)
-                except (FileNotFoundError, OSError, ValueError) as exception:
-                    problems.append(f'level {level}: {exception}')
-                    continue
-            self.out(f'students.{level_key(level)}', student)
-        expected = {int(level) for level in self.node.inputs.parameters['levels']}
-        missing = sorted(expected - {int(level) for level in report.get('students', {})})
-        if missing:
-            problems.append(f'levels {missing} absent from the report')
-        if problems:
-            return self.exit_codes.ERROR_STUDENT_FILES_MISSING.format(detail='; '.join(problems))
-        return None

@@ -18,15 +18,12 @@ import math
 
 from aiida import orm
 from aiida.common.folders import Folder
-from aiida.engine import ExitCode
 
 from aiida_gaprss.calculations.python_job import PythonJob
-from aiida_gaprss.data.extxyz import read_frames
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
-from aiida_gaprss.parsers.python_job import PythonJobParser
 
-__all__ = ('RUNS', 'TeacherMd', 'TeacherMdParser', 'validate_teacher_md_parameters')
+__all__ = ('RUNS', 'TeacherMd', 'validate_teacher_md_parameters')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -54,7 +51,7 @@ def _number(value, field: str, *, positive: bool = False, allow_none: bool = Fal
 
 def validate_md_protocol(protocol: str, overrides: dict | None, field: str = 'parameters') -> dict:
     """Return the MD protocol ``protocol`` with ``overrides``; ``ValueError`` naming the field for bad values."""
-    from aiida_gaprss.rss.md import _BAROSTATS, PROTOCOLS, get_protocol
+    from aiida_gaprss.rss.md import BAROSTATS, PROTOCOLS, get_protocol
 
     if protocol not in PROTOCOLS:
         raise ValueError(f'field `{field}.protocol`: expected one of {sorted(PROTOCOLS)}, got {protocol!r}')
@@ -70,10 +67,8 @@ def validate_md_protocol(protocol: str, overrides: dict | None, field: str = 'pa
     for key in ('volume_per_atom', 'timestep_fs', 'taup_fs', 'compressibility'):
         _number(merged[key], f'{field}.overrides.{key}', positive=True)
     _number(merged['min_distance'], f'{field}.overrides.min_distance')
-    if merged['barostat'] not in _BAROSTATS:
-        raise ValueError(
-            f'field `{field}.overrides.barostat`: expected one of {_BAROSTATS}, got {merged["barostat"]!r}'
-        )
+    if merged['barostat'] not in BAROSTATS:
+        raise ValueError(f'field `{field}.overrides.barostat`: expected one of {BAROSTATS}, got {merged["barostat"]!r}')
     compression = merged['compression']
     _number(compression['temperature'], f'{field}.overrides.compression.temperature', positive=True)
     for key in ('thermalise_ps', 'ramp_ps', 'p_start', 'p_max'):
@@ -167,24 +162,3 @@ class TeacherMd(PythonJob):
         self.write_potential_files(folder, self.inputs.teacher, self.POTENTIAL_FOLDER)
         if 'structures' in self.inputs:
             self.write_structure_set(folder, self.inputs.structures, self.INPUT_FILENAME)
-
-
-class TeacherMdParser(PythonJobParser):
-    """Outputs ``report``, ``snapshots`` and ``final``; 320 if there are no snapshots."""
-
-    def _frames(self, filename: str) -> list:
-        with self.retrieved.base.repository.open(filename, 'r') as handle:
-            return list(read_frames(handle))
-
-    def parse_outputs(self, status: dict) -> ExitCode | None:
-        """Read the report, the snapshots and the final states."""
-        process = self.node.process_class
-        self.out('report', orm.Dict(self.read_json(process.REPORT_FILENAME)))
-        final = self._frames(process.FINAL_FILENAME)
-        if final:
-            self.out('final', StructureSet.from_atoms(final))
-        snapshots = self._frames(process.SNAPSHOTS_FILENAME)
-        if not snapshots:
-            return self.exit_codes.ERROR_NO_SNAPSHOTS
-        self.out('snapshots', StructureSet.from_atoms(snapshots))
-        return None

@@ -10,7 +10,8 @@ each minimum, on the computer of the job Python (``aiida_gaprss.jobs.validate_po
 since the n = l = 16 averaged SOAP of a large database is not cheap enough for a daemon worker. Output:
 ``structure_map`` (Dict of coordinates and colours).
 
-Both are parsed by :class:`ValidatePotentialParser` (entry point ``gaprss.validate_potential``).
+Both are parsed by :class:`aiida_gaprss.parsers.validate_potential.ValidatePotentialParser` (entry point
+``gaprss.validate_potential``).
 """
 
 from __future__ import annotations
@@ -21,19 +22,15 @@ from typing import ClassVar
 
 from aiida import orm
 from aiida.common.folders import Folder
-from aiida.engine import ExitCode
 
 from aiida_gaprss.calculations.ase_batch import validate_calculator_or_potential
 from aiida_gaprss.calculations.python_job import PythonJob
-from aiida_gaprss.data.extxyz import read_frames
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
-from aiida_gaprss.parsers.python_job import PythonJobParser
 
 __all__ = (
     'StructureMap',
     'ValidatePotential',
-    'ValidatePotentialParser',
     'validate_map_parameters',
     'validate_validation_parameters',
 )
@@ -259,22 +256,3 @@ class StructureMap(PythonJob):
         """The structures."""
         with folder.open(self.INPUT_FILENAME, 'w', encoding='utf-8') as handle:
             handle.write(self.inputs.structures.get_content())
-
-
-class ValidatePotentialParser(PythonJobParser):
-    """Outputs of :class:`ValidatePotential` (``structures``, ``results``) or :class:`StructureMap`."""
-
-    def parse_outputs(self, status: dict) -> ExitCode | None:
-        """Read ``results.json`` (and ``phases.xyz``)."""
-        process = self.node.process_class
-        results = self.read_json(process.RESULTS_FILENAME)
-        if issubclass(process, StructureMap):
-            self.out('structure_map', orm.Dict(results))
-            return None
-        if not results.get('phases'):
-            return self.exit_codes.ERROR_NO_PHASE
-        with self.retrieved.base.repository.open(process.PHASES_FILENAME, 'r') as handle:
-            frames = list(read_frames(handle))
-        self.out('structures', StructureSet.from_atoms(frames))
-        self.out('results', orm.Dict(results))
-        return None

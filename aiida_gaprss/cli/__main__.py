@@ -1,5 +1,5 @@
 """Allow ``python -m aiida_gaprss.cli``."""
 
-from . import cmd_root
+from .root import cmd_root
 
 cmd_root()

@@ -7,8 +7,8 @@ import shutil
 
 import click
 
-from . import cmd_root
 from .params import OutputFile, check_overwrite
+from .root import cmd_root
 
 #: At most this many cells in one command (more is a usage error); above CONFIRM_ABOVE the command asks first.
 MAX_CELLS = 100_000_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import cmd_root
 from .params import JsonObject, NodeParam, load_profile_option
+from .root import cmd_root
 from .utils import resolve_code
 
 
@@ -95,7 +95,7 @@ def cmd_indirect(
 
     from aiida.engine import submit
 
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
     from aiida_gaprss.workflows.indirect import IndirectLearningWorkChain
     from aiida_gaprss.workflows.teacher import reference_inputs_of, teacher_from_node, teacher_from_shipped
 

@@ -7,8 +7,8 @@ import pathlib
 
 import click
 
-from . import cmd_root
 from .params import NodeParam, OutputFile, load_profile_option
+from .root import cmd_root
 from .utils import echo_table
 
 _ROOT_HELP = 'Folder of the potentials (default: $GAPRSS_POTENTIALS_ROOT, else the package folder).'

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from . import cmd_root
 from .params import NodeParam, load_profile_option
+from .root import cmd_root
 from .utils import output_options, output_path
 
 

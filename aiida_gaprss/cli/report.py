@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import cmd_root
 from .params import NodeParam, load_profile_option
+from .root import cmd_root
 from .utils import output_options, output_path
 
 #: What ``gaprss report`` writes a page of: the process label and its writer (in aiida_gaprss.report).

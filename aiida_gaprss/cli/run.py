@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import cmd_root
 from .params import JsonObject, NodeParam, load_profile_option
+from .root import cmd_root
 from .utils import echo_table, resolve_code
 
 #: A pk argument that must be a GAP-RSS run.
@@ -42,7 +42,7 @@ RUN = NodeParam(('GapRssWorkChain',), 'a GAP-RSS run (GapRssWorkChain)')
 def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code, gap_fit_code, pw_code, vasp_code,
             potential_family, potential_mapping, overrides, wait):  # fmt: skip
     """Submit a GAP-RSS run for ELEMENT to the daemon and print its pk."""
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
     from aiida_gaprss.workflows.rss import GapRssWorkChain
 
     extra = dict(overrides or {})
@@ -113,11 +113,12 @@ def _submit(builder, wait: bool):
     if wait:
         while not node.is_terminated:
             time.sleep(5)
-        _print_status(node)
+        print_status(node)
     return node
 
 
-def _print_status(node) -> None:
+def print_status(node) -> None:
+    """Print the state, the reference budget used and one line per iteration of the GAP-RSS run ``node``."""
     from aiida_gaprss.provenance import run_status
 
     status = run_status(node)
@@ -198,4 +199,4 @@ def _print_phase_errors(iterations: list) -> None:
 @load_profile_option
 def cmd_status(run):
     """Progress of the GAP-RSS run PK: iterations, budget used, current errors."""
-    _print_status(run)
+    print_status(run)

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from . import cmd_root
 from .params import OutputFile, StructureFile, check_overwrite
+from .root import cmd_root
 
 METHODS = ('kernel-cur', 'descriptor-cur', 'random', 'flat-histogram', 'combined')
 #: 1 GPa in eV/Å³.

@@ -2,7 +2,7 @@
 
 import click
 
-from . import cmd_root
+from .root import cmd_root
 
 
 @cmd_root.command('setup')
@@ -24,7 +24,7 @@ def cmd_setup(profile, daemon, pseudos, threads, scheduler):
     With `--scheduler slurm`, also a `core.slurm` computer `localhost-slurm` (transport core.local) and its codes
     (gap_fit, gaprss-python, pw). Running it twice changes nothing: everything that exists is kept as it is.
     """
-    from aiida_gaprss.embedded import setup
+    from aiida_gaprss.setup import setup
 
     report = setup(profile, daemon=daemon, pseudos=pseudos, threads=threads, scheduler=scheduler)
     click.echo(f'profile: {report.profile}')

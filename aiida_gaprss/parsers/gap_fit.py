@@ -28,10 +28,9 @@ from aiida.common import NotExistent
 from aiida.engine import ExitCode
 from aiida.parsers import Parser
 
-from aiida_gaprss.calculations.gap_fit import GapFitCalculation, gap_fit_command_line
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.parsers.python_job import scheduler_stop_message
-from aiida_gaprss.rss.gap_parameters import build_gap_fit_command
+from aiida_gaprss.rss.gap_parameters import build_gap_fit_command, gap_fit_command_line
 
 __all__ = ('PARSER_EVALUATION_MAX_ATOMS', 'GapFitParser', 'find_error', 'find_out_of_memory', 'parse_stdout')
 
@@ -178,10 +177,11 @@ class GapFitParser(Parser):
         if exit_code is not None:
             return exit_code
 
-        stdout = self._read(GapFitCalculation.STDOUT_FILENAME)
+        calculation = self.node.process_class
+        stdout = self._read(calculation.STDOUT_FILENAME)
         if stdout is None:
             return self.exit_codes.ERROR_OUTPUT_STDOUT_MISSING
-        stderr = self._read(GapFitCalculation.STDERR_FILENAME)
+        stderr = self._read(calculation.STDERR_FILENAME)
         if stderr is None:
             return self.exit_codes.ERROR_OUTPUT_STDERR_MISSING
 
@@ -195,7 +195,7 @@ class GapFitParser(Parser):
         report = parse_stdout(stdout)
         temporary = kwargs.get('retrieved_temporary_folder')
         folder = pathlib.Path(temporary) if temporary else None
-        xml_name = GapFitCalculation.POTENTIAL_FILENAME
+        xml_name = calculation.POTENTIAL_FILENAME
         if folder is None or not (folder / xml_name).is_file():
             if not report['finished']:
                 return self.exit_codes.ERROR_JOB_KILLED.format(
@@ -219,27 +219,29 @@ class GapFitParser(Parser):
 
     def _command_argv(self) -> list[str]:
         parameters = self.node.inputs.parameters.get_dict()
+        calculation = self.node.process_class
         return build_gap_fit_command(
-            parameters, at_file=GapFitCalculation.TRAINING_FILENAME, gp_file=GapFitCalculation.POTENTIAL_FILENAME
+            parameters, at_file=calculation.TRAINING_FILENAME, gp_file=calculation.POTENTIAL_FILENAME
         )
 
     def _training_errors(self, xml_path: pathlib.Path) -> tuple[dict | None, str | None]:
         """Training errors from the evaluation code's JSON, or computed here for small sets."""
         if 'evaluation_code' in self.node.inputs:
-            content = self._read(GapFitCalculation.ERRORS_FILENAME)
+            calculation = self.node.process_class
+            content = self._read(calculation.ERRORS_FILENAME)
             if content is None:
-                status = self._read(GapFitCalculation.ERRORS_STATUS_FILENAME)
+                status = self._read(calculation.ERRORS_STATUS_FILENAME)
                 detail = 'no status file'
                 if status:
                     try:
                         detail = json.loads(status).get('error') or detail
                     except ValueError:
                         detail = 'unreadable status file'
-                return None, f'the evaluation job wrote no `{GapFitCalculation.ERRORS_FILENAME}` ({detail})'
+                return None, f'the evaluation job wrote no `{calculation.ERRORS_FILENAME}` ({detail})'
             try:
                 return json.loads(content), None
             except ValueError as exception:
-                return None, f'`{GapFitCalculation.ERRORS_FILENAME}` is not valid JSON: {exception}'
+                return None, f'`{calculation.ERRORS_FILENAME}` is not valid JSON: {exception}'
 
         training_set = self.node.inputs.training_set
         if training_set.num_atoms > PARSER_EVALUATION_MAX_ATOMS:

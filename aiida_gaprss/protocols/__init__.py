@@ -41,7 +41,7 @@ def _load(kind: str, name: str | None) -> dict:
     base = protocol.pop('base', None)
     if base is None:
         return protocol
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
 
     return deep_merge(_load(kind, base), protocol)
 

@@ -54,7 +54,10 @@ import copy
 import logging
 import math
 import re
+import shlex
 from collections.abc import Mapping, Sequence
+
+from aiida_gaprss.common.merge import deep_merge
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +68,8 @@ __all__ = (
     'PER_STRUCTURE_SIGMA_KEYS',
     'TABLE1',
     'build_gap_fit_command',
-    'deep_merge',
     'fit_parameters',
+    'gap_fit_command_line',
     'descriptor_string',
     'per_structure_sigmas',
     'select_descriptors',
@@ -175,46 +178,6 @@ _TOP_LEVEL = (
 )
 
 
-def deep_merge(base: Mapping, overrides: Mapping | None) -> dict:
-    """Return a deep copy of ``base`` with ``overrides`` merged in (nested mappings merged key by key).
-
-    ``descriptors`` is special: the override may be a list of the same length (merged element by element), a list of
-    another length (replaces the list), or a mapping keyed by descriptor type (merged into every descriptor of that
-    type; ``None`` removes them).
-    """
-    merged = copy.deepcopy(dict(base))
-    for key, value in (overrides or {}).items():
-        if key == 'descriptors' and isinstance(merged.get(key), list):
-            merged[key] = _merge_descriptors(merged[key], value)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def _merge_descriptors(base: list, value) -> list:
-    if isinstance(value, Mapping):
-        result = []
-        unknown = set(value) - {d.get('type') for d in base if isinstance(d, Mapping)}
-        if unknown:
-            raise ValueError(f'overrides.descriptors: no descriptor of type {sorted(unknown)} to override')
-        for descriptor in base:
-            change = value.get(descriptor.get('type'), {})
-            if change is None:
-                continue
-            result.append(deep_merge(descriptor, change))
-        return result
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) == len(base):
-            return [
-                deep_merge(old, new) if isinstance(new, Mapping) else copy.deepcopy(new)
-                for old, new in zip(base, value, strict=True)
-            ]
-        return copy.deepcopy(list(value))
-    raise ValueError(f'overrides.descriptors: expected a list or a mapping by descriptor type, got {type(value)}')
-
-
 def table1_parameters(
     element: str | Sequence[str],
     *,
@@ -232,8 +195,8 @@ def table1_parameters(
     radius, bonding
         Override the characteristic radius (Å) and bonding type ('covalent' or 'metallic').
     overrides
-        Deep-merged into the result (see :func:`deep_merge`), e.g. ``{'descriptors': {'soap': {'delta': 0.2}},
-        'e0': {'Si': -0.1}}``.
+        Deep-merged into the result (see :func:`~aiida_gaprss.common.merge.deep_merge`), e.g.
+        ``{'descriptors': {'soap': {'delta': 0.2}}, 'e0': {'Si': -0.1}}``.
 
     Returns
     -------
@@ -613,3 +576,8 @@ def build_gap_fit_command(params: Mapping, *, at_file: str, gp_file: str = 'gap.
         f'sparse_separate_file={_format(params["sparse_separate_file"])}',
     ]
     return argv
+
+
+def gap_fit_command_line(argv: list[str]) -> str:
+    """The shell command line (program name ``gap_fit``) for the argument list ``argv``."""
+    return shlex.join(['gap_fit', *argv])

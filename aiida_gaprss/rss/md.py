@@ -42,6 +42,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    'BAROSTATS',
     'PROTOCOLS',
     'get_protocol',
     'random_start',
@@ -104,7 +105,8 @@ PROTOCOLS = {
     },
 }  # fmt: skip
 
-_BAROSTATS = ('berendsen', 'mtk')
+#: Barostats the MD knows.
+BAROSTATS = ('berendsen', 'mtk')
 #: Isothermal compressibility used by the Berendsen barostat (1/GPa; Si bulk modulus ~100 GPa).
 DEFAULT_COMPRESSIBILITY = 0.01
 #: Barostat time constant (fs): Berendsen's ``taup``, MTK's ``pdamp``.
@@ -347,8 +349,8 @@ def run_schedule(
     (ase.Atoms, list of ase.Atoms)
         The final state (momenta and teacher labels, no calculator) and the snapshots.
     """
-    if barostat not in _BAROSTATS:
-        raise ValueError(f'barostat: expected one of {_BAROSTATS}, got {barostat!r}')
+    if barostat not in BAROSTATS:
+        raise ValueError(f'barostat: expected one of {BAROSTATS}, got {barostat!r}')
     for name, value in (('update_every', update_every), ('snapshot_every', snapshot_every)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f'{name}: expected a positive integer, got {value!r}')

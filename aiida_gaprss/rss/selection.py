@@ -24,7 +24,6 @@ all give the same scores to round-off on well-separated spectra (tested).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -366,8 +365,3 @@ def select_from_trajectories(
     else:
         picks = kernel_cur(P, n, zeta=zeta, seed=seed_cur, stochastic=stochastic, center=center, solver=solver)
     return np.sort(kept[picks])
-
-
-def select_atoms(atoms_list: Sequence, indices) -> list:
-    """Return ``[atoms_list[i] for i in indices]`` (helper for callers holding ase Atoms)."""
-    return [atoms_list[int(i)] for i in indices]

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     'AVAILABLE_LEVELS',
+    'level_key',
     'POTENTIAL_FILENAME',
     'SETTINGS_FILENAME',
     'DEFAULT_WEIGHTS',
@@ -60,6 +61,11 @@ POTENTIAL_FILENAME = 'student.mtp'
 SETTINGS_FILENAME = 'student.json'
 #: Energy : force : stress weights of the paper.
 DEFAULT_WEIGHTS = (10.0, 1.0, 0.01)
+
+
+def level_key(level: int) -> str:
+    """Key of the student of ``level`` (``level_08``): its output link name and its name in reports."""
+    return f'level_{int(level):02d}'
 
 
 def untrained_mtp_text(level: int, *, cutoff: float = 5.0, min_dist: float = 1.5) -> str:

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 
 from aiida import orm
 
+from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.protocols import load_gaprss_protocol
 from aiida_gaprss.rss.elements import validate_element
-from aiida_gaprss.rss.gap_parameters import deep_merge, table1_parameters
+from aiida_gaprss.rss.gap_parameters import table1_parameters
 
 __all__ = ('ENGINES', 'ENGINE_CODES', 'fill_engine', 'get_gaprss_builder')
 

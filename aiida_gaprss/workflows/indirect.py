@@ -52,10 +52,10 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_
 
-from aiida_gaprss.calculations.student_fit import level_key
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
+from aiida_gaprss.students.mtp import level_key
 from aiida_gaprss.workflows.functions import merge_structure_sets
 from aiida_gaprss.workflows.indirect_checks import (
     SELECTION_METHODS,

@@ -2,7 +2,7 @@
 
 The protocol (``aiida_gaprss/protocols/indirect.yaml``: ``fast`` or ``precise``) gives the MD preset, the dataset
 size, the student levels and settings, the test sets and the job options; ``overrides`` deep-merges on top (the
-same :func:`~aiida_gaprss.rss.gap_parameters.deep_merge` as the GAP-RSS protocols). Every value is validated before
+same :func:`~aiida_gaprss.common.merge.deep_merge` as the GAP-RSS protocols). Every value is validated before
 the builder is returned, so bad input fails here with the field named, and nothing is submitted.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 
 from aiida import orm
 
+from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.protocols import load_indirect_protocol
-from aiida_gaprss.rss.gap_parameters import deep_merge
 from aiida_gaprss.workflows.builders import fill_engine
 from aiida_gaprss.workflows.indirect_checks import validate_indirect_parameters, validate_validation_settings
 

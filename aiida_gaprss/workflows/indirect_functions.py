@@ -12,9 +12,9 @@ import math
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_gaprss.calculations.student_fit import level_key
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.students.mtp import level_key
 
 __all__ = (
     'collect_fit_reports',

@@ -659,7 +659,7 @@ def restart_builder(node: orm.WorkflowNode):
     """
     from aiida.common.links import LinkType
 
-    from aiida_gaprss.rss.gap_parameters import deep_merge
+    from aiida_gaprss.common.merge import deep_merge
 
     inputs = node.base.links.get_incoming(link_type=(LinkType.INPUT_CALC, LinkType.INPUT_WORK)).nested()
     inputs = deep_merge(node.get_metadata_inputs() or {}, inputs) if hasattr(node, 'get_metadata_inputs') else inputs

@@ -124,11 +124,11 @@ def _kpoints_block(calculations: list, declared: float | None, source: str) -> d
     import numpy as np
 
     from aiida_gaprss.rss.kpoints import kpoint_mesh
-    from aiida_gaprss.workflows.reference.engines import _is_molecule_in_a_box
+    from aiida_gaprss.workflows.reference.engines import is_molecule_in_a_box
 
     lower, upper, checked, mismatches = 0.0, math.inf, 0, []
     for node, atoms, mesh in calculations:
-        if _is_molecule_in_a_box(atoms):
+        if is_molecule_in_a_box(atoms):
             continue
         checked += 1
         lengths = np.linalg.norm(2 * np.pi * np.linalg.inv(atoms.cell.array).T, axis=1)
@@ -270,7 +270,7 @@ def reference_settings(training: orm.Data) -> dict:
     ValueError
         If no reference calculation is an ancestor of ``training``.
     """
-    from aiida_gaprss.provenance import _inputs_with_prefix
+    from aiida_gaprss.provenance import inputs_with_prefix
 
     calculations = _label_calculations(training)
     workchains = _reference_workchains(calculations)
@@ -282,7 +282,7 @@ def reference_settings(training: orm.Data) -> dict:
     engine = engines[0]
     inputs = defaultdict(int)
     for node in workchains:
-        inputs[json.dumps(_inputs_with_prefix(node, f'{engine}__'), sort_keys=True, default=str)] += 1
+        inputs[json.dumps(inputs_with_prefix(node, f'{engine}__'), sort_keys=True, default=str)] += 1
     if engine == 'qe':
         result = _qe_settings([node for node in calculations if node.process_type == _PW], workchains)
     else:
@@ -303,7 +303,7 @@ def _flatten(value, prefix: str = '') -> dict:
 
 def closest_protocol(element: str, inputs: Mapping) -> dict:
     """The protocol of ``gaprss.yaml`` whose settings differ least from a run's ``inputs`` (as
-    :func:`aiida_gaprss.provenance._inputs_with_prefix` gives them), and the differences.
+    :func:`aiida_gaprss.provenance.inputs_with_prefix` gives them), and the differences.
 
     The protocol is not stored with a run; this infers it from the settings (loop sizes, iteration parameters, fit
     parameters, the reference protocol), so the differences are the run's overrides of that protocol.
@@ -353,11 +353,11 @@ def closest_protocol(element: str, inputs: Mapping) -> dict:
 
 
 def _run_block(run: orm.WorkflowNode, potential: GapPotential) -> dict:
-    from aiida_gaprss.provenance import _inputs_with_prefix, lineage, run_status
+    from aiida_gaprss.provenance import inputs_with_prefix, lineage, run_status
 
     info = lineage(potential)
     status = run_status(run)
-    inputs = _inputs_with_prefix(run, '')
+    inputs = inputs_with_prefix(run, '')
     curve = run.outputs.learning_curve.get_dict().get('iterations', []) if 'learning_curve' in run.outputs else []
     block = {
         'run': {

@@ -380,13 +380,14 @@ def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
     """
     from aiida.plugins import WorkflowFactory
 
-    from aiida_gaprss.workflows.reference.engines import QeEngine, _upper_sections
-    from aiida_gaprss.workflows.reference.protocols import deep_merge, load_protocol
+    from aiida_gaprss.common.merge import deep_merge
+    from aiida_gaprss.workflows.reference.engines import QeEngine, upper_sections
+    from aiida_gaprss.workflows.reference.protocols import load_protocol
 
     PwRelaxWorkChain = WorkflowFactory('quantumespresso.pw.relax')
     protocol = load_protocol('qe', qe['protocol'].value if 'protocol' in qe else None)
     family_label = qe['pseudo_family'].value if 'pseudo_family' in qe else protocol['pseudo_family']
-    overrides = _upper_sections(qe['parameters'].get_dict() if 'parameters' in qe else {})
+    overrides = upper_sections(qe['parameters'].get_dict() if 'parameters' in qe else {})
     if 'kpoints_spacing' in qe:
         overrides['KPOINTS_SPACING'] = qe['kpoints_spacing'].value
     parameters, own_mesh = QeEngine.parameters(protocol, atoms, overrides)

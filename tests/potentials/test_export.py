@@ -81,10 +81,10 @@ def _pw_parameters(natoms: int, isolated: bool = False, ecutwfc: float = 30.0) -
 def _pw(caller, tag: str, atoms, pw_code, pseudo, isolated: bool = False, ecutwfc: float = 30.0):
     """PwBaseWorkChain → PwCalculation for ``atoms`` as the QE engine builds them; returns the calculation."""
     from aiida_gaprss.rss.kpoints import kpoint_mesh
-    from aiida_gaprss.workflows.reference.engines import _is_molecule_in_a_box
+    from aiida_gaprss.workflows.reference.engines import is_molecule_in_a_box
 
     kpoints = orm.KpointsData()
-    kpoints.set_kpoints_mesh([1, 1, 1] if _is_molecule_in_a_box(atoms) else kpoint_mesh(atoms.cell, SPACING))
+    kpoints.set_kpoints_mesh([1, 1, 1] if is_molecule_in_a_box(atoms) else kpoint_mesh(atoms.cell, SPACING))
     inputs = {'parameters': orm.Dict(_pw_parameters(len(atoms), isolated, ecutwfc)), 'kpoints': kpoints,
               'structure': orm.StructureData(ase=atoms), 'pseudos__Si': pseudo, 'code': pw_code}  # fmt: skip
     base = _process(orm.WorkChainNode, 'PwBaseWorkChain', {}, caller, tag)

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.rss.gap_parameters import (
     build_gap_fit_command,
-    deep_merge,
     descriptor_string,
     per_structure_sigmas,
     select_descriptors,

@@ -6,10 +6,10 @@ from aiida import orm
 from aiida.engine import run_get_node
 from aiida.plugins import WorkflowFactory
 
+from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
-from aiida_gaprss.rss.gap_parameters import deep_merge
 from tests.conftest import labelled_si_cells
 
 IndirectLearningWorkChain = WorkflowFactory('gaprss.indirect')

@@ -10,8 +10,10 @@ from aiida import orm
 from ase.build import bulk
 from ase.units import GPa, create_units
 
+from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.pseudos import check_family_elements
+from aiida_gaprss.rss.kpoints import kpoint_mesh
 from aiida_gaprss.workflows.reference.functions import (
     INDEX_KEY,
     gather_labels,
@@ -21,7 +23,7 @@ from aiida_gaprss.workflows.reference.functions import (
     split_batches,
     split_structures,
 )
-from aiida_gaprss.workflows.reference.protocols import deep_merge, kpoint_mesh, load_protocol, settings_for_species
+from aiida_gaprss.workflows.reference.protocols import load_protocol, settings_for_species
 
 
 def structures(n=3):
@@ -167,8 +169,8 @@ def test_dimers_in_a_box_get_the_gamma_point_only():
     from ase import Atoms
     from ase.build import bulk
 
-    from aiida_gaprss.workflows.reference.engines import _is_molecule_in_a_box
+    from aiida_gaprss.workflows.reference.engines import is_molecule_in_a_box
 
-    assert _is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[12.0] * 3, pbc=True))
-    assert not _is_molecule_in_a_box(bulk('Si', 'diamond', a=5.43))
-    assert not _is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[4.0] * 3, pbc=True))
+    assert is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[12.0] * 3, pbc=True))
+    assert not is_molecule_in_a_box(bulk('Si', 'diamond', a=5.43))
+    assert not is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[4.0] * 3, pbc=True))

@@ -19,15 +19,17 @@ from aiida import orm
 from aiida.plugins import WorkflowFactory
 
 from aiida_gaprss.calculations.ase_batch import AseBatch
+from aiida_gaprss.common.merge import deep_merge
+from aiida_gaprss.rss.kpoints import kpoint_mesh
 from aiida_gaprss.workflows.reference.functions import (
     INDEX_KEY,
     split_batches,
     split_structures,
 )
 from aiida_gaprss.workflows.reference.inputs import UNHANDLED_FAILURE_ACTIONS
-from aiida_gaprss.workflows.reference.protocols import deep_merge, kpoint_mesh, load_protocol, settings_for_species
+from aiida_gaprss.workflows.reference.protocols import load_protocol, settings_for_species
 
-__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'pw_options')
+__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'is_molecule_in_a_box', 'pw_options', 'upper_sections')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ def _record(index: int, node: orm.ProcessNode, message: str | None = None, exit_
     return record
 
 
-def _upper_sections(parameters: dict) -> dict:
+def upper_sections(parameters: dict) -> dict:
     """pw.x namelists in upper case (``control`` -> ``CONTROL``), as aiida-quantumespresso writes them."""
     return {key.upper(): value for key, value in parameters.items()}
 
@@ -118,7 +120,7 @@ class AseEngine:
 MOLECULE_VOLUME_PER_ATOM = 200.0
 
 
-def _is_molecule_in_a_box(atoms) -> bool:
+def is_molecule_in_a_box(atoms) -> bool:
     """Whether ``atoms`` is a small molecule (a dimer) in a large periodic box."""
     return len(atoms) <= 2 and atoms.get_volume() / len(atoms) > MOLECULE_VOLUME_PER_ATOM
 
@@ -216,7 +218,7 @@ class QeEngine(_PerStructureEngine):
 
     @staticmethod
     def _check_parameters(namespace) -> str | None:
-        overrides = _upper_sections(namespace['parameters'].get_dict() if 'parameters' in namespace else {})
+        overrides = upper_sections(namespace['parameters'].get_dict() if 'parameters' in namespace else {})
         control = {key.lower(): value for key, value in overrides.get('CONTROL', {}).items()}
         system = {key.lower(): value for key, value in overrides.get('SYSTEM', {}).items()}
         if control.get('calculation', 'scf') != 'scf':
@@ -255,7 +257,7 @@ class QeEngine(_PerStructureEngine):
                 'electron_maxstep': protocol['electron_maxstep'],
             },
         }
-        overrides = _upper_sections(overrides or {})
+        overrides = upper_sections(overrides or {})
         spacing = overrides.pop('KPOINTS_SPACING', settings['kpoints_spacing'])
         parameters = deep_merge(parameters, overrides)
         return parameters, kpoint_mesh(atoms.cell, spacing, atoms.pbc)
@@ -267,7 +269,7 @@ class QeEngine(_PerStructureEngine):
         protocol = load_protocol('qe', qe.protocol.value if 'protocol' in qe else None)
         family_label = qe.pseudo_family.value if 'pseudo_family' in qe else protocol['pseudo_family']
         atoms = node.get_ase()
-        overrides = _upper_sections(qe.parameters.get_dict() if 'parameters' in qe else {})
+        overrides = upper_sections(qe.parameters.get_dict() if 'parameters' in qe else {})
         if 'kpoints_spacing' in qe:
             overrides['KPOINTS_SPACING'] = qe.kpoints_spacing.value
         if isolated:
@@ -275,9 +277,9 @@ class QeEngine(_PerStructureEngine):
             overrides = deep_merge(overrides, spin)
         elif 'structure_overrides' in qe:
             extra = qe.structure_overrides.get_dict().get(str(int(tag[1:])), {})
-            overrides = deep_merge(overrides, _upper_sections(extra))
+            overrides = deep_merge(overrides, upper_sections(extra))
         parameters, mesh = cls.parameters(protocol, atoms, overrides)
-        if _is_molecule_in_a_box(atoms):
+        if is_molecule_in_a_box(atoms):
             mesh = [1, 1, 1]  # a dimer in vacuum has no dispersion: the Γ point is exact and far cheaper
 
         builder = PwBaseWorkChain.get_builder()

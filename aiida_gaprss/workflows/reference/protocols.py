@@ -10,10 +10,7 @@ import pathlib
 
 import yaml
 
-from aiida_gaprss.rss.gap_parameters import deep_merge
-from aiida_gaprss.rss.kpoints import kpoint_mesh
-
-__all__ = ('deep_merge', 'kpoint_mesh', 'load_protocol', 'settings_for_species')
+__all__ = ('load_protocol', 'settings_for_species')
 
 LOGGER = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import time
 import pytest
 from aiida import orm
 
-from aiida_gaprss.computers import SLURM_LABEL, ensure_slurm_computer
-from aiida_gaprss.embedded import SetupReport, ensure_codes
+from aiida_gaprss.setup.common import SetupReport, ensure_codes
+from aiida_gaprss.setup.slurm import SLURM_LABEL, ensure_slurm_computer
 
 
 def _slurm_answers() -> bool:
@@ -78,7 +78,7 @@ def patient_daemon_stop(daemon_client):
 
 @pytest.fixture(scope='module')
 def slurm_codes(tmp_path_factory, patient_daemon_stop):
-    """The ``core.slurm`` computer of aiida_gaprss.computers (core.local transport) with the gaprss codes."""
+    """The ``core.slurm`` computer of aiida_gaprss.setup.slurm (core.local transport) with the gaprss codes."""
     report = SetupReport()
     workdir = tmp_path_factory.mktemp('slurm_workdir')
     computer = ensure_slurm_computer(report, 'slurm-test', workdir=str(workdir), poll_interval=1.0)

@@ -1,6 +1,6 @@
-"""Idempotent set-up of a SLURM computer (``core.slurm``) and the gaprss codes on it.
+"""The SLURM set-up: a ``core.slurm`` computer and the gaprss codes on it, idempotent.
 
-``gaprss setup --scheduler slurm`` calls :func:`setup_slurm` after the embedded set-up: it creates a computer that
+``gaprss setup --scheduler slurm`` calls :func:`setup_slurm` after the local set-up: it creates a computer that
 submits with ``sbatch`` (``core.local`` transport, i.e. SLURM on the machine that runs the daemon, as in the opt-in
 integration tests) with the same gap_fit, job-Python and pw.x codes as the localhost computer. For a real cluster,
 reached over SSH, create the computer with :func:`ensure_slurm_computer` and ``transport='core.ssh'`` or with
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import pathlib
 
-from .embedded import LOCAL_TRANSPORT, SetupReport, ensure_codes
+from .common import LOCAL_TRANSPORT, SetupReport, ensure_codes
 
 LOGGER = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Helpers every floor may use: no science, no AiiDA."""
