@@ -208,6 +208,11 @@ def _make_calculator(params: SoapParameters):
 
 
 def _worker_init(params: SoapParameters) -> None:
+    # one BLAS thread per worker: the 'numpy' backend's small matrix products would otherwise start a thread per
+    # core in every worker process and the workers would compete for the same cores
+    from threadpoolctl import threadpool_limits
+
+    _WORKER['blas'] = threadpool_limits(limits=1)
     _WORKER['params'] = params
     _WORKER['calc'] = _make_calculator(params)
 
@@ -325,11 +330,15 @@ def averaged_soap(
 
     parts: dict[int, np.ndarray] = {}
     if processes == 1 or len(chunks) == 1:
-        calc = _make_calculator(params)
-        for start, chunk in chunks:
-            parts[start] = _raw_rows(chunk, params, calc)
-            if progress is not None:
-                progress(len(chunk))
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread: the matrices are small, and idle OpenBLAS threads spin (measured: up to 10x the CPU time)
+        with threadpool_limits(limits=1):
+            calc = _make_calculator(params)
+            for start, chunk in chunks:
+                parts[start] = _raw_rows(chunk, params, calc)
+                if progress is not None:
+                    progress(len(chunk))
     else:
         method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn'
         context = multiprocessing.get_context(method)
