@@ -5,9 +5,10 @@ Stages (each timed, with the peak resident memory of this process plus its child
 1. ``generation``: ``aiida_gaprss.rss.generation.initial_pool('Si', n, seed, processes=2)`` (falls back to plain
    random P1 cells if the module is missing);
 2. ``soap``: ``aiida_gaprss.rss.soap.averaged_soap`` with the selection parameters (n = l = 12, r_cut 10.5 Å,
-   σ = default) on 2 processes;
-3. ``soap_direct``: baseline, the backend called directly on the same cells (dscribe
-   ``SOAP(average='inner').create(cells, n_jobs=2)``); ratio soap / soap_direct must be <= 1.2;
+   σ = default) on 2 processes, backend ``--backend`` (default: the library's default, 'numpy');
+3. ``soap_direct``: baseline, dscribe called directly on the same cells
+   (``SOAP(average='inner').create(cells, n_jobs=2)``); the same numbers (max difference recorded); with
+   ``--backend dscribe`` the ratio soap / soap_direct must be <= 1.2, with 'numpy' it is the speed-up;
 4. ``quippy_direct``: quippy's ``soap ... average=T`` called directly on a subsample, one process, extrapolated
    to all cells on 2 processes (time per cell × n / 2) — labelled as an extrapolation;
 5. ``cur``: ``kernel_cur`` picking 100 (ARPACK path for large pools).
@@ -16,7 +17,11 @@ The machine is shared: the load average at start and end is recorded; the figure
 Prints one JSON line at the end and writes ``benchmarks/results/initial_pool.json`` (``initial_pool.n<N>.json``
 for other ``--n``).
 
-Usage: ``python benchmarks/initial_pool.py [--n 10000] [--select 100] [--quippy-sample 200] [--seed 0]``
+CPU seconds of every stage are recorded beside the wall time (the parallel stages: this process plus its workers).
+
+Usage: ``python benchmarks/initial_pool.py [--n 10000] [--backend numpy|dscribe] [--select 100] [--quippy-sample 200]
+[--seed 0]``. The issue-24 measurement on an idle machine: ``python benchmarks/initial_pool.py`` (10,000 cells, the
+default backend; writes ``results/initial_pool.json``).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _record import provenance  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'initial_pool.json'
-TARGET_SECONDS = 300.0
+#: issue 24, goal 1: the 10k pool in under 2 minutes on 2 idle cores (it was 5 minutes before)
+TARGET_SECONDS = 120.0
 
 
 class PeakMemory:
@@ -122,6 +128,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--select', type=int, default=100)
     parser.add_argument('--quippy-sample', type=int, default=200, help='cells for the quippy extrapolation')
     parser.add_argument('--processes', type=int, default=2)
+    parser.add_argument('--backend', choices=['numpy', 'dscribe'], default=None, help='default: the library default')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--output', type=pathlib.Path, default=None, help='default: results/initial_pool.json')
     args = parser.parse_args(argv)
@@ -129,7 +136,15 @@ def main(argv=None) -> dict:
         args.output = RESULTS if args.n == 10000 else RESULTS.with_name(f'initial_pool.n{args.n}.json')
 
     from aiida_gaprss.rss.selection import kernel_cur
-    from aiida_gaprss.rss.soap import DEFAULT_SIGMA, SoapParameters, _dscribe_pair_weights, averaged_soap
+    from aiida_gaprss.rss.soap import (
+        DEFAULT_BACKEND,
+        DEFAULT_SIGMA,
+        SoapParameters,
+        _dscribe_pair_weights,
+        averaged_soap,
+    )
+
+    backend = args.backend or DEFAULT_BACKEND
 
     soap = {'n_max': 12, 'l_max': 12, 'sigma': DEFAULT_SIGMA, 'r_cut': 10.5}
     figures = {
@@ -137,7 +152,7 @@ def main(argv=None) -> dict:
         'n_cells': args.n,
         'n_select': args.select,
         'processes': args.processes,
-        'soap_parameters': {**soap, 'backend': 'dscribe'},
+        'soap_parameters': {**soap, 'backend': backend},
         'cpu_count': os.cpu_count(),
         'load_average_start': [round(x, 2) for x in os.getloadavg()],
     }
@@ -160,11 +175,12 @@ def main(argv=None) -> dict:
 
     # 2. averaged SOAP through our function
     with PeakMemory() as mem:
-        P = averaged_soap(cells, processes=args.processes, **soap)
+        P = averaged_soap(cells, processes=args.processes, backend=backend, **soap)
     figures['soap_seconds'] = round(mem.seconds, 2)
     figures['soap_cpu_seconds'] = round(mem.cpu_seconds, 2)
     figures['soap_peak_gb'] = round(mem.peak_gb, 3)
     figures['soap_ms_per_cell_per_process'] = round(1e3 * mem.seconds * args.processes / len(cells), 2)
+    figures['soap_cpu_ms_per_cell'] = round(1e3 * mem.cpu_seconds / len(cells), 2)
     log(f'soap (ours): {mem.seconds:.1f} s')
 
     # 3. the backend called directly, same cells, same parallelism
@@ -180,6 +196,7 @@ def main(argv=None) -> dict:
     figures['soap_direct_peak_gb'] = round(mem.peak_gb, 3)
     figures['soap_ratio_ours_over_direct'] = round(figures['soap_seconds'] / mem.seconds, 3)
     figures['soap_cpu_ratio_ours_over_direct'] = round(figures['soap_cpu_seconds'] / mem.cpu_seconds, 3)
+    figures['soap_direct_cpu_ms_per_cell'] = round(1e3 * mem.cpu_seconds / len(cells), 2)
     D = D * _dscribe_pair_weights(12, 12, 1)  # same numbers up to our sqrt(2) weights and normalisation
     D /= np.linalg.norm(D, axis=1)[:, None]
     figures['soap_max_abs_difference_vs_direct'] = float(np.abs(D - P).max())
@@ -198,11 +215,11 @@ def main(argv=None) -> dict:
         descriptor.calc(atoms)
     quippy_per_cell = (time.process_time() - start) / len(sample)
     start = time.process_time()
-    averaged_soap(sample, processes=1, **soap)
+    averaged_soap(sample, processes=1, backend=backend, **soap)
     ours_sample_per_cell = (time.process_time() - start) / len(sample)
     figures['quippy_direct_sample_cells'] = len(sample)
     figures['quippy_direct_cpu_ms_per_cell'] = round(1e3 * quippy_per_cell, 2)
-    figures['ours_dscribe_cpu_ms_per_cell_same_sample'] = round(1e3 * ours_sample_per_cell, 2)
+    figures['ours_cpu_ms_per_cell_same_sample'] = round(1e3 * ours_sample_per_cell, 2)
     # extrapolation (labelled): CPU per cell x all cells / 2 processes, i.e. wall time on 2 idle cores
     figures['quippy_direct_EXTRAPOLATED_seconds_all_cells_2_idle_cores'] = round(quippy_per_cell * len(cells) / 2, 1)
     figures['ours_EXTRAPOLATED_seconds_all_cells_2_idle_cores'] = round(ours_sample_per_cell * len(cells) / 2, 1)
@@ -227,7 +244,8 @@ def main(argv=None) -> dict:
     figures['pool_target_seconds'] = TARGET_SECONDS
     figures['pool_within_target'] = bool(total < TARGET_SECONDS)
     figures['pool_within_target_idle_estimate'] = bool(cpu_total / args.processes < TARGET_SECONDS)
-    figures['soap_ratio_within_1_2'] = bool(figures['soap_ratio_ours_over_direct'] <= 1.2)
+    if backend == 'dscribe':
+        figures['soap_ratio_within_1_2'] = bool(figures['soap_ratio_ours_over_direct'] <= 1.2)
     figures['maxrss_self_gb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
     figures['maxrss_children_gb'] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 3)
     figures['load_average_end'] = [round(x, 2) for x in os.getloadavg()]

@@ -53,7 +53,7 @@ def enthalpies_per_atom(atoms_list) -> list[float]:
 @click.option('--l-max', type=click.IntRange(min=1), default=12, show_default=True, help='SOAP angular order.')
 @click.option('--sigma', type=float, default=None, help='SOAP atom width in Å [default: 0.5].')
 @click.option('--r-cut', type=float, default=10.5, show_default=True, help='SOAP cut-off in Å.')
-@click.option('--backend', type=click.Choice(['dscribe', 'quippy']), default='dscribe', show_default=True)
+@click.option('--backend', type=click.Choice(['numpy', 'dscribe', 'quippy']), default='numpy', show_default=True)
 @click.option('--processes', type=click.IntRange(min=1), default=2, show_default=True)
 def select(
     structures,

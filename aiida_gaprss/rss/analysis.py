@@ -323,7 +323,7 @@ def soap_similarity(
     l_max: int = 8,
     sigma: float = 0.5,
     r_cut: float = 5.0,
-    backend: str = 'dscribe',
+    backend: str = 'numpy',
     processes: int = 1,
 ) -> np.ndarray:
     """Configuration-averaged SOAP similarity ``k = (p̄_A · p̄_ref)^ζ`` of structures to a reference (0–1).
@@ -338,8 +338,8 @@ def soap_similarity(
         Kernel exponent (1: the plain normalised dot product).
     n_max, l_max, sigma, r_cut
         SOAP parameters (Å); defaults: a 5 Å, σ = 0.5 Å descriptor like the GAP SOAP of Si.
-    backend : {'dscribe', 'quippy'}
-        See :func:`aiida_gaprss.rss.soap.averaged_soap`.
+    backend : {'numpy', 'dscribe', 'quippy'}
+        See :func:`aiida_gaprss.rss.soap.averaged_soap` ('numpy' and 'dscribe' give the same numbers).
 
     Returns
     -------

@@ -8,19 +8,27 @@ spectra (dscribe's ``average='outer'``). Rows are normalised to unit length, so 
 
 Backends
 --------
-``'dscribe'`` (default)
-    dscribe 2.1 ``SOAP(rbf='gto', average='inner', periodic=...)``. dscribe stores each symmetric ``(n, n')`` pair
-    once; entries with ``n != n'`` (and every cross-species entry) are multiplied here by √2 so that the dot product
-    of two vectors equals the full sum ``Σ_{nn'l} p̄_A p̄_B`` of Eq. 4, as quippy's vectors do. No smooth cut-off.
-    6.5× less CPU per cell than quippy at r_cut = 10.5 Å (15.2 vs 98.8 ms per 15-atom Si cell,
-    ``benchmarks/initial_pool.py``), which is what makes the paper's 10,000-cell pool fit in a few minutes on
-    2 cores (SOAP of 10,000 cells: 157 CPU s, i.e. ~80 s on two idle cores; quippy: ~490 s).
+``'numpy'`` (default)
+    The *same descriptor* as ``'dscribe'`` (its GTO basis, cut-off padding and weights; equal to 1e-10 relative),
+    computed by :mod:`aiida_gaprss.rss.soap_gto` from a half pair list: the averaged expansion is a sum over pairs
+    and the two directions of a pair differ only by ``(-1)^l``, so each pair is evaluated once and, for one species,
+    the odd ``l`` (zero in the average) are skipped. ~4× less CPU per cell than dscribe on the initial pool's cells
+    (``benchmarks/soap_backends.py``).
+``'dscribe'``
+    dscribe 2.1 ``SOAP(rbf='gto', average='inner', periodic=...)``, which expands the density of every atom and
+    averages afterwards. Every atom within ``r_cut + 3.7 σ`` counts (dscribe's padding: 12.4 Å at σ 0.5), no smooth
+    cut-off.
+    Both store each symmetric ``(n, n')`` pair once; entries with ``n != n'`` (and every cross-species entry) are
+    multiplied here by √2 so that the dot product of two vectors equals the full sum ``Σ_{nn'l} p̄_A p̄_B`` of Eq. 4,
+    as quippy's vectors do.
 ``'quippy'``
     ``quippy.descriptors.Descriptor('soap ... average=T')`` with ``cutoff_transition_width`` 0.5 Å; quippy appends a
     component that is always zero, which is dropped.
 
-The two libraries use different radial bases, so their kernels are close but not identical (``measured.md``: 23/30
-top CUR picks shared at 10.5 Å). Either is a valid selection descriptor; the backend is recorded by callers.
+dscribe's GTO basis (``'numpy'``, ``'dscribe'``) and quippy's differ, so their kernels are close but not identical
+(``measured.md``: 23/30 top CUR picks shared at 10.5 Å; ``benchmarks/soap_backends.py`` gives the kernel correlation
+and pick overlap on the pool's cells, featomic's basis included). Any of them is a valid selection descriptor; the
+backend is recorded by callers. featomic is not a backend: on the same cells it costs about what dscribe does.
 
 Default atom width
 ------------------
@@ -48,13 +56,23 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ('BACKENDS', 'DEFAULT_SIGMA', 'PAPER_SIGMA', 'SoapParameters', 'averaged_soap', 'soap_species')
+__all__ = (
+    'BACKENDS',
+    'DEFAULT_BACKEND',
+    'DEFAULT_SIGMA',
+    'PAPER_SIGMA',
+    'SoapParameters',
+    'averaged_soap',
+    'soap_species',
+)
 
 #: Atom width (Å) used by default (see module docstring).
 DEFAULT_SIGMA = 0.5
 #: The value printed in the paper's Methods for the selection SOAP.
 PAPER_SIGMA = 0.0875
-BACKENDS = ('dscribe', 'quippy')
+BACKENDS = ('numpy', 'dscribe', 'quippy')
+#: The backend used when none is named: the fastest (``benchmarks/soap_backends.py``).
+DEFAULT_BACKEND = 'numpy'
 #: quippy's smooth cut-off width (Å), its default.
 QUIPPY_TRANSITION_WIDTH = 0.5
 
@@ -82,8 +100,8 @@ class SoapParameters:
                 raise ValueError(f'species contains an unknown element {symbol!r}')
         if len(set(species)) != len(species):
             raise ValueError(f'species has duplicates: {list(species)}')
-        if backend == 'dscribe' and r_cut < 1.0:
-            raise ValueError(f'r_cut must be >= 1 Å for the dscribe backend, got {r_cut}')
+        if backend in ('dscribe', 'numpy') and r_cut < 1.0:
+            raise ValueError(f'r_cut must be >= 1 Å for the {backend} backend, got {r_cut}')
         self.n_max = int(n_max)
         self.l_max = int(l_max)
         self.sigma = float(sigma)
@@ -148,6 +166,13 @@ _WORKER: dict = {}
 
 
 def _make_calculator(params: SoapParameters):
+    if params.backend == 'numpy':
+        from .soap_gto import GtoSoap
+
+        calc = GtoSoap(
+            species=params.species, r_cut=params.r_cut, n_max=params.n_max, l_max=params.l_max, sigma=params.sigma
+        )
+        return {'numpy': calc, 'weights': _dscribe_pair_weights(params.n_max, params.l_max, len(params.species))}
     if params.backend == 'dscribe':
         from dscribe.descriptors import SOAP
 
@@ -183,12 +208,19 @@ def _make_calculator(params: SoapParameters):
 
 
 def _worker_init(params: SoapParameters) -> None:
+    # one BLAS thread per worker: the 'numpy' backend's small matrix products would otherwise start a thread per
+    # core in every worker process and the workers would compete for the same cores
+    from threadpoolctl import threadpool_limits
+
+    _WORKER['blas'] = threadpool_limits(limits=1)
     _WORKER['params'] = params
     _WORKER['calc'] = _make_calculator(params)
 
 
 def _raw_rows(atoms_chunk: Sequence, params: SoapParameters, calc: dict) -> np.ndarray:
     """Unnormalised averaged SOAP rows of a chunk of cells."""
+    if params.backend == 'numpy':
+        return calc['numpy'].create(list(atoms_chunk)) * calc['weights']
     if params.backend == 'dscribe':
         rows = np.empty((len(atoms_chunk), calc['weights'].size))
         periodic_mask = np.array([bool(np.any(a.pbc)) for a in atoms_chunk])
@@ -242,7 +274,7 @@ def averaged_soap(
     sigma: float = DEFAULT_SIGMA,
     r_cut: float = 10.5,
     species: Sequence[str] | None = None,
-    backend: str = 'dscribe',
+    backend: str = DEFAULT_BACKEND,
     processes: int = 2,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -263,7 +295,8 @@ def averaged_soap(
     species : list of str, optional
         Elements the descriptor covers; default: all elements in ``atoms_list``. Pass it explicitly to compare
         descriptors of different sets.
-    backend : {'dscribe', 'quippy'}
+    backend : {'numpy', 'dscribe', 'quippy'}
+        'numpy' (default) and 'dscribe' give the same numbers (see the module docstring).
     processes : int
         Worker processes (chunks of cells, results re-assembled in input order: deterministic). 1 = in-process.
     chunk_size : int, optional
@@ -297,11 +330,15 @@ def averaged_soap(
 
     parts: dict[int, np.ndarray] = {}
     if processes == 1 or len(chunks) == 1:
-        calc = _make_calculator(params)
-        for start, chunk in chunks:
-            parts[start] = _raw_rows(chunk, params, calc)
-            if progress is not None:
-                progress(len(chunk))
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread: the matrices are small, and idle OpenBLAS threads spin (measured: up to 10x the CPU time)
+        with threadpool_limits(limits=1):
+            calc = _make_calculator(params)
+            for start, chunk in chunks:
+                parts[start] = _raw_rows(chunk, params, calc)
+                if progress is not None:
+                    progress(len(chunk))
     else:
         method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else 'spawn'
         context = multiprocessing.get_context(method)

@@ -32,7 +32,7 @@ def test_default_shape_and_normalisation():
     assert DEFAULT_SIGMA == 0.5
 
 
-@pytest.mark.parametrize('backend', ['dscribe', 'quippy'])
+@pytest.mark.parametrize('backend', ['numpy', 'dscribe', 'quippy'])
 def test_supercell_permutation_translation_invariance(backend):
     """Averaging coefficients over a 2x1x1 supercell, a permuted or a translated cell changes nothing."""
     rng = np.random.default_rng(2)
