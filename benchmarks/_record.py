@@ -60,7 +60,8 @@ def provenance() -> dict:
     status = _git('status', '--porcelain', '--untracked-files=no', '--', *MEASURED_PATHS)
     return {
         'commit': _git('rev-parse', 'HEAD'),
-        'uncommitted': sorted(line[3:] for line in status.splitlines()) if status else [],
+        # `_git` strips the output, so the first line may have lost its leading blank: split, do not slice
+        'uncommitted': sorted(line.split(maxsplit=1)[1] for line in status.splitlines()) if status else [],
         'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
         'loadavg': [round(value, 2) for value in os.getloadavg()],
         'machine': {
