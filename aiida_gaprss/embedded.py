@@ -185,6 +185,22 @@ def ensure_codes(computer, report: SetupReport, *, threads: int = 2) -> dict[str
     return codes
 
 
+def ensure_pseudo_family(report: SetupReport) -> None:
+    """Install the embedded PBE family (Debian's B, C, Si and the Ti generated with ld1.x); a family installed
+    before the generated Ti gets Ti added (:func:`aiida_gaprss.pseudos.install_debian_family`)."""
+    from aiida import orm
+
+    from .pseudos import DEFAULT_FAMILY_LABEL, install_debian_family
+
+    groups = orm.QueryBuilder().append(orm.Group, filters={'label': DEFAULT_FAMILY_LABEL}).all(flat=True)
+    before = {node.element for node in groups[0].nodes} if groups else set()
+    family = install_debian_family()
+    report.record(f'pseudopotential family {DEFAULT_FAMILY_LABEL}', not groups)
+    added = sorted({node.element for node in family.nodes} - before) if groups else []
+    if added:
+        report.record(f'{", ".join(added)} added to pseudopotential family {DEFAULT_FAMILY_LABEL}', True)
+
+
 def ensure_daemon(report: SetupReport, workers: int = 1) -> None:
     """Start the daemon of the loaded profile unless it runs already."""
     from aiida.engine.daemon.client import get_daemon_client
@@ -221,13 +237,7 @@ def setup(
 
         setup_slurm(report, threads=threads)
     if pseudos and 'pw' in codes:
-        from aiida import orm
-
-        from .pseudos import DEFAULT_FAMILY_LABEL, install_debian_family
-
-        existed = orm.QueryBuilder().append(orm.Group, filters={'label': DEFAULT_FAMILY_LABEL}).count() > 0
-        install_debian_family()
-        report.record(f'pseudopotential family {DEFAULT_FAMILY_LABEL}', not existed)
+        ensure_pseudo_family(report)
     if daemon:
         ensure_daemon(report)
     return report
