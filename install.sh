@@ -47,6 +47,12 @@ echo "==> pip install -e .[dev]"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 
+# The PBE Ti of the embedded pseudopotential family (Debian ships only an LDA Ti): generated with Debian's ld1.x from
+# pslibrary 1.0.0's parameters and checked (aiida_gaprss/pseudo_generation.py), once: it is cached in
+# ${XDG_CACHE_HOME:-~/.cache}/aiida-gaprss/pseudos and `gaprss setup` puts it in the family gaprss/debian-pbe.
+echo "==> PBE Ti pseudopotential (ld1.x)"
+.venv/bin/python -m aiida_gaprss.pseudo_generation
+
 if [ "$DEMO" = "1" ]; then
   export PATH="$PWD/.venv/bin:$PATH"
   echo "==> gaprss setup"

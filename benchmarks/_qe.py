@@ -26,7 +26,7 @@ def pw_input(atoms, protocol_name: str, overrides: dict | None = None, relax: st
     Parameters
     ----------
     atoms
-        The structure (one element of the Debian PBE family).
+        The structure (elements of the embedded PBE family: Debian's B, C, Si and the generated Ti).
     protocol_name
         A QE reference protocol of ``aiida_gaprss/protocols/reference_qe.yaml`` (``fast``, ``accurate``, ...).
     overrides
@@ -34,14 +34,15 @@ def pw_input(atoms, protocol_name: str, overrides: dict | None = None, relax: st
     relax
         None for an SCF, ``'vc-relax'`` for a variable-cell relaxation at 0 GPa.
     """
-    from aiida_gaprss.pseudos import DEBIAN_PBE, DEBIAN_PSEUDO_FOLDER
+    from aiida_gaprss.pseudos import DEFAULT_PBE, pseudo_folder
     from aiida_gaprss.workflows.reference.engines import QeEngine
     from aiida_gaprss.workflows.reference.protocols import load_protocol
 
     protocol = load_protocol('qe', protocol_name)
     parameters, mesh = QeEngine.parameters(protocol, atoms, overrides)
     input_data = {section.lower(): dict(values) for section, values in parameters.items()}
-    input_data['control'].update(pseudo_dir=str(DEBIAN_PSEUDO_FOLDER), outdir='./out', disk_io='low')
+    symbols = set(atoms.get_chemical_symbols())
+    input_data['control'].update(pseudo_dir=str(pseudo_folder(symbols)), outdir='./out', disk_io='low')
     if relax == 'vc-relax':
         input_data['control'].update(calculation='vc-relax', etot_conv_thr=1e-5 * len(atoms), forc_conv_thr=1e-4,
                                      nstep=100)  # fmt: skip
@@ -49,7 +50,7 @@ def pw_input(atoms, protocol_name: str, overrides: dict | None = None, relax: st
         input_data['cell'] = {'cell_dynamics': 'bfgs', 'press': 0.0, 'press_conv_thr': 0.2, 'cell_dofree': 'all'}
     elif relax is not None:
         raise ValueError(f'relax: expected None or "vc-relax", got {relax!r}')
-    pseudos = {symbol: DEBIAN_PBE[symbol][0] for symbol in set(atoms.get_chemical_symbols())}
+    pseudos = {symbol: DEFAULT_PBE[symbol][0] for symbol in symbols}
     return input_data, mesh, pseudos
 
 
@@ -138,7 +139,7 @@ def run_scfs(jobs: dict, protocol_name: str = 'accurate', workers: int = 2, chec
     With ``checkpoint`` (a JSON-lines file), every finished SCF is appended to it as it ends, and SCFs already in it
     (same key, structure, settings and protocol) are not run again: a grid that takes hours survives an interrupted
     session. Prints one line per finished SCF (its key, atoms, irreducible k-points, wall time); returns
-    ``key -> result``.
+    ``key -> result``, without the SCFs that failed (each printed as FAILED; run the call again for them).
     """
     import concurrent.futures
 
@@ -158,7 +159,14 @@ def run_scfs(jobs: dict, protocol_name: str = 'accurate', workers: int = 2, chec
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = {pool.submit(scf_with, atoms, values, protocol_name): key for key, (atoms, values, _) in todo.items()}
         for future in concurrent.futures.as_completed(futures):
-            key, row = futures[future], future.result()
+            key = futures[future]
+            try:
+                row = future.result()
+            except (subprocess.CalledProcessError, OSError, ValueError) as error:
+                # one lost SCF (a pw.x killed from outside, an unreadable output) must not stop the others: it is
+                # not checkpointed, so the next call runs it again
+                print(f'{key!s:40s} FAILED: {error!r}', flush=True)
+                continue
             results[key] = row
             if checkpoint is not None:
                 with open(checkpoint, 'a') as handle:

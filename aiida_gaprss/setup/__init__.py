@@ -8,7 +8,7 @@ can be set up with ``verdi`` and point the workflows at their own codes.
 
 from __future__ import annotations
 
-from .common import SetupReport, ensure_codes
+from .common import SetupReport, ensure_codes, ensure_pseudo_family
 from .local import ensure_daemon, ensure_localhost, ensure_profile
 from .slurm import setup_slurm
 
@@ -37,13 +37,7 @@ def setup(
     if scheduler == 'slurm':
         setup_slurm(report, threads=threads)
     if pseudos and 'pw' in codes:
-        from aiida import orm
-
-        from aiida_gaprss.pseudos import DEFAULT_FAMILY_LABEL, install_debian_family
-
-        existed = orm.QueryBuilder().append(orm.Group, filters={'label': DEFAULT_FAMILY_LABEL}).count() > 0
-        install_debian_family()
-        report.record(f'pseudopotential family {DEFAULT_FAMILY_LABEL}', not existed)
+        ensure_pseudo_family(report)
     if daemon:
         ensure_daemon(report)
     return report

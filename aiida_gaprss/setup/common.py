@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 LOGGER = logging.getLogger(__name__)
 
-__all__ = ('CODE_LABELS', 'LOCAL_TRANSPORT', 'SetupReport', 'ensure_code', 'ensure_codes', 'executable')
+__all__ = (
+    'CODE_LABELS',
+    'LOCAL_TRANSPORT',
+    'SetupReport',
+    'ensure_code',
+    'ensure_codes',
+    'ensure_pseudo_family',
+    'executable',
+)
 
 #: Labels of the codes the embedded set-up creates on the computer.
 CODE_LABELS = {'gap_fit': 'gap_fit', 'python': 'gaprss-python', 'pw': 'pw'}
@@ -103,3 +111,19 @@ def ensure_codes(computer, report: SetupReport, *, threads: int = 2) -> dict[str
     else:
         LOGGER.warning('pw.x not found: the QE reference engine is not available (apt-get install quantum-espresso)')
     return codes
+
+
+def ensure_pseudo_family(report: SetupReport) -> None:
+    """Install the embedded PBE family (Debian's B, C, Si and the Ti generated with ld1.x); a family installed
+    before the generated Ti gets Ti added (:func:`aiida_gaprss.pseudos.install_debian_family`)."""
+    from aiida import orm
+
+    from aiida_gaprss.pseudos import DEFAULT_FAMILY_LABEL, install_debian_family
+
+    groups = orm.QueryBuilder().append(orm.Group, filters={'label': DEFAULT_FAMILY_LABEL}).all(flat=True)
+    before = {node.element for node in groups[0].nodes} if groups else set()
+    family = install_debian_family()
+    report.record(f'pseudopotential family {DEFAULT_FAMILY_LABEL}', not groups)
+    added = sorted({node.element for node in family.nodes} - before) if groups else []
+    if added:
+        report.record(f'{", ".join(added)} added to pseudopotential family {DEFAULT_FAMILY_LABEL}', True)

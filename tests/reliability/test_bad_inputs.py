@@ -266,21 +266,43 @@ def debian_family():
     return install_debian_family()
 
 
-def test_qe_run_with_titanium_refused_before_submission(codes, pw_code, debian_family):
-    """S31: a Ti run on the Debian PBE family is refused by the run's spec, before anything is generated."""
+@pytest.fixture
+def family_without_ti(debian_family):
+    """The default family as a profile installed before the generated PBE Ti had it (B, C, Si); Ti added back after."""
+    from aiida_gaprss.pseudos import DEBIAN_PBE, install_debian_family
+
+    debian_family.remove_nodes([debian_family.get_pseudo('Ti')])
+    cutoffs = debian_family.get_cutoffs('normal')
+    unit = debian_family.get_cutoffs_unit('normal')
+    debian_family.set_cutoffs({symbol: cutoffs[symbol] for symbol in DEBIAN_PBE}, 'normal', unit)
+    yield debian_family
+    assert 'Ti' in install_debian_family().elements  # what `gaprss setup` does to such a family
+
+
+def test_qe_run_with_titanium_refused_on_a_family_without_ti(codes, pw_code, family_without_ti):
+    """S31: a Ti run on a family installed before Ti was generated is refused by the run's spec, saying what to do."""
     builder = GapRssWorkChain.get_builder_from_protocol(
         'Ti', codes={**codes, 'pw': pw_code}, engine='qe', protocol='fast'
     )
     assert_refused(GapRssWorkChain, builder, 'S31')
 
 
-def test_qe_reference_with_titanium_refused(pw_code, debian_family):
-    """C13: the ReferenceWorkChain itself refuses Ti structures on the Debian family, saying why."""
+def test_qe_reference_with_titanium_refused_on_a_family_without_ti(pw_code, family_without_ti):
+    """C13: the ReferenceWorkChain itself refuses Ti structures on such a family, saying why."""
     builder = ReferenceWorkChain.get_builder()
     builder.structures = StructureSet.from_atoms([bulk('Ti', 'hcp', a=2.95, c=4.68)])
     builder.engine = orm.Str('qe')
     builder.qe.code = pw_code
     assert_refused(ReferenceWorkChain, builder, 'C13')
+
+
+def test_qe_reference_accepts_titanium_on_the_default_family(pw_code, debian_family):
+    """The default family holds the PBE Ti generated with ld1.x: a Ti structure passes the spec."""
+    builder = ReferenceWorkChain.get_builder()
+    builder.structures = StructureSet.from_atoms([bulk('Ti', 'hcp', a=2.95, c=4.68)])
+    builder.engine = orm.Str('qe')
+    builder.qe.code = pw_code
+    assert spec_error(ReferenceWorkChain, builder) is None
 
 
 def test_vasp_reference_without_potential_family_refused(codes):

@@ -12,7 +12,13 @@ from ase import Atoms
 from ase.build import bulk
 
 from aiida_gaprss.data.structure_set import StructureSet
-from aiida_gaprss.pseudos import DEBIAN_PBE, DEBIAN_PSEUDO_FOLDER, DEFAULT_FAMILY_LABEL, install_debian_family
+from aiida_gaprss.pseudos import (
+    DEBIAN_PBE,
+    DEBIAN_PSEUDO_FOLDER,
+    DEFAULT_FAMILY_LABEL,
+    DEFAULT_PBE,
+    install_debian_family,
+)
 from aiida_gaprss.workflows.reference import ReferenceWorkChain
 from aiida_gaprss.workflows.reference.engines import QeEngine
 from aiida_gaprss.workflows.reference.protocols import load_protocol
@@ -66,7 +72,7 @@ def qe_builder(code, atoms_list, **kwargs):
 def test_family_install_is_idempotent(family):
     again = install_debian_family()
     assert again.pk == family.pk
-    assert sorted(node.element for node in family.nodes) == sorted(DEBIAN_PBE)
+    assert sorted(node.element for node in family.nodes) == sorted(DEFAULT_PBE)  # B, C, Si and the generated Ti
     assert family.get_recommended_cutoffs(elements=('Si',), unit='Ry') == (44.0, 175.0)
     with pytest.raises(ValueError, match='exists with other files'):
         install_debian_family(elements={'Si': ('Si.pbe-rrkj.UPF', 20.0, 80.0)})
@@ -124,7 +130,7 @@ def test_qe_labels_equal_ase_espresso_and_failure_excluded(pw_code, family, tmp_
 @pytest.mark.parametrize(
     ('change', 'message'),
     [
-        ('titanium', 'element Ti: no pseudopotential in family `gaprss/debian-pbe`: Debian ships only an LDA Ti'),
+        ('germanium', 'element Ge: no pseudopotential in family `gaprss/debian-pbe`: add one to the family'),
         ('family', 'field `qe.pseudo_family`: no family `no/such/family`'),
         ('molecule', 'structure 1: field `pbc`'),
         ('relax', 'field `qe.parameters.CONTROL.calculation`'),
@@ -137,8 +143,8 @@ def test_qe_labels_equal_ase_espresso_and_failure_excluded(pw_code, family, tmp_
 )
 def test_bad_qe_inputs_refused(pw_code, family, change, message):
     cells = si_cells()[:2]
-    if change == 'titanium':
-        cells[1] = bulk('Ti', 'hcp', a=2.95, c=4.68)
+    if change == 'germanium':
+        cells[1] = bulk('Ge', 'diamond', a=5.66)
     if change == 'molecule':
         cells[1] = Atoms('Si2', positions=[[0, 0, 0], [2.3, 0, 0]])
     builder = qe_builder(pw_code, cells)
