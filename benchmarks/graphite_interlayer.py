@@ -39,7 +39,7 @@ from _record import provenance  # noqa: E402
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'graphite_interlayer.json'
 A_INPLANE = 2.46
 C_EXPERIMENT = 6.711
-C_VALUES = (6.711, 7.4, 8.2, 9.2, 11.0, 14.0)
+C_VALUES = (6.711, 7.6, 8.6, 10.0, 14.0)
 EV_PER_A3_IN_GPA = 160.21766
 
 
@@ -60,6 +60,12 @@ def main() -> None:
     parser.add_argument('--protocol', default='converged', help='QE reference protocol whose C settings are used')
     parser.add_argument('--ecut', type=float, default=None, help='ecutwfc (Ry; ecutrho 4x) instead of the protocol')
     parser.add_argument('--kspacing', type=float, default=None, help='k spacing (1/Å with 2π) instead')
+    parser.add_argument(
+        '--mixing-beta',
+        type=float,
+        default=None,
+        help='pw.x mixing_beta instead of the protocol (speed only: every SCF converges to conv_thr)',
+    )
     parser.add_argument('--workers', type=int, default=2)
     args = parser.parse_args()
 
@@ -68,6 +74,8 @@ def main() -> None:
         overrides['SYSTEM'] = {'ecutwfc': args.ecut, 'ecutrho': 4.0 * args.ecut}
     if args.kspacing is not None:
         overrides['KPOINTS_SPACING'] = args.kspacing
+    if args.mixing_beta is not None:
+        overrides['ELECTRONS'] = {'mixing_beta': args.mixing_beta}
     _, mesh, _ = pw_input(graphite(C_EXPERIMENT), args.protocol, overrides)
     protocol = load_protocol('qe', args.protocol)
 
@@ -104,6 +112,7 @@ def main() -> None:
             'degauss': input_data['system']['degauss'],
             'kpoints_spacing': overrides.get('KPOINTS_SPACING', protocol['elements']['C']['kpoints_spacing']),
             'kpoints_mesh': [int(n) for n in mesh],
+            'mixing_beta': input_data['electrons']['mixing_beta'],
         },
         'a': A_INPLANE,
         'c_values': list(C_VALUES),
