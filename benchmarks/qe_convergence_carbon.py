@@ -137,16 +137,6 @@ def combined(tables: dict, phases: list) -> dict:
     return pairs
 
 
-def cheapest_converged(pairs: dict) -> str | None:
-    """The converged pair with the fewest plane waves × k-points (ecutwfc^1.5 / spacing^3): the recommendation."""
-    converged = [name for name, row in pairs.items() if row['converged_for_job']]
-    if not converged:
-        return None
-    cost = {name: pairs[name]['settings']['ecutwfc'] ** 1.5 / pairs[name]['settings']['kpoints_spacing'] ** 3
-            for name in converged}  # fmt: skip
-    return min(converged, key=lambda name: (cost[name], name))
-
-
 def seconds_per_scf(tables: dict) -> dict:
     """Wall seconds of each single point of the k scan, per structure and k spacing (the cost of a label)."""
     rows = {}
@@ -183,7 +173,6 @@ def main() -> None:
         'scans': {scan: {'reference_setting': next(iter(table)), 'settings': table} for scan, table in tables.items()},
         'pairs': pairs,
         'converged_pairs': sorted(name for name, row in pairs.items() if row['converged_for_job']),
-        'recommended': cheapest_converged(pairs),
         'seconds_per_scf': seconds_per_scf(tables),
         'units': {
             'energy': 'eV/atom',
