@@ -1,15 +1,17 @@
 """Benchmark ``label_cost``: seconds per QE label of the random cells the loop labels, per setting (issue 18, 24).
 
-Random Si cells as the loop makes them (:func:`aiida_gaprss.rss.generation.generate_random_cells`, narrow volumes,
-1-8 symmetry operations) of several sizes are labelled by single-rank pw.x SCFs (two side by side, as the protocols
-run them) at each setting: the ReferenceWorkChain's own parameters (``_qe.pw_input``, protocol ``accurate`` as the
-base) with the cut-off, k spacing (Å⁻¹ with 2π) and smearing of the setting. Recorded per label: atoms, irreducible
-k-points, wall seconds; per setting: the median and total, and the energy change against the first (tightest)
-setting on the same cells (eV/atom) — what a cheaper setting costs in accuracy on the data the GAP is fitted to.
+Random cells of ``--element`` (default Si) as the loop makes them
+(:func:`aiida_gaprss.rss.generation.generate_random_cells`, narrow volumes, 1-8 symmetry operations) of several
+sizes are labelled by single-rank pw.x SCFs (two side by side, as the protocols run them) at each setting: the
+ReferenceWorkChain's own parameters (``_qe.pw_input``, protocol ``accurate`` as the base) with the cut-off, k
+spacing (Å⁻¹ with 2π) and smearing of the setting. Recorded per label: atoms, irreducible k-points, wall seconds;
+per setting: the median and total, and the energy change against the first (tightest) setting on the same cells
+(eV/atom) — what a cheaper setting costs in accuracy on the data the GAP is fitted to.
 
 Usage::
 
     python benchmarks/label_cost.py --natoms 4 6 8 10 12 --per-size 2 --settings 44:0.15:0.01 44:0.2:0.01 35:0.2:0.02
+    python benchmarks/label_cost.py --element C --natoms 4 8 12 --per-size 1 --settings 45:0.2:0.01 --tag C
 
 Ends by printing ONE JSON line, written to benchmarks/results/label_cost.json (``--tag T``: label_cost.T.json).
 """
@@ -41,6 +43,7 @@ def parse_setting(text: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--element', default='Si', help='element of the random cells')
     parser.add_argument('--natoms', type=int, nargs='+', default=[4, 6, 8, 10, 12])
     parser.add_argument('--per-size', type=int, default=2, help='cells of each size')
     parser.add_argument('--settings', type=parse_setting, nargs='+', required=True,
@@ -54,7 +57,7 @@ def main() -> None:
 
     cells = []
     for natoms in args.natoms:
-        cells += generate_random_cells(args.per_size, 'Si', seed=args.seed + natoms, natoms=(natoms, natoms))
+        cells += generate_random_cells(args.per_size, args.element, seed=args.seed + natoms, natoms=(natoms, natoms))
     settings = {name_of(values): values for values in args.settings}
     load_start = os.getloadavg()
     start = time.perf_counter()
@@ -95,6 +98,7 @@ def main() -> None:
               f'{row["max_abs_energy_change"] * 1000:.2f} meV/atom')  # fmt: skip
     figures = {
         'benchmark': 'label_cost',
+        'element': args.element,
         'cells': {'natoms': args.natoms, 'per_size': args.per_size, 'seed': args.seed, 'volume_mode': 'narrow'},
         'reference_setting': reference,
         'settings': summary,

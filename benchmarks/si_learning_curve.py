@@ -1,6 +1,11 @@
-"""Benchmark ``si_learning_curve``: a Si GAP-RSS run on QE, its learning curve refitted over gap_fit seeds (issue 18).
+"""Benchmark ``si_learning_curve``: a GAP-RSS run on QE, its learning curve refitted over gap_fit seeds (issue 18).
 
-A GAP-RSS run, ``GapRssWorkChain.get_builder_from_protocol('Si', engine='qe', protocol=P, overrides=...)``, is
+Written for Si (issue 18) and taking any element with known phases (``--element C``, issue 25): the phases, the
+E(V) phases and the validation settings are those of the run's own validation, relative energies refer to the
+element's ground state (its first known phase: diamond for Si and C), and the files are named after the element
+(``si_learning_curve*.json`` for Si as before, ``c_learning_curve*.json`` for C).
+
+A GAP-RSS run, ``GapRssWorkChain.get_builder_from_protocol(ELEMENT, engine='qe', protocol=P, overrides=...)``, is
 submitted to the daemon of an embedded profile (or an existing run is taken with ``--resume PK``). Everything on the
 reference side is **read from the run's own provenance**: the QE vc-relaxed phases and their E(V) fits are the
 ``reference_results`` of the run's first validation (``validation_00``, PwRelaxWorkChains with the run's own QE
@@ -14,7 +19,7 @@ validation job (:func:`aiida_gaprss.jobs.validate_potential.validate_phase` with
 ``eos`` parameters; ``benchmarks/_scoring.py``). The goal of issue 18, per point, over the refits:
 
 1. every validated phase within 10 meV/atom of QE as the mean over seeds, no seed beyond 20 meV/atom; the energies
-   relative to diamond likewise;
+   relative to the ground state likewise;
 2. V0 within 1 % and B0 within 10 % of QE's Birch–Murnaghan fit for the ``eos.phases`` (mean over seeds; whether
    every seed is inside is reported too);
 3. settled: 1 and 2 hold at each of the last three points.
@@ -24,11 +29,13 @@ Usage::
     python benchmarks/si_learning_curve.py --protocol moderate --folder /work/runs/si --keep-daemon   # submit, wait
     python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si                          # score a run
     python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si --no-wait --points 2     # so far
+    python benchmarks/si_learning_curve.py --element C --protocol moderate --folder /work/runs/c --keep-daemon
 
 Ends by printing ONE JSON line, written to ``benchmarks/results/si_learning_curve.json`` (``--tag T``:
-``si_learning_curve.T.json``), with the plots ``…png`` (phase errors over seeds) and ``….energy_volume.png`` (the
-final point's E(V): every seed solid, QE dashed), and the last point in the schema of ``gaprss potentials export
---evaluation`` as ``si_potential_evaluation.json`` (the shipped potential's model card).
+``si_learning_curve.T.json``; ``--element C``: ``c_learning_curve.json``), with the plots ``…png`` (phase errors
+over seeds) and ``….energy_volume.png`` (the final point's E(V): every seed solid, QE dashed), and the last point in
+the schema of ``gaprss potentials export --evaluation`` as ``si_potential_evaluation.json`` (``c_…`` for C; the
+shipped potential's model card).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from _scoring import (  # noqa: E402
     PHASE_SEED_LIMIT,
     V0_GOAL,
     compare,
+    ground_state,
     over_seeds,
     refit,
     score_calculator,
@@ -60,6 +68,7 @@ from _scoring import (  # noqa: E402
 
 RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
 DEFAULT_SEEDS = (11, 12, 13, 14, 15)
+DEFAULT_ELEMENT = 'Si'
 #: What the model card says the Si potential is for, and not for (the evaluation JSON's lists).
 INTENDED_USE = [
     'relative energies, volumes and E(V) of crystalline Si phases at 0-20 GPa: diamond, lonsdaleite, beta-Sn, Imma, '
@@ -75,9 +84,19 @@ NOT_FOR = [
 ]
 
 
+def results_name(element: str, tag: str = '', kind: str = 'learning_curve') -> str:
+    """A result file name: ``si_learning_curve.json``, ``c_learning_curve.T.json``, ``c_potential_evaluation.json``."""
+    return f'{element.lower()}_{kind}{f".{tag}" if tag else ""}.json'
+
+
+def profile_name(element: str) -> str:
+    """Name of the private embedded profile of a run of ``element`` (``bench-si`` for Si, as the issue-18 run)."""
+    return f'bench-{element.lower()}'
+
+
 # -- the run -------------------------------------------------------------------------------------------------------
-def submit_run(protocol: str, overrides: dict):
-    """Submit the Si QE run of ``protocol`` with ``overrides`` to the daemon of the loaded profile."""
+def submit_run(protocol: str, overrides: dict, element: str = DEFAULT_ELEMENT):
+    """Submit the QE run of ``element`` with ``protocol`` and ``overrides`` to the daemon of the loaded profile."""
     from aiida import orm
     from aiida.engine import submit
 
@@ -85,7 +104,7 @@ def submit_run(protocol: str, overrides: dict):
 
     codes = {label: orm.load_code(f'{code}@localhost') for label, code in
              (('python', 'gaprss-python'), ('gap_fit', 'gap_fit'), ('pw', 'pw'))}  # fmt: skip
-    builder = GapRssWorkChain.get_builder_from_protocol('Si', codes=codes, engine='qe', protocol=protocol,
+    builder = GapRssWorkChain.get_builder_from_protocol(element, codes=codes, engine='qe', protocol=protocol,
                                                         overrides=overrides)  # fmt: skip
     node = submit(builder)
     node.base.extras.set_many({'gaprss_protocol': protocol, 'gaprss_overrides': overrides})
@@ -161,13 +180,14 @@ def reference_side(node) -> tuple[dict, dict]:
     raise RuntimeError(f'run <{node.pk}>: no validation job found')
 
 
-def own_validation(row: dict, reference: dict) -> dict | None:
+def own_validation(row: dict, reference: dict, ground: str | None = None) -> dict | None:
     """The comparison of the run's own validation of an iteration (its own seed), from provenance."""
     validation = row['validation']
     if validation is None or 'potential_results' not in validation.outputs:
         return None
     results = validation.outputs.potential_results.get_dict()
-    return compare({'phases': results['phases'], 'energy_volume': results.get('energy_volume', {})}, reference)
+    scored = {'phases': results['phases'], 'energy_volume': results.get('energy_volume', {})}
+    return compare(scored, reference, ground)
 
 
 def dump_fit_job(potential, folder: pathlib.Path) -> pathlib.Path:
@@ -185,7 +205,7 @@ def dump_fit_job(potential, folder: pathlib.Path) -> pathlib.Path:
 # -- refits (worker processes: no AiiDA) -----------------------------------------------------------------------------
 def refit_and_score(task: tuple) -> dict:
     """Worker: refit one job with one seed, score it; the fit's cost with the errors."""
-    job_folder, seed, workdir, phases, eos_phases, parameters, reference = task
+    job_folder, seed, workdir, phases, eos_phases, parameters, reference, ground = task
     from quippy.potential import Potential
     from threadpoolctl import threadpool_limits
 
@@ -194,11 +214,14 @@ def refit_and_score(task: tuple) -> dict:
         scored = score_calculator(Potential(param_filename=fitted['gap_xml']), phases, eos_phases, parameters)
     shutil.rmtree(workdir, ignore_errors=True)
     return {'seed': seed, 'fit_seconds': fitted['fit_seconds'], 'fit_peak_mb': fitted['fit_peak_mb'],
-            'scored': scored, **compare(scored, reference)}  # fmt: skip
+            'scored': scored, **compare(scored, reference, ground)}  # fmt: skip
 
 
 def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--element', default=DEFAULT_ELEMENT, help='element (also to find a resumed run: profile bench-<element>)'
+    )
     parser.add_argument('--protocol', default='moderate', help='GAP-RSS protocol of a new run')
     parser.add_argument('--overrides', default='{}', help='JSON overrides of a new run (e.g. {"budget": 600})')
     parser.add_argument('--resume', type=int, default=None, help='PK of an existing GapRssWorkChain')
@@ -210,7 +233,7 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     parser.add_argument('--seeds', type=int, nargs='+', default=list(DEFAULT_SEEDS), help='gap_fit rnd_seed values')
     parser.add_argument('--points', type=int, default=3, help='last learning-curve points refitted over seeds')
     parser.add_argument('--workers', type=int, default=2, help='refits side by side')
-    parser.add_argument('--tag', default='', help='write si_learning_curve.<tag>.json instead')
+    parser.add_argument('--tag', default='', help='write <element>_learning_curve.<tag>.json instead')
     parser.add_argument('--note', default='', help='free text stored in the JSON')
     args = parser.parse_args()
     if len(args.seeds) < 5:
@@ -219,14 +242,19 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     load_start = os.getloadavg()
     start = time.perf_counter()
     keep = args.folder is not None
-    with bench_profile('bench-si', profile=args.profile, folder=args.folder, keep=keep, stop=not args.keep_daemon):
+    element = args.element
+    with bench_profile(
+        profile_name(element), profile=args.profile, folder=args.folder, keep=keep, stop=not args.keep_daemon
+    ):
         from aiida import orm
 
         if args.resume is not None:
             node = orm.load_node(args.resume)
+            element = node.inputs.element.value
         else:
-            node = submit_run(args.protocol, json.loads(args.overrides))
-            print(f'submitted GapRssWorkChain<{node.pk}> (Si, QE, {args.protocol}, {args.overrides})', flush=True)
+            node = submit_run(args.protocol, json.loads(args.overrides), element)
+            print(f'submitted GapRssWorkChain<{node.pk}> ({element}, QE, {args.protocol}, {args.overrides})',
+                  flush=True)  # fmt: skip
             if args.submit_only:
                 return
         if not args.no_wait:
@@ -235,9 +263,11 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
         reference, parameters = reference_side(node)
         phases = list(parameters['phases'])
         eos_phases = list((parameters.get('eos') or {}).get('phases', phases))
+        parameters.setdefault('element', element)
+        ground = ground_state(element) if ground_state(element) in phases else phases[0]
         scored_rows = [row for row in rows if row['validation'] is not None] or rows
         chosen = scored_rows[-args.points :]
-        work = scratch('gaprss-si-refits-')
+        work = scratch(f'gaprss-{element.lower()}-refits-')
         tasks = []
         for row in chosen:
             job_folder = dump_fit_job(row['potential'], work / f'job_{row["iteration"]:02d}')
@@ -245,7 +275,7 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
             row['gap_fit_command'] = ' '.join(_scoring_command(job_folder))
             for seed in args.seeds:
                 tasks.append((str(job_folder), seed, str(work / f'fit_{row["iteration"]:02d}_{seed}'), phases,
-                              eos_phases, parameters, reference))  # fmt: skip
+                              eos_phases, parameters, reference, ground))  # fmt: skip
         run_info = {
             'run_pk': node.pk,
             'run_uuid': node.uuid,
@@ -256,7 +286,7 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
             'overrides': node.base.extras.get('gaprss_overrides', None),
             'run_wall_seconds': (node.mtime - node.ctime).total_seconds() if node.is_terminated else None,
         }
-        own = {row['iteration']: own_validation(row, reference) for row in rows}
+        own = {row['iteration']: own_validation(row, reference, ground) for row in rows}
 
     refits: dict[int, list] = {row['iteration']: [] for row in chosen}
     with concurrent.futures.ProcessPoolExecutor(args.workers) as pool:
@@ -290,20 +320,21 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     last = scored[-1] if scored else None
 
     _print_table(points, phases, eos_phases)
-    tag = f'.{args.tag}' if args.tag else ''
-    results_path = RESULTS_DIR / f'si_learning_curve{tag}.json'
+    results_path = RESULTS_DIR / results_name(element, args.tag)
     plot_path = results_path.with_suffix('.png')
     eos_plot_path = results_path.with_suffix('.energy_volume.png')
     if scored:
-        _plots(scored, reference, phases, eos_phases, plot_path, eos_plot_path, run_info)
+        _plots(scored, reference, phases, eos_phases, plot_path, eos_plot_path, {**run_info, 'element': element})
     figures = {
         'benchmark': 'si_learning_curve',
         'note': args.note,
         **run_info,
+        'element': element,
+        'ground_state': ground,
         'engine': 'qe',
         'goal': {
             'phases': f'|mean over seeds| < {PHASE_GOAL * 1000:g} meV/atom and every seed < '
-            f'{PHASE_SEED_LIMIT * 1000:g} meV/atom, each phase at its own 0 GPa minimum; relative to diamond likewise',
+            f'{PHASE_SEED_LIMIT * 1000:g} meV/atom, each phase at its own 0 GPa minimum; relative to {ground} likewise',
             'eos': 'V0 within 1 %, B0 within 10 % of the reference Birch-Murnaghan fit (mean over seeds)',
             'settled': 'both at each of the last three learning-curve points',
         },
@@ -326,7 +357,8 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     results_path.write_text(json.dumps(figures) + '\n')
     if last is not None:
         evaluation = evaluation_of(figures, last, scored, plot_path, eos_plot_path)
-        results_path.with_name(f'si_potential_evaluation{tag}.json').write_text(json.dumps(evaluation, indent=1) + '\n')
+        evaluation_path = results_path.with_name(results_name(element, args.tag, 'potential_evaluation'))
+        evaluation_path.write_text(json.dumps(evaluation, indent=1) + '\n')
     print(json.dumps(figures))
 
 
@@ -407,7 +439,8 @@ def _plots(scored, reference, phases, eos_phases, plot_path, eos_plot_path, run_
 
     series = {name: [(point['reference_evaluations'], [row['errors'][name] for row in point['seeds']])
                      for point in scored] for name in phases}  # fmt: skip
-    title = f'Si GAP-RSS on QE, run {run_info["run_pk"]}: {len(scored[-1]["seeds"])} gap_fit seeds per point'
+    element = run_info.get('element', DEFAULT_ELEMENT)
+    title = f'{element} GAP-RSS on QE, run {run_info["run_pk"]}: {len(scored[-1]["seeds"])} gap_fit seeds per point'
     plot_phase_errors_over_seeds(series, plot_path, goal=PHASE_GOAL, limit=PHASE_SEED_LIMIT, title=title)
     last = scored[-1]
     curves = {}
@@ -416,9 +449,8 @@ def _plots(scored, reference, phases, eos_phases, plot_path, eos_plot_path, run_
                  for _, per_phase in sorted(last['energy_volume'].items()) if name in per_phase]  # fmt: skip
         ref = reference['energy_volume'].get(name)
         curves[name] = {'seeds': seeds, 'reference': (ref['volumes'], ref['energies']) if ref else None}
-    title = (
-        f'Si E(V) at {last["reference_evaluations"]} evaluations: GAP, {len(last["seeds"])} seeds (solid); QE (dashed)'
-    )
+    evaluations, seeds = last['reference_evaluations'], len(last['seeds'])
+    title = f'{element} E(V) at {evaluations} evaluations: GAP, {seeds} seeds (solid); QE (dashed)'
     plot_energy_volume_over_seeds(curves, eos_plot_path, title=title)
 
 

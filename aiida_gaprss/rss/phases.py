@@ -59,6 +59,12 @@ class PhaseSpec:
         Pearson symbol of the conventional cell.
     source : str
         Literature reference of the lattice parameters and positions.
+    layered : bool
+        Layers held together by dispersion (graphite): semi-local DFT without a dispersion correction (the PBE of
+        the paper and of the embedded QE default) barely binds them, so the phase's energy hardly depends on the
+        interlayer distance and its E(V) has no meaningful minimum or bulk modulus. The validation compares its
+        energy at each method's own minimum but fits no E(V) to it (:func:`~aiida_gaprss.workflows.validation.
+        validation_protocol`); ``benchmarks/graphite_interlayer.py`` measures what PBE gives.
     """
 
     spacegroup: int
@@ -68,6 +74,7 @@ class PhaseSpec:
     pearson: str = ''
     source: str = ''
     notes: str = field(default='', compare=False)
+    layered: bool = False
 
 
 _SQ83 = math.sqrt(8.0 / 3.0)  # ideal c/a of hcp and of hexagonal diamond
@@ -177,6 +184,7 @@ PHASES: dict[str, dict[str, PhaseSpec]] = {
             ((0.0, 0.0, 0.25), (1.0 / 3.0, 2.0 / 3.0, 0.25)),
             pearson='hP4',
             source='AB (Bernal) graphite, 2b + 2c; a = 2.464, c = 6.711 Å, Trucano & Chen, Nature 258, 136 (1975)',
+            layered=True,
         ),
         'lonsdaleite': PhaseSpec(
             194,

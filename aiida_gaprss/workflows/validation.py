@@ -100,10 +100,11 @@ PROTOCOLS = {
         },
     },
     # every known phase relaxed; E(V) over ±8 % in volume for the phases whose curves a user checks first (the
-    # reference side of E(V) is the most expensive part of a QE validation: 7 fixed-volume relaxations per phase)
+    # reference side of E(V) is the most expensive part of a QE validation: 7 fixed-volume relaxations per phase);
+    # layered phases (graphite) never get an E(V) fit (PhaseSpec.layered): for C the two sp3 phases
     'moderate': {
         'phases': None,
-        'eos_phases': {'Si': ['diamond', 'beta_sn'], 'C': ['diamond', 'graphite'], 'Ti': ['hcp', 'bcc']},
+        'eos_phases': {'Si': ['diamond', 'beta_sn'], 'C': ['diamond', 'lonsdaleite'], 'Ti': ['hcp', 'bcc']},
         'parameters': {
             **DEFAULT_PARAMETERS,
             'eos': {**DEFAULT_PARAMETERS['eos'], 'volume_factors': [0.92, 0.947, 0.973, 1.0, 1.027, 1.053, 1.08]},
@@ -125,9 +126,15 @@ def validation_protocol(element: str, protocol: str = 'moderate') -> dict:
     settings = PROTOCOLS[protocol]
     phases = (settings['phases'] or {}).get(element) or list(PHASES[element])
     parameters = copy.deepcopy(settings['parameters'])
-    eos_phases = [name for name in settings.get('eos_phases', {}).get(element, []) if name in phases]
-    if eos_phases and parameters.get('eos') is not None:
-        parameters['eos']['phases'] = eos_phases
+    configured = settings.get('eos_phases', {}).get(element)
+    candidates = [name for name in (phases if configured is None else configured) if name in phases]
+    # no E(V) fit of a layered phase (graphite): without dispersion its energy barely depends on the layer distance
+    eos_phases = [name for name in candidates if not PHASES[element][name].layered]
+    if parameters.get('eos') is not None:
+        if not eos_phases:
+            parameters['eos'] = None
+        elif configured is not None or eos_phases != list(phases):
+            parameters['eos']['phases'] = eos_phases
     return {'phases': list(phases), 'parameters': parameters}
 
 

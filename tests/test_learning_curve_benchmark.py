@@ -1,0 +1,77 @@
+"""The learning-curve benchmark (``benchmarks/si_learning_curve.py`` and ``_scoring.py``) for elements other than Si.
+
+Issue 25: a carbon run is scored on carbon's known phases (diamond, graphite, lonsdaleite), relative to its ground
+state, and written to its own files; the Si names and behaviour stay as they were (issue 18's results files).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def benchmarks():
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(ROOT / 'benchmarks'))
+
+
+def test_scoring_relaxes_the_phases_of_the_run_element(benchmarks):
+    """The validation parameters name the element: carbon's graphite is built, in carbon's cell (not Si's)."""
+    from _scoring import score_calculator
+    from ase.calculators.lj import LennardJones
+
+    parameters = {'element': 'C', 'phases': ['diamond', 'graphite'], 'relax': {'fmax': 0.5, 'steps': 2, 'smax': 1.0}}
+    scored = score_calculator(LennardJones(sigma=1.4, epsilon=1.0, rc=3.5), ['diamond', 'graphite'], [], parameters)
+    assert set(scored['phases']) == {'diamond', 'graphite'}
+    # diamond C has 5.7 Å^3/atom, diamond Si 20.0: two optimiser steps do not bridge that
+    assert scored['phases']['diamond']['volume_per_atom'] < 8.0
+
+
+def test_scoring_element_argument_wins_and_si_stays_the_default(benchmarks):
+    from _scoring import score_calculator
+    from ase.calculators.lj import LennardJones
+
+    relax = {'relax': {'fmax': 0.5, 'steps': 1, 'smax': 1.0}}
+    calculator = LennardJones(sigma=2.1, epsilon=1.0, rc=5.0)
+    si = score_calculator(calculator, ['diamond'], [], relax)
+    carbon = score_calculator(calculator, ['diamond'], [], {**relax, 'element': 'Si'}, element='C')
+    assert si['phases']['diamond']['volume_per_atom'] > 15.0
+    assert carbon['phases']['diamond']['volume_per_atom'] < 8.0
+
+
+def test_relative_errors_refer_to_the_element_ground_state(benchmarks):
+    """Ti has no diamond: the relative errors refer to its first validated phase, hcp; C and Si to diamond."""
+    from _scoring import compare, ground_state
+
+    assert ground_state('Si') == 'diamond' and ground_state('C') == 'diamond'
+    assert ground_state('Ti') == 'hcp' and ground_state('B') == 'alpha_b12'
+    reference = {'phases': {'hcp': {'energy_per_atom': -7.0}, 'bcc': {'energy_per_atom': -6.9}}}
+    scored = {'phases': {'hcp': {'energy_per_atom': -7.01}, 'bcc': {'energy_per_atom': -6.88}}, 'energy_volume': {}}
+    result = compare(scored, reference)
+    assert result['relative_errors']['bcc'] == pytest.approx(0.03)
+    assert result['relative_errors']['hcp'] == pytest.approx(0.0)
+    graphite_first = {'graphite': {'energy_per_atom': -9.2}, 'diamond': {'energy_per_atom': -9.1}}
+    scored = {'phases': {'graphite': {'energy_per_atom': -9.2}, 'diamond': {'energy_per_atom': -9.09}}}
+    assert compare({**scored, 'energy_volume': {}}, {'phases': graphite_first})['relative_errors']['graphite'] == (
+        pytest.approx(-0.01)
+    )
+
+
+def test_file_and_profile_names_per_element(benchmarks):
+    """Si keeps its names (issue 18's files and the bench-si profile of its run); C gets its own."""
+    from si_learning_curve import profile_name, results_name
+
+    assert results_name('Si', 'fast400') == 'si_learning_curve.fast400.json'
+    assert (ROOT / 'benchmarks' / 'results' / results_name('Si', 'fast400')).is_file()
+    assert results_name('Si') == 'si_learning_curve.json'
+    assert results_name('C') == 'c_learning_curve.json'
+    assert results_name('C', 'x', 'potential_evaluation') == 'c_potential_evaluation.x.json'
+    assert profile_name('Si') == 'bench-si' and profile_name('C') == 'bench-c'

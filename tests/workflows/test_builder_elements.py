@@ -1,0 +1,90 @@
+"""`gaprss run C` (and B) on the embedded QE default: the builder is made and its inputs pass the spec's validation
+without anything being submitted (issue 25: a dry check of a carbon run before the machine's cores are spent)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from aiida import orm
+from aiida.plugins import WorkflowFactory
+
+GapRssWorkChain = WorkflowFactory('gaprss.rss')
+
+
+@pytest.fixture
+def qe_codes(fixture_code):
+    from aiida_gaprss.pseudos import install_debian_family
+
+    install_debian_family()
+    return {
+        'python': fixture_code('python'),
+        'gap_fit': fixture_code('gaprss.gap_fit'),
+        'pw': fixture_code('quantumespresso.pw'),
+    }
+
+
+def spec_error(builder) -> str | None:
+    """The message of the validation AiiDA runs before it creates a process node (None: accepted)."""
+    spec = GapRssWorkChain.spec()
+    inputs = copy.copy(builder._inputs(prune=True))
+    error = spec.inputs.validate(spec.inputs.pre_process(inputs))
+    return None if error is None else str(error)
+
+
+@pytest.mark.parametrize('protocol', ['fast', 'moderate'])
+@pytest.mark.parametrize('element', ['C', 'B'])
+def test_qe_builder_of_another_element_validates(qe_codes, element, protocol):
+    before = orm.QueryBuilder().append(orm.ProcessNode).count()
+    builder = GapRssWorkChain.get_builder_from_protocol(element, codes=qe_codes, engine='qe', protocol=protocol)
+    assert spec_error(builder) is None
+    assert builder.element.value == element
+    assert builder.reference.qe.protocol.value == {'fast': 'fast', 'moderate': 'converged'}[protocol]
+    assert orm.QueryBuilder().append(orm.ProcessNode).count() == before  # nothing submitted
+
+
+def test_carbon_builder_validates_carbon_phases(qe_codes):
+    """The carbon run validates diamond, graphite and lonsdaleite (moderate) against QE, E(V) of the sp3 phases."""
+    builder = GapRssWorkChain.get_builder_from_protocol('C', codes=qe_codes, engine='qe', protocol='moderate')
+    assert builder.validation.phases.get_list() == ['diamond', 'graphite', 'lonsdaleite']
+    fast = GapRssWorkChain.get_builder_from_protocol('C', codes=qe_codes, engine='qe', protocol='fast')
+    assert set(fast.validation.phases.get_list()) >= {'diamond', 'graphite'}
+
+
+@pytest.mark.parametrize('protocol', ['fast', 'moderate', 'precise'])
+def test_no_energy_volume_fit_of_a_layered_phase(protocol):
+    """Graphite is validated (its energy at each method's own minimum) but gets no E(V) fit: PBE without dispersion
+    barely binds its layers (benchmarks/results/graphite_interlayer.json), so its V0 and B0 mean nothing."""
+    from aiida_gaprss.rss.phases import PHASES
+    from aiida_gaprss.workflows.validation import validation_protocol
+
+    assert [name for name, spec in PHASES['C'].items() if spec.layered] == ['graphite']
+    assert not any(spec.layered for element in ('Si', 'B', 'Ti') for spec in PHASES[element].values())
+    settings = validation_protocol('C', protocol)
+    assert 'graphite' in settings['phases']
+    eos_phases = settings['parameters']['eos']['phases']
+    assert 'graphite' not in eos_phases and 'diamond' in eos_phases
+    if protocol != 'fast':
+        assert eos_phases == ['diamond', 'lonsdaleite']
+
+
+def test_si_energy_volume_phases_unchanged():
+    from aiida_gaprss.workflows.validation import validation_protocol
+
+    assert 'phases' not in validation_protocol('Si', 'fast')['parameters']['eos']  # all (diamond, beta_sn)
+    assert validation_protocol('Si', 'moderate')['parameters']['eos']['phases'] == ['diamond', 'beta_sn']
+    assert 'phases' not in validation_protocol('Si', 'precise')['parameters']['eos']
+
+
+def test_validation_without_any_energy_volume_phase():
+    """Only a layered phase validated: no E(V) at all (eos None), which the validation job accepts."""
+    from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
+    from aiida_gaprss.workflows.validation import PROTOCOLS, validation_protocol
+
+    PROTOCOLS['test-graphite-only'] = {'phases': {'C': ['graphite']}, 'parameters': PROTOCOLS['fast']['parameters']}
+    try:
+        settings = validation_protocol('C', 'test-graphite-only')
+    finally:
+        del PROTOCOLS['test-graphite-only']
+    assert settings['parameters']['eos'] is None
+    validate_validation_parameters({'element': 'C', 'phases': settings['phases'], **settings['parameters']})
