@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import json
 import os
 import pathlib
 import sys
@@ -34,9 +33,8 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from _qe import pw_input, run_pw  # noqa: E402
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).parent / 'results' / 'graphite_interlayer.json'
 A_INPLANE = 2.46
 C_EXPERIMENT = 6.711
 C_VALUES = (6.711, 7.6, 8.6, 10.0, 14.0)
@@ -129,11 +127,8 @@ def main() -> None:
         'workers': args.workers,
         'loadavg_start': load_start,
         'wall_seconds': round(time.perf_counter() - start, 1),
-        'provenance': provenance(),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(figures) + '\n')
-    print(json.dumps(figures))
+    write_results('graphite_interlayer', figures)
 
 
 if __name__ == '__main__':

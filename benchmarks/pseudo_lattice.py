@@ -23,7 +23,6 @@ written to ``benchmarks/results/pseudo_lattice.Ti.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -33,7 +32,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 import numpy as np  # noqa: E402
 from _qe import pw_input, run_scfs  # noqa: E402
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results'
@@ -157,11 +156,8 @@ def main() -> None:
         'workers': args.workers,
         'loadavg_start': load_start,
         'wall_seconds': round(time.perf_counter() - start, 1),
-        'provenance': provenance(),
     }
-    results_file.parent.mkdir(exist_ok=True)
-    results_file.write_text(json.dumps(figures) + '\n')
-    print(json.dumps(figures))
+    write_results('pseudo_lattice', figures, tag=element)
 
 
 if __name__ == '__main__':

@@ -32,7 +32,6 @@ Ends by printing ONE JSON line, written to benchmarks/results/qe_convergence.C.j
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -41,7 +40,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from _qe import pw_input, run_scfs  # noqa: E402
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 from ase import Atoms  # noqa: E402
 from qe_convergence import CRITERION_EV, name_of, parse_settings  # noqa: E402
 
@@ -185,11 +184,8 @@ def main() -> None:
         'loadavg_start': load_start,
         'loadavg_end': os.getloadavg(),
         'wall_seconds': round(time.perf_counter() - start, 1),
-        'provenance': provenance(),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(figures) + '\n')
-    print(json.dumps(figures))
+    write_results('qe_convergence', figures, tag='C')
 
 
 if __name__ == '__main__':
