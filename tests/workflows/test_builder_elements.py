@@ -1,4 +1,4 @@
-"""`gaprss run C` (and B) on the embedded QE default: the builder is made and its inputs pass the spec's validation
+"""`gaprss run C` (and B, Ti) on the embedded QE default: the builder is made and its inputs pass the spec's validation
 without anything being submitted (issue 25: a dry check of a carbon run before the machine's cores are spent)."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def spec_error(builder) -> str | None:
 
 
 @pytest.mark.parametrize('protocol', ['fast', 'moderate'])
-@pytest.mark.parametrize('element', ['C', 'B'])
+@pytest.mark.parametrize('element', ['C', 'B', 'Ti'])
 def test_qe_builder_of_another_element_validates(qe_codes, element, protocol):
     before = orm.QueryBuilder().append(orm.ProcessNode).count()
     builder = GapRssWorkChain.get_builder_from_protocol(element, codes=qe_codes, engine='qe', protocol=protocol)
