@@ -146,8 +146,9 @@ def test_protocol_settings():
     combined = settings_for_species(protocol, ['B', 'C'], 'qe')
     assert combined['ecutrho'] == 325.0
     assert combined['kpoints_spacing'] == 0.25
-    with pytest.raises(ValueError, match='element Ti: no qe defaults'):
-        settings_for_species(protocol, ['Ti'], 'qe')
+    assert settings_for_species(protocol, ['Ti'], 'qe')['ecutrho'] == 575.0
+    with pytest.raises(ValueError, match='element Ge: no qe defaults'):
+        settings_for_species(protocol, ['Ge'], 'qe')
     with pytest.raises(ValueError, match='field `qe.protocol`'):
         load_protocol('qe', 'nope')
     assert deep_merge({'a': {'b': 1, 'c': 2}}, {'a': {'c': 3}}) == {'a': {'b': 1, 'c': 3}}
