@@ -75,14 +75,16 @@ def provenance() -> dict:
     }
 
 
-def write_results(name: str, figures: dict, tag: str = '') -> pathlib.Path:
+def write_results(name: str, figures: dict, tag: str = '', path: pathlib.Path | None = None) -> pathlib.Path:
     """Write ``figures`` (with :func:`provenance` under ``provenance``) as ONE JSON line to
-    ``benchmarks/results/<name>.json`` (``<name>.<tag>.json`` with a tag), print that line, return the path."""
+    ``benchmarks/results/<name>.json`` (``<name>.<tag>.json`` with a tag; ``path`` instead when given, e.g. a
+    benchmark's ``--output``), print that line, return the path."""
     import json
 
     figures = {**figures, 'provenance': provenance()}
-    path = ROOT / 'benchmarks' / 'results' / (f'{name}.{tag}.json' if tag else f'{name}.json')
-    path.parent.mkdir(exist_ok=True)
+    if path is None:
+        path = ROOT / 'benchmarks' / 'results' / (f'{name}.{tag}.json' if tag else f'{name}.json')
+    path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(figures)
     path.write_text(line + '\n')
     print(line)

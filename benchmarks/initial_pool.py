@@ -27,7 +27,6 @@ default backend; writes ``results/initial_pool.json``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import resource
@@ -40,7 +39,7 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'initial_pool.json'
 #: issue 24, goal 1: the 10k pool in under 2 minutes on 2 idle cores (it was 5 minutes before)
@@ -249,11 +248,7 @@ def main(argv=None) -> dict:
     figures['maxrss_self_gb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
     figures['maxrss_children_gb'] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6, 3)
     figures['load_average_end'] = [round(x, 2) for x in os.getloadavg()]
-    figures['provenance'] = provenance()
-
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(figures, indent=1) + '\n')
-    print(json.dumps(figures))
+    write_results('initial_pool', figures, path=args.output)
     return figures
 
 

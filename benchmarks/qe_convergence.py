@@ -144,18 +144,25 @@ def run_settings(settings: dict, phases: list, workers: int, checkpoint=CHECKPOI
     return table
 
 
-def compare_with_reference(table: dict, reference_name: str, phases: list) -> None:
-    """Add each setting's change against the reference setting (eV/atom) and the verdict; print the table."""
+def compare_with_reference(table: dict, reference_name: str, phases: list, cells: list | None = None) -> None:
+    """Add each setting's change against the reference setting (eV/atom) and the verdict; print the table.
+
+    The verdict (``converged_for_job``) is over ``phases``; ``cells`` (default: ``phases``) are the columns shown and
+    recorded, e.g. with cells outside the criterion, whose largest change goes to ``max_abs_change_all``.
+    """
+    cells = list(phases) if cells is None else list(cells)
     reference = table[reference_name]['relative_energy']
     print(f'\nrelative energies (meV/atom above {phases[0]}) and their change against {reference_name}')
-    print(f'{"setting":24s} ' + ' '.join(f'{phase:>11s}' for phase in phases) + '   max|Δ|  seconds')
+    print(f'{"setting":24s} ' + ' '.join(f'{cell:>14s}' for cell in cells) + '   max|Δ|  seconds')
     for name, row in table.items():
-        deltas = {phase: row['relative_energy'][phase] - reference[phase] for phase in phases}
+        deltas = {cell: row['relative_energy'][cell] - reference[cell] for cell in cells}
         row['change_vs_reference'] = deltas
-        row['max_abs_change'] = max(abs(value) for value in deltas.values())
+        row['max_abs_change'] = max(abs(deltas[phase]) for phase in phases)
+        if cells != list(phases):
+            row['max_abs_change_all'] = max(abs(value) for value in deltas.values())
         row['converged_for_job'] = row['max_abs_change'] < CRITERION_EV
-        cells = ' '.join(f'{row["relative_energy"][p] * 1000:6.1f}({deltas[p] * 1000:+4.1f})' for p in phases)
-        print(f'{name:24s} {cells}   {row["max_abs_change"] * 1000:5.2f}  {sum(row["wall_seconds"].values()):7.1f}')
+        shown = ' '.join(f'{row["relative_energy"][c] * 1000:7.1f}({deltas[c] * 1000:+5.1f})' for c in cells)
+        print(f'{name:24s} {shown}   {row["max_abs_change"] * 1000:5.2f}  {sum(row["wall_seconds"].values()):7.1f}')
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _qe import pw_input, run_scfs  # noqa: E402
 from _record import write_results  # noqa: E402
 from ase import Atoms  # noqa: E402
-from qe_convergence import CRITERION_EV, name_of, parse_settings  # noqa: E402
+from qe_convergence import CRITERION_EV, compare_with_reference, name_of, parse_settings  # noqa: E402
 
 ELEMENT = 'C'
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'qe_convergence.C.json'
@@ -99,22 +99,6 @@ def run_scans(scans: dict[str, dict], names: list, workers: int) -> dict[str, di
     return tables
 
 
-def compare_with_reference(table: dict, names: list, phases: list) -> None:
-    """Each setting's change against the scan's reference (its first row, eV/atom); print the table."""
-    reference_name = next(iter(table))
-    reference = table[reference_name]['relative_energy']
-    print(f'\nrelative energies (meV/atom above {GROUND}) and their change against {reference_name}')
-    print(f'{"setting":24s} ' + ' '.join(f'{name:>14s}' for name in names) + '   max|Δ|  seconds')
-    for name, row in table.items():
-        deltas = {cell: row['relative_energy'][cell] - reference[cell] for cell in names}
-        row['change_vs_reference'] = deltas
-        row['max_abs_change'] = max(abs(deltas[phase]) for phase in phases)
-        row['max_abs_change_all'] = max(abs(value) for value in deltas.values())
-        row['converged_for_job'] = row['max_abs_change'] < CRITERION_EV
-        cells = ' '.join(f'{row["relative_energy"][c] * 1000:7.1f}({deltas[c] * 1000:+5.1f})' for c in names)
-        print(f'{name:24s} {cells}   {row["max_abs_change"] * 1000:5.2f}  {sum(row["wall_seconds"].values()):7.1f}')
-
-
 def combined(tables: dict, phases: list) -> dict:
     """Every (cut-off, k spacing) pair of the two scans: the estimated change against the tight corner.
 
@@ -156,7 +140,7 @@ def main() -> None:
     scans = {scan: parse_settings(texts) for scan, texts in SCANS.items()}
     tables = run_scans(scans, names, args.workers)
     for table in tables.values():
-        compare_with_reference(table, names, list(PHASES))
+        compare_with_reference(table, next(iter(table)), list(PHASES), names)
     pairs = combined(tables, list(PHASES))
     figures = {
         'benchmark': 'qe_convergence_carbon',

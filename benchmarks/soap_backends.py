@@ -29,7 +29,6 @@ Usage: ``python benchmarks/soap_backends.py [--n 200] [--quippy-sample 40] [--bl
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
 import resource
@@ -42,7 +41,7 @@ os.environ.setdefault('RAYON_NUM_THREADS', '1')  # featomic: one thread, like on
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _record import provenance  # noqa: E402
+from _record import write_results  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / 'results' / 'soap_backends.json'
 SOAP = {'n_max': 12, 'l_max': 12, 'r_cut': 10.5, 'sigma': 0.5}
@@ -291,10 +290,7 @@ def main(argv=None) -> dict:
     figures['agreement'] = agreement
 
     figures['load_average_end'] = [round(x, 2) for x in os.getloadavg()]
-    figures['provenance'] = provenance()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(figures, indent=1) + '\n')
-    print(json.dumps(figures))
+    write_results('soap_backends', figures, path=args.output)
     return figures
 
 
