@@ -30,6 +30,12 @@ Usage::
     python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si                          # score a run
     python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si --no-wait --points 2     # so far
     python benchmarks/si_learning_curve.py --element C --protocol moderate --folder /work/runs/c --keep-daemon
+    python benchmarks/si_learning_curve.py --resume PK --folder /work/runs/si --complete-reference
+
+A phase whose reference relaxation failed in the run's first validation (e.g. a pw.x killed with its machine) is
+taken from a later validation's reference side when one has it; ``--complete-reference`` computes the phases still
+missing with the run's own reference inputs (a ValidationWorkChain submitted to the profile's daemon, found again
+through its extra ``gaprss_reference_supplement_of``); without them the goal cannot count as met.
 
 Ends by printing ONE JSON line, written to ``benchmarks/results/si_learning_curve.json`` (``--tag T``:
 ``si_learning_curve.T.json``; ``--element C``: ``c_learning_curve.json``), with the plots ``…png`` (phase errors
@@ -161,23 +167,113 @@ def run_points(node) -> list[dict]:
     return rows
 
 
+#: Extra of a validation that completes a run's reference side (its value: the run's uuid), ``--complete-reference``.
+SUPPLEMENT_EXTRA = 'gaprss_reference_supplement_of'
+
+
+def _reference_inputs(validation) -> dict:
+    """What fixes a validation's reference numbers: its ``reference`` input nodes and its ``relax`` settings."""
+    inputs = {link.link_label: link.node.uuid for link in validation.base.links.get_incoming().all()
+              if link.link_label.startswith('reference__')}  # fmt: skip
+    parameters = validation.inputs.parameters.get_dict() if 'parameters' in validation.inputs else {}
+    return {'inputs': inputs, 'relax': parameters.get('relax')}
+
+
+def reference_validation(node):
+    """The run's validation that computed the reference side (the first one given ``reference`` inputs)."""
+    for _, child in sorted(_children(node, 'validation_').items()):
+        if _reference_inputs(child)['inputs']:
+            return child
+    return None
+
+
+def merge_reference(base: dict, extra: dict) -> dict:
+    """``base`` with the phases (and E(V) curves) it lacks taken from ``extra``; ``failures``: those still lacking."""
+    import copy
+
+    merged = copy.deepcopy(base)
+    for name, row in extra.get('phases', {}).items():
+        if name not in merged['phases']:
+            merged['phases'][name] = row
+            merged.setdefault('supplemented_phases', []).append(name)
+    for name, curve in extra.get('energy_volume', {}).items():
+        merged.setdefault('energy_volume', {}).setdefault(name, curve)
+    merged['failures'] = [row for row in merged.get('failures', []) if row['phase'] not in merged['phases']]
+    return merged
+
+
+def supplements(node) -> list:
+    """Finished reference-only validations that complete ``node``'s reference side with the same reference inputs."""
+    from aiida import orm
+
+    source = reference_validation(node)
+    query = orm.QueryBuilder().append(orm.WorkflowNode, filters={f'extras.{SUPPLEMENT_EXTRA}': node.uuid})
+    found = query.all(flat=True)
+    kept = []
+    for child in sorted(found, key=lambda item: item.pk):
+        if not (child.is_finished_ok and 'reference_results' in child.outputs):
+            continue
+        if source is None or _reference_inputs(child) != _reference_inputs(source):
+            print(f'WARNING: validation <{child.pk}> is not a reference supplement of run <{node.pk}> with its own '
+                  'reference inputs: ignored', flush=True)  # fmt: skip
+            continue
+        kept.append(child)
+    return kept
+
+
 def reference_side(node) -> tuple[dict, dict]:
-    """The run's reference side (``reference_results`` of its first validation) and the validation job parameters."""
+    """The run's reference side and the validation job parameters.
+
+    ``reference_results`` of the run's first validation (or the run's ``validation_reference``), completed with the
+    phases of any later validation's reference side and of reference supplements (:func:`complete_reference`) that it
+    lacks: a reference relaxation that failed (e.g. a pw.x killed with its machine) leaves its phase out of the first.
+    """
     if 'validation_reference' in node.outputs:
         reference = node.outputs.validation_reference.get_dict()
     else:
         reference = None
-        for _, child in sorted(_children(node, 'validation_').items()):
-            if 'reference_results' in child.outputs:
-                reference = child.outputs.reference_results.get_dict()
-                break
+    for _, child in sorted(_children(node, 'validation_').items()):
+        if 'reference_results' in child.outputs:
+            content = child.outputs.reference_results.get_dict()
+            reference = content if reference is None else merge_reference(reference, content)
     if reference is None:
         raise RuntimeError(f'run <{node.pk}> has no finished validation with a reference side yet')
+    for child in supplements(node):
+        reference = merge_reference(reference, child.outputs.reference_results.get_dict())
+        reference.setdefault('supplements', []).append(child.uuid)
     for _, child in sorted(_children(node, 'validation_').items()):
         jobs = _children(child, 'potential')
         if 'potential' in jobs:
             return reference, jobs['potential'].inputs.parameters.get_dict()
     raise RuntimeError(f'run <{node.pk}>: no validation job found')
+
+
+def complete_reference(node, missing: list, potential):
+    """Submit (to the profile's daemon) and wait for a validation computing the reference side of ``missing`` phases.
+
+    It is the restart builder of the run's reference validation — the same reference inputs (code, QE parameters,
+    pseudopotentials, k-point spacing) and ``relax`` settings — for ``missing`` only and without E(V) curves; the
+    run's uuid in its extra :data:`SUPPLEMENT_EXTRA` lets :func:`reference_side` find it.
+    """
+    from aiida import orm
+    from aiida.engine import submit
+
+    source = reference_validation(node)
+    if source is None:
+        raise RuntimeError(f'run <{node.pk}>: no validation computed a reference side to complete')
+    builder = source.get_builder_restart()
+    builder.phases = orm.List(list(missing))
+    builder.potential = potential
+    parameters = source.inputs.parameters.get_dict() if 'parameters' in source.inputs else {}
+    builder.parameters = orm.Dict({**parameters, 'eos': None})
+    builder.metadata.label = f'reference supplement of run {node.pk}: {", ".join(missing)}'
+    child = submit(builder)
+    child.base.extras.set(SUPPLEMENT_EXTRA, node.uuid)
+    print(f'submitted ValidationWorkChain<{child.pk}> for the reference side of {missing}', flush=True)
+    wait(child)
+    if not child.is_finished_ok:
+        raise RuntimeError(f'reference supplement <{child.pk}> failed: {child.exit_status} {child.exit_message}')
+    return child
 
 
 def own_validation(row: dict, reference: dict, ground: str | None = None) -> dict | None:
@@ -235,6 +331,9 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     parser.add_argument('--workers', type=int, default=2, help='refits side by side')
     parser.add_argument('--tag', default='', help='write <element>_learning_curve.<tag>.json instead')
     parser.add_argument('--note', default='', help='free text stored in the JSON')
+    parser.add_argument(
+        '--complete-reference', action='store_true', help="compute the reference phases the run's validation lacks"
+    )
     args = parser.parse_args()
     if len(args.seeds) < 5:
         parser.error('--seeds: the goal is judged over at least 5 gap_fit seeds')
@@ -261,6 +360,14 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
             wait(node)
         rows = run_points(node)
         reference, parameters = reference_side(node)
+        missing = [name for name in parameters['phases'] if name not in reference['phases']]
+        if missing and args.complete_reference:
+            complete_reference(node, missing, rows[-1]['potential'])
+            reference, parameters = reference_side(node)
+            missing = [name for name in parameters['phases'] if name not in reference['phases']]
+        if missing:
+            print(f'WARNING: no reference for {missing} (failed relaxations): the goal cannot be met without them; '
+                  '--complete-reference computes them with the run\'s own reference inputs', flush=True)  # fmt: skip
         phases = list(parameters['phases'])
         eos_phases = list((parameters.get('eos') or {}).get('phases', phases))
         parameters.setdefault('element', element)

@@ -75,3 +75,71 @@ def test_file_and_profile_names_per_element(benchmarks):
     assert results_name('C') == 'c_learning_curve.json'
     assert results_name('C', 'x', 'potential_evaluation') == 'c_potential_evaluation.x.json'
     assert profile_name('Si') == 'bench-si' and profile_name('C') == 'bench-c'
+
+
+def _validation(run, label: str, reference: dict | None, reference_inputs: dict, relax: dict):
+    """A finished validation node of ``run`` (CALL link ``label``) with ``reference__*`` inputs and its outputs."""
+    from aiida import orm
+    from aiida.common.links import LinkType
+
+    node = orm.WorkflowNode()
+    if run is not None:
+        node.base.links.add_incoming(run, LinkType.CALL_WORK, label)
+    for name, value in reference_inputs.items():
+        node.base.links.add_incoming(value, LinkType.INPUT_WORK, name)
+    node.base.links.add_incoming(orm.Dict({'relax': relax}).store(), LinkType.INPUT_WORK, 'parameters')
+    node.set_process_state('finished')
+    node.set_exit_status(0)
+    node.store()
+    if reference is not None:
+        output = orm.Dict(reference).store()
+        output.base.links.add_incoming(node, LinkType.RETURN, 'reference_results')
+    return node
+
+
+def test_a_reference_side_with_failed_phases_is_completed_by_its_supplement(benchmarks):
+    """A pw.x killed with its machine leaves a phase out of the run's reference side: a supplement with the run's own
+    reference inputs fills it in; one with other inputs is ignored; the failures list keeps what is still missing."""
+    from aiida import orm
+    from aiida.common.links import LinkType
+    from si_learning_curve import SUPPLEMENT_EXTRA, merge_reference, reference_side, reference_validation
+
+    code, other_code = orm.Str('pw@localhost').store(), orm.Str('other').store()
+    relax = {'fmax': 0.01, 'steps': 200}
+    run = orm.WorkflowNode().store()
+    first = {
+        'phases': {'diamond': {'energy_per_atom': -5.0}, 'beta_sn': {'energy_per_atom': -4.7}},
+        'energy_volume': {'diamond': {'fit': {'v0': 20.4}}},
+        'failures': [{'phase': 'st12', 'error': 'failed'}, {'phase': 'oS24', 'error': 'failed'}],
+    }
+    source = _validation(run, 'validation_00', first, {'reference__qe__code': code}, relax)
+    assert reference_validation(run).pk == source.pk
+
+    good = _validation(None, '', {'phases': {'st12': {'energy_per_atom': -4.8}}, 'energy_volume': {}, 'failures': []},
+                       {'reference__qe__code': code}, relax)  # fmt: skip
+    wrong = _validation(None, '', {'phases': {'oS24': {'energy_per_atom': -9.9}}, 'energy_volume': {}, 'failures': []},
+                        {'reference__qe__code': other_code}, relax)  # fmt: skip
+    for node in (good, wrong):
+        node.base.extras.set(SUPPLEMENT_EXTRA, run.uuid)
+
+    with pytest.raises(RuntimeError, match='no validation job'):  # no potential job in the validation yet
+        reference_side(run)
+    job = orm.WorkflowNode()
+    job.base.links.add_incoming(source, LinkType.CALL_WORK, 'potential')
+    job.base.links.add_incoming(orm.Dict({'phases': ['diamond', 'st12']}).store(), LinkType.INPUT_WORK, 'parameters')
+    job.store()
+    reference, parameters = reference_side(run)
+    assert parameters == {'phases': ['diamond', 'st12']}
+    assert sorted(reference['phases']) == ['beta_sn', 'diamond', 'st12']
+    assert reference['supplements'] == [good.uuid] and reference['failures'] == [{'phase': 'oS24', 'error': 'failed'}]
+
+    merged = merge_reference(first, good.outputs.reference_results.get_dict())
+    assert merged['phases']['st12'] == {'energy_per_atom': -4.8}
+    assert merged['phases']['diamond'] == first['phases']['diamond']  # never replaced
+    assert [row['phase'] for row in merged['failures']] == ['oS24']
+    assert merged['supplemented_phases'] == ['st12']
+    assert 'st12' not in first['phases']  # the input is not changed
+
+    from si_learning_curve import supplements
+
+    assert [node.pk for node in supplements(run)] == [good.pk]  # other reference inputs: ignored
