@@ -32,6 +32,7 @@ from aiida_gaprss.calculations.python_job import PythonJob
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
+from aiida_gaprss.protocols import student_validation_presets
 
 __all__ = (
     'PRESETS',
@@ -44,41 +45,9 @@ LOGGER = logging.getLogger(__name__)
 
 KEYS = ('seed', 'element', 'checks', 'protocol', 'overrides', 'speed', 'similarity', 'quench')
 
-#: Validation presets (parameters without ``seed``). ``fast`` is a smoke test of every check, ~1–2 min on a small
-#: teacher: 32 atoms, 2 fs steps, a 0.3 ps ramp to 20 GPa and a 0.1 ps melt quenched at 10¹⁶ K/s — numbers to
-#: compare students with the teacher in the same run, not physics (its ramp lags ~10 GPa behind the target: the
-#: 1 ps barostat). ``moderate`` reaches the physics on 2 cores: the MD protocol ``moderate`` (216 atoms, a 2 ps ramp
-#: to 20 GPa that a 100 fs barostat follows, melt 0.4 ps at 2500 K quenched at 2 x 10^15 K/s), sh reference every
-#: 1 GPa, 216-atom timing cell (docs/benchmarks.md, ``compression_ramp``). ``precise`` follows the paper: the MD
-#: protocol ``precise`` (1,000 atoms, 50 + 200 ps compression, quench at 10¹¹ K/s), sh reference every 1 GPa, cost on a
-#: 1,000-atom amorphous cell.
-PRESETS = {
-    'fast': {
-        'protocol': 'fast',
-        'overrides': {
-            'natoms': 32, 'timestep_fs': 2.0, 'update_every': 5, 'snapshot_every': 20,
-            'compression': {'thermalise_ps': 0.1, 'ramp_ps': 0.3},
-            'melt_quench': {'melt_ps': 0.1, 'quench_rate': 10000.0},
-        },
-        'speed': {'kind': 'amorphous', 'natoms': 64, 'steps': 5, 'repeats': 2},
-        'similarity': {'pressures': [0.0, 5.0, 10.0, 15.0, 20.0], 'pressure_window': 3},
-        'quench': {'relax': True, 'fmax': 0.05, 'steps': 50},
-    },
-    'moderate': {
-        'protocol': 'moderate',
-        'overrides': {},
-        'speed': {'kind': 'amorphous', 'natoms': 216, 'steps': 10, 'repeats': 3},
-        'similarity': {'pressures': [float(p) for p in range(21)], 'pressure_window': 3},
-        'quench': {'relax': True, 'fmax': 0.05, 'steps': 100},
-    },
-    'precise': {
-        'protocol': 'precise',
-        'overrides': {},
-        'speed': {'kind': 'amorphous', 'natoms': 1000, 'steps': 20, 'repeats': 3},
-        'similarity': {'pressures': [float(p) for p in range(21)], 'pressure_window': 1},
-        'quench': {'relax': True, 'fmax': 0.01, 'steps': 1000},
-    },
-}  # fmt: skip
+#: Validation presets (parameters without ``seed``; ``aiida_gaprss/protocols/student_validation.yaml``, which says
+#: what each is for): ``fast`` a smoke test of every check, ``moderate`` the physics on 2 cores, ``precise`` the paper.
+PRESETS = student_validation_presets()
 
 
 def get_validation_parameters(preset: str = 'fast', *, seed: int, element: str = 'Si', overrides: dict | None = None):

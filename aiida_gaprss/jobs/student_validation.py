@@ -60,6 +60,7 @@ import numpy as np
 
 from aiida_gaprss.data.extxyz import read_frames, write_frames
 from aiida_gaprss.jobs.runner import main, write_json
+from aiida_gaprss.protocols import student_validation_defaults
 
 __all__ = ('CHECKS', 'DEFAULTS', 'TEACHER', 'group_label', 'run', 'stability_summary', 'student_label')
 
@@ -69,16 +70,8 @@ LOGGER = logging.getLogger(__name__)
 TEACHER = 'teacher'
 #: The checks, in the order they run.
 CHECKS = ('errors', 'cost', 'melt_quench', 'compression')
-#: Defaults of the optional parameters.
-DEFAULTS = {
-    'element': 'Si',
-    'checks': list(CHECKS),
-    'protocol': 'fast',
-    'overrides': {},
-    'speed': {'kind': 'amorphous', 'natoms': 64, 'steps': 10, 'repeats': 3},
-    'similarity': {'phase': 'sh', 'pressures': None, 'pressure_window': 3, 'soap': {}},
-    'quench': {'relax': True, 'fmax': 0.02, 'steps': 200},
-}
+#: Defaults of the optional parameters (``aiida_gaprss/protocols/student_validation.yaml``, ``defaults``).
+DEFAULTS = student_validation_defaults()
 REPORT = 'report.json'
 QUENCHED = 'quenched.xyz'
 PLOTS = {'error_vs_cost': 'error_vs_cost.png', 'similarity': 'similarity.png'}

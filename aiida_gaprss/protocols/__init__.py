@@ -13,7 +13,10 @@ __all__ = (
     'indirect_protocol_names',
     'load_gaprss_protocol',
     'load_indirect_protocol',
+    'md_protocols',
     'protocol_names',
+    'student_validation_defaults',
+    'student_validation_presets',
 )
 
 PROTOCOL_FOLDER = pathlib.Path(__file__).resolve().parent
@@ -76,3 +79,26 @@ def load_indirect_protocol(name: str | None = None) -> dict:
         For an unknown name; the message names the field ``protocol`` and lists the known ones.
     """
     return _load('indirect', name)
+
+
+def _presets(kind: str) -> dict:
+    """Every protocol of ``<kind>.yaml`` by name (``base`` resolved, ``description`` dropped), as copies."""
+    presets = {name: _load(kind, name) for name in _names(kind)}
+    for preset in presets.values():
+        preset.pop('description', None)
+    return presets
+
+
+def md_protocols() -> dict:
+    """The MD presets (``md.yaml``): name -> settings of :mod:`aiida_gaprss.rss.md` (ps, fs, K, GPa, K/ps)."""
+    return _presets('md')
+
+
+def student_validation_presets() -> dict:
+    """The presets of the students' validation job (``student_validation.yaml``): name -> parameters without seed."""
+    return _presets('student_validation')
+
+
+def student_validation_defaults() -> dict:
+    """What the students' validation job takes for the keys its parameters leave out (``student_validation.yaml``)."""
+    return copy.deepcopy(_read('student_validation')['defaults'])

@@ -39,6 +39,8 @@ import numpy as np
 from ase import Atoms, units
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+from aiida_gaprss.protocols import md_protocols
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -53,57 +55,9 @@ __all__ = [
     'melt_quench',
 ]
 
-#: Protocol presets. Times in ps, temperatures in K, pressures in GPa, rates in K/ps (1 K/ps = 10^12 K/s).
-PROTOCOLS = {
-    'fast': {
-        'natoms': 32,
-        'volume_per_atom': 20.0,
-        'min_distance': 2.0,
-        'timestep_fs': 2.0,
-        'update_every': 10,
-        'snapshot_every': 10,
-        'compression': {'temperature': 500.0, 'thermalise_ps': 0.5, 'ramp_ps': 2.0, 'p_start': 0.0, 'p_max': 20.0},
-        'melt_quench': {
-            't_melt': 3000.0, 'melt_ps': 0.5, 't_final': 300.0, 'quench_rate': 2000.0, 'pressure': 0.0,
-            'anneal_ps': 0.0,
-        },
-        'barostat': 'berendsen',
-        'taup_fs': 1000.0,
-        'compressibility': 0.01,
-    },
-    'moderate': {
-        'natoms': 216,
-        'volume_per_atom': 20.0,
-        'min_distance': 2.0,
-        'timestep_fs': 2.0,
-        'update_every': 10,
-        'snapshot_every': 20,
-        'compression': {'temperature': 500.0, 'thermalise_ps': 0.2, 'ramp_ps': 2.0, 'p_start': 0.0, 'p_max': 20.0},
-        'melt_quench': {
-            't_melt': 2500.0, 'melt_ps': 0.4, 't_final': 500.0, 'quench_rate': 2000.0, 'pressure': 0.0,
-            'anneal_ps': 0.0,
-        },
-        'barostat': 'berendsen',
-        'taup_fs': 100.0,
-        'compressibility': 0.01,
-    },
-    'precise': {
-        'natoms': 1000,
-        'volume_per_atom': 20.0,
-        'min_distance': 2.0,
-        'timestep_fs': 1.0,
-        'update_every': 10,
-        'snapshot_every': 1000,
-        'compression': {'temperature': 500.0, 'thermalise_ps': 50.0, 'ramp_ps': 200.0, 'p_start': 0.0, 'p_max': 20.0},
-        'melt_quench': {
-            't_melt': 1800.0, 'melt_ps': 100.0, 't_final': 500.0, 'quench_rate': 0.1, 'pressure': 0.0,
-            'anneal_ps': 0.0,
-        },
-        'barostat': 'mtk',
-        'taup_fs': 1000.0,
-        'compressibility': 0.01,
-    },
-}  # fmt: skip
+#: Protocol presets (``aiida_gaprss/protocols/md.yaml``). Times in ps, temperatures in K, pressures in GPa, rates in
+#: K/ps (1 K/ps = 10^12 K/s).
+PROTOCOLS = md_protocols()
 
 #: Barostats the MD knows.
 BAROSTATS = ('berendsen', 'mtk')
