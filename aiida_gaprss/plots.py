@@ -35,6 +35,7 @@ __all__ = (
     'PNG_MAGIC',
     'plot_energy_scatter',
     'plot_energy_volume',
+    'plot_formation_energies',
     'plot_energy_volume_over_seeds',
     'plot_error_vs_cost',
     'plot_error_vs_cost_panels',
@@ -376,6 +377,47 @@ def _colours(n: int) -> list:
 # ------------------------------------------------------------------------------------------------ scatter
 
 
+def plot_formation_energies(sides: Mapping, element: str, path=None, *, title: str | None = None):
+    """Formation energy per atom against the fraction of ``element``, with the hull of each side.
+
+    Parameters
+    ----------
+    sides : mapping side -> table
+        ``'potential'`` and/or ``'reference'``: a :func:`aiida_gaprss.rss.validation.formation_energy_table` result
+        (potential solid circles and hull, reference open squares and dashed hull).
+    element : str
+        The element whose atomic fraction is the x axis.
+    """
+    if not isinstance(sides, Mapping) or not ({'potential', 'reference'} & set(sides)):
+        raise ValueError("sides: expected 'potential' and/or 'reference'")
+    figure = _figure()
+    ax = figure.add_subplot()
+    styles = {'potential': ('tab:blue', 'o', '-'), 'reference': ('tab:orange', 's', '--')}
+    for side in ('potential', 'reference'):
+        if side not in sides:
+            continue
+        colour, marker, line = styles[side]
+        rows = sides[side]['phases']
+        x = _finite_array([row['composition'][element] for row in rows.values()], f'{side}: composition')
+        e = _finite_array([row['formation_energy'] for row in rows.values()], f'{side}: formation_energy')
+        face = colour if side == 'potential' else 'none'
+        ax.scatter(x, e, marker=marker, facecolors=face, edgecolors=colour, s=30, label=side, zorder=3)
+        hull = sorted((xi, ei) for xi, ei, row in zip(x, e, rows.values(), strict=True) if row['on_hull'])
+        if hull:
+            ax.plot([p[0] for p in hull], [p[1] for p in hull], color=colour, linestyle=line, linewidth=1.0)
+        if side == 'potential' or 'potential' not in sides:
+            for xi, ei, name in zip(x, e, rows, strict=True):
+                ax.annotate(name, (xi, ei), xytext=(4, 4), textcoords='offset points', fontsize='x-small')
+    ax.axhline(0.0, color='0.6', linewidth=0.8)
+    ax.set_xlabel(f'fraction of {element}')
+    ax.set_ylabel('formation energy (eV/atom)')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
 def plot_energy_scatter(per_iteration: Mapping, path=None, *, title: str | None = None):
     """Predicted vs reference energy per atom of the structures added in each iteration (one colour each).
 
@@ -426,15 +468,19 @@ def plot_energy_scatter(per_iteration: Mapping, path=None, *, title: str | None 
 # ------------------------------------------------------------------------------------------------ KPCA map
 
 
-def plot_structure_map(coordinates, colour_values, path=None, marked: Mapping | None = None, *, title=None):
-    """KPCA structure map, points coloured by mean coordination, known phases marked with labels.
+def plot_structure_map(
+    coordinates, colour_values, path=None, marked: Mapping | None = None, *, title=None, colour_label=None
+):
+    """KPCA structure map, points coloured by mean coordination (or ``colour_label``), known phases marked.
 
     Parameters
     ----------
     coordinates : (N, 2) array
         2-D embedding (:func:`aiida_gaprss.rss.analysis.kpca_map`).
     colour_values : (N,) array
-        Colour of each point (mean coordination number).
+        Colour of each point (mean coordination number, or e.g. the fraction of one element of a chemical system).
+    colour_label : str, optional
+        Label of the colour bar (default 'mean coordination'; e.g. 'fraction of C' for a map by composition).
     marked : mapping label -> int or (x, y), optional
         Points to label: an index into ``coordinates`` or explicit coordinates (e.g. known phases projected on the
         map).
@@ -461,7 +507,7 @@ def plot_structure_map(coordinates, colour_values, path=None, marked: Mapping | 
     ax = figure.add_subplot()
     scatter = ax.scatter(xy[:, 0], xy[:, 1], c=colours, cmap='viridis', s=14, alpha=0.85, edgecolors='none')
     colourbar = figure.colorbar(scatter, ax=ax)
-    colourbar.set_label('mean coordination')
+    colourbar.set_label(colour_label or 'mean coordination')
     # points closer than 1 % of the map's extent share one label (e.g. Si and C diamond after rescaling)
     extent = float(np.ptp(np.vstack([xy[:, :2], *labels.values()]) if labels else xy[:, :2], axis=0).max()) or 1.0
     groups: list[tuple[np.ndarray, list[str]]] = []

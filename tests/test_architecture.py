@@ -18,11 +18,7 @@ PACKAGE = ROOT / 'aiida_gaprss'
 EXAMPLES = ROOT / 'workflows'
 
 #: Imports of a private name that are known and have an issue to remove them: (importer, module, name) -> why.
-KNOWN_PRIVATE_IMPORTS = {
-    ('aiida_gaprss.workflows.rss', 'aiida_gaprss.workflows.validation', '_job_parameters'): (
-        'issue 21: goes public with the split of workflows/validation.py (its presets are being edited meanwhile)'
-    ),
-}
+KNOWN_PRIVATE_IMPORTS: dict[tuple[str, str, str], str] = {}
 #: Upward or sideways imports that are known, with the issue that removes them: (importer, imported) -> why.
 KNOWN_FLOOR_VIOLATIONS: dict[tuple[str, str], str] = {}
 

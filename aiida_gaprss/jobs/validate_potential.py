@@ -22,8 +22,9 @@ Run as ``python -m aiida_gaprss.jobs.validate_potential job.json`` by
 ``structure_map``
     GAP-RSS Fig. 5: :func:`aiida_gaprss.rss.analysis.kpca_map` of the input structures plus the known phases of
     ``element`` (averaged SOAP n = l = 16, σ 0.1 r0, r_cut 2.5 r0, every cell rescaled to shortest bond r0 = 1 Å,
-    coloured by mean coordination up to 1.2 r0); dimers (``config_type = 'dimer'``) and non-periodic structures are
-    left out. Writes ``results.json`` with ``coordinates`` (N×2),
+    coloured by mean coordination up to 1.2 r0; ``composition`` gives each structure's atomic fraction per species,
+    to colour a chemical system's map by composition); dimers (``config_type = 'dimer'``) and non-periodic
+    structures are left out. Writes ``results.json`` with ``coordinates`` (N×2),
     ``coordination``, ``iteration``/``config_type`` of every input structure and ``phases`` (name -> index of the
     phase among the rows, which follow the input structures).
 
@@ -209,7 +210,13 @@ def structure_map(atoms_list, element: str | None, *, soap: dict | None = None, 
     rows = atoms_list + list(phases.values())
     result = kpca_map(rows, soap=soap or None, processes=processes)
     n = len(atoms_list)
+    species = sorted({symbol for atoms in rows for symbol in atoms.get_chemical_symbols()})
+    composition = {
+        symbol: [atoms.get_chemical_symbols().count(symbol) / len(atoms) for atoms in atoms_list] for symbol in species
+    }
     return {
+        'species': species,
+        'composition': composition,
         'coordinates': np.asarray(result['coordinates'])[:, :2].tolist(),
         'coordination': np.asarray(result['coordination']).tolist(),
         'shortest_bond': np.asarray(result['shortest_bond']).tolist(),

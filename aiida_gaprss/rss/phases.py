@@ -1,4 +1,4 @@
-"""Known crystal phases of B, C, Si and Ti, built from crystallographic data (no downloads).
+"""Known crystal phases of B, C, Si and Ti and of the compound SiC, built from crystallographic data (no downloads).
 
 These are the validation structures of GAP-RSS (Bernstein, Csányi & Deringer, npj Comput. Mater. 5, 99 (2019),
 Figs. 3–4): each phase is relaxed with the potential and with the reference method and the energies are compared
@@ -25,6 +25,10 @@ Checks against independent data: ST12 built here and the st12 cell of libAtoms' 
 (``tests/bulk_st12/st12.extxyz``, the GAP-18 Si tests) relax with Stillinger–Weber to the same minimum
 (-4.15736 eV/atom, 17.563 Å^3/atom, P4_3 2_1 2); bc8's x = 0.1003 agrees with that framework's bc8 cell (0.1001).
 The Imma entry has not been checked against a second source (see its ``notes``).
+
+Compounds (:data:`COMPOUND_PHASES`, keyed by formula) are validated as a chemical system together with the
+elements' ground states (:data:`GROUND_STATES`): :func:`system_phase_names` names them ``<key>_<phase>``
+(``'SiC_3C'``, ``'Si_diamond'``, ``'C_graphite'``) and :func:`build_system_phase` builds one by that name.
 """
 
 from __future__ import annotations
@@ -38,7 +42,20 @@ from ase import Atoms
 
 logger = logging.getLogger(__name__)
 
-__all__ = ('PHASES', 'PhaseSpec', 'build_phase', 'cheapest_cell', 'known_phases', 'phase_names')
+__all__ = (
+    'COMPOUND_PHASES',
+    'GROUND_STATES',
+    'PHASES',
+    'PhaseSpec',
+    'build_phase',
+    'build_system_phase',
+    'build_validation_phase',
+    'cheapest_cell',
+    'known_phases',
+    'phase_names',
+    'split_system_phase',
+    'system_phase_names',
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ class PhaseSpec:
         Pearson symbol of the conventional cell.
     source : str
         Literature reference of the lattice parameters and positions.
+    species : tuple of str
+        Chemical symbol of each basis site (compounds); empty for an element (every site that element).
     layered : bool
         Layers held together by dispersion (graphite): semi-local DFT without a dispersion correction (the PBE of
         the paper and of the embedded QE default) barely binds them, so the phase's energy hardly depends on the
@@ -75,6 +94,7 @@ class PhaseSpec:
     source: str = ''
     notes: str = field(default='', compare=False)
     layered: bool = False
+    species: tuple = ()
 
 
 _SQ83 = math.sqrt(8.0 / 3.0)  # ideal c/a of hcp and of hexagonal diamond
@@ -238,6 +258,79 @@ PHASES: dict[str, dict[str, PhaseSpec]] = {
 }
 
 
+# SiC polytypes (P6_3mc): Si–C bilayers stacked along c, stacking A (0, 0), B (1/3, 2/3), C (2/3, 1/3); each C sits
+# 3/4 of a layer spacing above its Si (ideal tetrahedra, wurtzite u = 3/8). 2H: AB (Si 2b z = 0); 4H: ABAC = ABCB
+# (Si 2a z = 0, 2b z = 1/4); 6H: ABCACB (Si 2a z = 0, 2b z = 1/6, 2b z = 5/6). Lattice constants at ambient
+# conditions: 3C a = 4.3596 Å (the usual room-temperature value); 2H a = 3.0763, c = 5.0480 Å (Adamsky & Merz,
+# Z. Kristallogr. 111, 350 (1959)); 4H a = 3.080, c = 10.081 Å (Lundqvist, Acta Chem. Scand. 2, 177 (1948), as in
+# Landolt-Börnstein III/43A4); 6H a = 3.0806, c = 15.1173 Å (the usual room-temperature values). Rock-salt SiC is
+# made above ~100 GPa (Yoshida et al., Phys. Rev. B 48, 8705 (1993)); a = 4.00 Å is a starting geometry near the
+# DFT equilibrium at 0 GPa. Every phase is relaxed before it is compared, so these set only the starting geometry.
+_SIC_UP = 3.0 / 4.0  # C above Si, in layer spacings
+
+#: Known phases of compounds, keyed by formula (species per basis site in ``PhaseSpec.species``).
+COMPOUND_PHASES: dict[str, dict[str, PhaseSpec]] = {
+    'SiC': {
+        '3C': PhaseSpec(
+            216,
+            _cubic(4.3596),
+            ((0.0, 0.0, 0.0), (0.25, 0.25, 0.25)),
+            pearson='cF8',
+            source='3C (zinc blende, beta-SiC), Si 4a + C 4c of F-43m; a = 4.3596 Å, experiment (ambient)',
+            species=('Si', 'C'),
+        ),
+        '2H': PhaseSpec(
+            186,
+            _hexagonal(3.0763, 5.0480),
+            ((1.0 / 3.0, 2.0 / 3.0, 0.0), (1.0 / 3.0, 2.0 / 3.0, _SIC_UP / 2.0)),
+            pearson='hP4',
+            source='2H (wurtzite), Si 2b + C 2b (u = 3/8) of P6_3mc; a = 3.0763, c = 5.0480 Å, Adamsky & Merz (1959)',
+            species=('Si', 'C'),
+        ),
+        '4H': PhaseSpec(
+            186,
+            _hexagonal(3.080, 10.081),
+            (
+                (0.0, 0.0, 0.0),
+                (1.0 / 3.0, 2.0 / 3.0, 0.25),
+                (0.0, 0.0, _SIC_UP / 4.0),
+                (1.0 / 3.0, 2.0 / 3.0, 0.25 + _SIC_UP / 4.0),
+            ),
+            pearson='hP8',
+            source='4H (ABCB), Si 2a + 2b, C 2a + 2b of P6_3mc; a = 3.080, c = 10.081 Å, Lundqvist (1948)',
+            species=('Si', 'Si', 'C', 'C'),
+        ),
+        '6H': PhaseSpec(
+            186,
+            _hexagonal(3.0806, 15.1173),
+            (
+                (0.0, 0.0, 0.0),
+                (1.0 / 3.0, 2.0 / 3.0, 1.0 / 6.0),
+                (1.0 / 3.0, 2.0 / 3.0, 5.0 / 6.0),
+                (0.0, 0.0, _SIC_UP / 6.0),
+                (1.0 / 3.0, 2.0 / 3.0, 1.0 / 6.0 + _SIC_UP / 6.0),
+                (1.0 / 3.0, 2.0 / 3.0, 5.0 / 6.0 + _SIC_UP / 6.0),
+            ),
+            pearson='hP12',
+            source='6H (ABCACB), Si 2a + 2b + 2b, C 2a + 2b + 2b of P6_3mc; a = 3.0806, c = 15.1173 Å, experiment',
+            species=('Si', 'Si', 'Si', 'C', 'C', 'C'),
+        ),
+        'rocksalt': PhaseSpec(
+            225,
+            _cubic(4.00),
+            ((0.0, 0.0, 0.0), (0.5, 0.5, 0.5)),
+            pearson='cF8',
+            source='rock-salt SiC (stable above ~100 GPa, Yoshida et al. 1993), Si 4a + C 4b of Fm-3m; a = 4.00 Å '
+            'starting geometry',
+            species=('Si', 'C'),
+        ),
+    },
+}
+
+#: The phases of each element that compete for its ground state, the end members of a chemical system's validation.
+GROUND_STATES = {'Si': ('diamond',), 'C': ('diamond', 'graphite'), 'B': ('alpha_b12',), 'Ti': ('hcp',)}
+
+
 def _check_element(element) -> str:
     if not isinstance(element, str) or element not in PHASES:
         raise ValueError(f'element: no known phases for {element!r}; available: {sorted(PHASES)}')
@@ -255,9 +348,10 @@ def build_phase(element: str, name: str, *, scale: float | None = None, primitiv
     Parameters
     ----------
     element : str
-        'B', 'C', 'Si' or 'Ti'.
+        'B', 'C', 'Si' or 'Ti', or a compound of :data:`COMPOUND_PHASES` ('SiC').
     name : str
-        Phase name, one of :func:`phase_names` (e.g. ``'diamond'``, ``'beta_sn'``, ``'alpha_b12'``, ``'omega'``).
+        Phase name, one of :func:`phase_names` (e.g. ``'diamond'``, ``'beta_sn'``, ``'alpha_b12'``, ``'omega'``; for
+        SiC ``'3C'``, ``'2H'``, ``'4H'``, ``'6H'``, ``'rocksalt'``).
     scale : float, optional
         Isotropic **linear** scale factor applied to the cell (volume changes by ``scale**3``).
     primitive : bool
@@ -266,22 +360,23 @@ def build_phase(element: str, name: str, *, scale: float | None = None, primitiv
     Returns
     -------
     ase.Atoms
-        Periodic structure with ``info['phase']``, ``info['spacegroup']``, ``info['element']``, ``info['pearson']``,
-        ``info['config_type'] = 'known_phase'``.
+        Periodic structure with ``info['phase']``, ``info['spacegroup']``, ``info['element']`` (a compound:
+        ``info['formula']``), ``info['pearson']``, ``info['config_type'] = 'known_phase'``.
     """
     from ase.spacegroup import crystal
 
-    element = _check_element(element)
-    if name not in PHASES[element]:
-        raise ValueError(f'name: unknown phase {name!r} of {element}; available: {phase_names(element)}')
+    table = COMPOUND_PHASES if element in COMPOUND_PHASES else PHASES
+    element = element if table is COMPOUND_PHASES else _check_element(element)
+    if name not in table[element]:
+        raise ValueError(f'name: unknown phase {name!r} of {element}; available: {list(table[element])}')
     if scale is not None:
         if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating) or not math.isfinite(scale):
             raise ValueError(f'scale: expected a positive number, got {scale!r}')
         if scale <= 0:
             raise ValueError(f'scale: expected a positive number, got {scale!r}')
-    spec = PHASES[element][name]
+    spec = table[element][name]
     atoms = crystal(
-        [element] * len(spec.basis),
+        list(spec.species) or [element] * len(spec.basis),
         basis=[tuple(float(x) for x in site) for site in spec.basis],
         spacegroup=spec.spacegroup,
         setting=spec.setting,
@@ -295,15 +390,17 @@ def build_phase(element: str, name: str, *, scale: float | None = None, primitiv
     atoms.info.update(
         phase=name,
         spacegroup=int(spec.spacegroup),
-        element=element,
+        **({'formula': element} if spec.species else {'element': element}),
         pearson=spec.pearson,
         config_type='known_phase',
     )
     return atoms
 
 
-def cheapest_cell(element: str, name: str, kpoints_spacing: float) -> Atoms:
+def cheapest_cell(element, name: str, kpoints_spacing: float) -> Atoms:
     """The cell of a known phase that a k-point-sampled reference (QE, VASP) computes fastest at that spacing.
+
+    ``element`` is a chemical symbol or, for a phase of a chemical system (``'SiC_3C'``), the list of its elements.
 
     The primitive cell or the conventional one, whichever has the smaller ``irreducible k-points × atoms²`` for the
     Γ-centred mesh of ``kpoints_spacing`` (1/Å with 2π, :func:`aiida_gaprss.rss.kpoints.kpoint_mesh`). The two are
@@ -315,7 +412,7 @@ def cheapest_cell(element: str, name: str, kpoints_spacing: float) -> Atoms:
 
     best = None
     for primitive in (True, False):
-        atoms = build_phase(element, name, primitive=primitive)
+        atoms = build_validation_phase(element, name, primitive=primitive)
         cost = irreducible_kpoints(atoms, kpoint_mesh(atoms.cell, kpoints_spacing)) * len(atoms) ** 2
         if best is None or cost < best[0]:
             atoms.info['cell_choice'] = 'primitive' if primitive else 'conventional'
@@ -326,3 +423,47 @@ def cheapest_cell(element: str, name: str, kpoints_spacing: float) -> Atoms:
 def known_phases(element: str, *, primitive: bool = True) -> dict[str, Atoms]:
     """All known phases of ``element``, name -> :class:`ase.Atoms` (see :func:`build_phase`)."""
     return {name: build_phase(element, name, primitive=primitive) for name in phase_names(element)}
+
+
+def system_phase_names(elements) -> list[str]:
+    """Validation phases of the chemical system of ``elements``: each element's :data:`GROUND_STATES`, then every
+    compound of :data:`COMPOUND_PHASES` made of those elements only, named ``<element or formula>_<phase>``.
+
+    ValueError naming ``elements`` for an element without known phases.
+    """
+    from .composition import formula_counts
+
+    names = []
+    for element in elements:
+        if element not in GROUND_STATES:
+            raise ValueError(f'elements: no known phases for {element!r}; available: {sorted(GROUND_STATES)}')
+        names.extend(f'{element}_{name}' for name in GROUND_STATES[element])
+    for formula, phases in COMPOUND_PHASES.items():
+        if set(formula_counts(formula)) <= set(elements):
+            names.extend(f'{formula}_{name}' for name in phases)
+    return names
+
+
+def split_system_phase(name: str) -> tuple[str, str]:
+    """``'SiC_3C'`` -> ``('SiC', '3C')``, ``'Si_beta_sn'`` -> ``('Si', 'beta_sn')``; ValueError naming the phase."""
+    key, _, phase = str(name).partition('_')
+    table = COMPOUND_PHASES if key in COMPOUND_PHASES else PHASES
+    if key not in table or phase not in table[key]:
+        raise ValueError(f'phase: unknown phase {name!r}; expected <element or compound>_<phase>, e.g. SiC_3C')
+    return key, phase
+
+
+def build_system_phase(name: str, *, primitive: bool = True) -> Atoms:
+    """A phase of a chemical system by its :func:`system_phase_names` name, ``info['phase']`` set to that name."""
+    key, phase = split_system_phase(name)
+    atoms = build_phase(key, phase, primitive=primitive)
+    atoms.info['phase'] = name
+    return atoms
+
+
+def build_validation_phase(system, name: str, *, primitive: bool = True) -> Atoms:
+    """A validation phase: ``system`` a chemical symbol (:func:`build_phase`) or a list of symbols, whose phases are
+    named as by :func:`system_phase_names` (:func:`build_system_phase`)."""
+    if isinstance(system, str):
+        return build_phase(system, name, primitive=primitive)
+    return build_system_phase(name, primitive=primitive)

@@ -27,10 +27,21 @@ from ase import Atoms
 
 logger = logging.getLogger(__name__)
 
-__all__ = ('CONVERGED_TOLERANCE', 'energy_per_atom', 'phase_energy_errors', 'relax_phase', 'relax_phases')
+__all__ = (
+    'CONVERGED_TOLERANCE',
+    'ON_HULL_TOLERANCE',
+    'energy_per_atom',
+    'formation_energy_errors',
+    'formation_energy_table',
+    'phase_energy_errors',
+    'relax_phase',
+    'relax_phases',
+)
 
 #: |error| below which a phase is shown as converged (eV/atom): 1 meV/atom.
 CONVERGED_TOLERANCE = 1e-3
+#: Energy above the formation-energy hull (eV/atom) below which a phase counts as on the hull: 0.1 meV/atom.
+ON_HULL_TOLERANCE = 1e-4
 
 
 def relax_phase(
@@ -196,4 +207,79 @@ def phase_energy_errors(
         'all_converged': all(row['converged'] for row in phases.values()),
         'missing': missing,
         'units': 'eV/atom',
+    }
+
+
+def formation_energy_table(phases: Mapping, compositions: Mapping, elements) -> dict:
+    """Formation energies per atom of the phases of a chemical system and their distances above its hull.
+
+    Parameters
+    ----------
+    phases : mapping name -> dict
+        ``energy_per_atom`` (eV/atom) of each relaxed phase (the ``phases`` of a validation result).
+    compositions : mapping name -> mapping element -> float
+        Atomic fractions of each phase (phases without one are left out).
+    elements : sequence of str
+        The system's elements; each needs at least one pure phase among ``phases`` (its ground state, the lowest).
+
+    Returns
+    -------
+    dict
+        ``ground_states`` (element -> ``{'phase', 'energy_per_atom'}``), ``phases`` (name -> ``{'composition',
+        'energy_per_atom', 'formation_energy', 'above_hull', 'on_hull'}``, eV/atom, :func:`aiida_gaprss.rss.
+        formation_hull.formation_energies` and :func:`~aiida_gaprss.rss.formation_hull.energy_above_formation_hull`),
+        ``on_hull`` (the names within :data:`ON_HULL_TOLERANCE` of the hull).
+    """
+    from .formation_hull import energy_above_formation_hull, formation_energies
+
+    elements = list(elements)
+    names = [name for name in phases if name in compositions]
+    fractions = np.array([[float(compositions[name].get(symbol, 0.0)) for symbol in elements] for name in names])
+    energies = [energy_per_atom(phases[name]['energy_per_atom'], f'phases[{name!r}].energy_per_atom') for name in names]
+    ground_states = {}
+    for index, symbol in enumerate(elements):
+        pure = [row for row, name in enumerate(names) if fractions[row, index] > 1.0 - 1e-12]
+        if not pure:
+            raise ValueError(f'phases: no pure {symbol} phase, so no ground state of {symbol}')
+        lowest = min(pure, key=lambda row: energies[row])
+        ground_states[symbol] = {'phase': names[lowest], 'energy_per_atom': energies[lowest]}
+    formation = formation_energies(fractions, energies, elements)
+    above = energy_above_formation_hull(fractions, formation)
+    rows = {}
+    for row, name in enumerate(names):
+        rows[name] = {
+            'composition': {symbol: float(fractions[row, index]) for index, symbol in enumerate(elements)},
+            'energy_per_atom': energies[row],
+            'formation_energy': float(formation[row]),
+            'above_hull': float(above[row]),
+            'on_hull': bool(above[row] < ON_HULL_TOLERANCE),
+        }
+    return {
+        'elements': elements,
+        'ground_states': ground_states,
+        'phases': rows,
+        'on_hull': [name for name in names if rows[name]['on_hull']],
+    }
+
+
+def formation_energy_errors(potential: Mapping, reference: Mapping) -> dict:
+    """Formation-energy and hull-distance errors (potential − reference, eV/atom) of the phases of two
+    :func:`formation_energy_table` results; ``hull_agrees`` says whether both put the same phases on the hull."""
+    rows = {}
+    for name, pot in potential['phases'].items():
+        ref = reference['phases'].get(name)
+        if ref is None:
+            continue
+        rows[name] = {
+            'formation_energy_error': pot['formation_energy'] - ref['formation_energy'],
+            'above_hull_error': pot['above_hull'] - ref['above_hull'],
+            'on_hull_agrees': pot['on_hull'] == ref['on_hull'],
+        }
+    shared = set(rows)
+    errors = [abs(row['formation_energy_error']) for row in rows.values()]
+    return {
+        'phases': rows,
+        'hull_agrees': {n for n in potential['on_hull'] if n in shared}
+        == {n for n in reference['on_hull'] if n in shared},
+        'max_abs_formation_energy_error': max(errors) if errors else None,
     }

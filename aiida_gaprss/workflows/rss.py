@@ -214,7 +214,7 @@ def _validate_validation(value) -> str | None:
     """Errors of the ``validation`` namespace (checked before anything runs)."""
     from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
     from aiida_gaprss.rss.phases import PHASES
-    from aiida_gaprss.workflows.validation import PARAMETER_KEYS, _job_parameters
+    from aiida_gaprss.workflows.validation import PARAMETER_KEYS, job_parameters
 
     validation = value['validation']
     element = value['element'].value
@@ -226,7 +226,7 @@ def _validate_validation(value) -> str | None:
     if unknown:
         return f'field `validation.parameters.{unknown[0]}`: unknown key; known: {list(PARAMETER_KEYS)}'
     try:
-        validate_validation_parameters(_job_parameters(element, phases, parameters))
+        validate_validation_parameters(job_parameters(element, phases, parameters))
     except ValueError as exception:
         return str(exception).replace('field `parameters', 'field `validation.parameters')
     if 'reference_results' not in validation:

@@ -1,0 +1,406 @@
+"""``ValidationWorkChain`` (``gaprss.validation``): a GapPotential against the reference on known phases and E(V).
+
+What it does (GAP-RSS, Bernstein, Csányi & Deringer 2019, Figs. 2–3):
+
+1. the known phases of the element (:mod:`aiida_gaprss.rss.phases`; ``phases`` picks some) are relaxed — variable
+   cell, 0 GPa — with the potential and, separately, with the reference, each to its *own* minimum;
+2. each phase is scaled over ``eos.volume_factors`` around that minimum and relaxed at fixed volume, and the E(V)
+   points are fitted with Birch–Murnaghan (V0, B0, B0');
+3. ``phase_errors`` = E_pot(min_pot)/N − E_ref(min_ref)/N per phase (eV/atom), ``converged`` when below 1 meV/atom
+   (:func:`aiida_gaprss.rss.validation.phase_energy_errors`); ``energy_volume`` holds both curves and fits; the PNG
+   ``plots.energy_volume`` draws the potential solid and the reference dashed.
+
+A chemical system (``elements``, e.g. ``['Si', 'C']``, instead of ``element``): the phases are the elements' ground
+states and their compounds (:func:`aiida_gaprss.rss.phases.system_phase_names`: ``Si_diamond``, ``C_graphite``,
+``SiC_3C``, …), built once (``system_phase_structures``) and relaxed by the same jobs; ``formation_energies`` holds
+each side's formation energies per atom against its own lowest pure phases, the distance of each phase above the
+formation-energy hull and the phases on it (:func:`aiida_gaprss.rss.validation.formation_energy_table`), and
+``plots.formation_energies`` draws them. ``calculator`` (an ASE calculator spec) may stand for ``potential``.
+
+The heavy work runs in :class:`~aiida_gaprss.calculations.validate_potential.ValidatePotential` jobs on the computer
+of ``code``; the daemon only compares numbers and draws the plot (calcfunctions, so every number and PNG has
+provenance).
+
+Reference side — one of:
+
+* ``reference.engine = 'ase'`` with ``reference.ase.calculator`` (an ASE calculator spec, e.g. ``{'type': 'sw_si'}``)
+  or ``reference.ase.potential`` (a GapPotential used as the reference calculator): the same job, run with the
+  reference calculator;
+* ``reference.engine = 'qe'`` with ``reference.qe`` (the inputs of the QE engine of the ReferenceWorkChain: ``code``,
+  ``protocol``, ``pseudo_family``, ``kpoints_spacing``, ``parameters``, ``options``, ``settings``,
+  ``parallelization``): each phase is relaxed by aiida-quantumespresso's ``PwRelaxWorkChain`` (``vc-relax``, 0 GPa,
+  ``forc_conv_thr`` and ``press_conv_thr`` from ``relax.fmax`` and ``relax.smax``), then each E(V) point by another
+  ``PwRelaxWorkChain`` at fixed volume (``relax`` of the positions for cubic phases, ``vc-relax`` with
+  ``cell_dofree = 'shape'`` otherwise), on the k-point mesh of the phase's vc-relax. pw.x energies are converted with
+  QE's CODATA-2006 constants, as the reference labels of the loop (:func:`~aiida_gaprss.workflows.reference.functions.
+  labels_from_qe`), so a GAP fitted to QE labels is compared in the same units;
+* ``reference.engine = 'vasp'`` with ``reference.vasp`` (the inputs of the VASP engine of the ReferenceWorkChain:
+  ``code``, ``protocol``, ``potential_family``, ``potential_mapping``, ``parameters``, ``options``,
+  ``max_iterations``): each phase is relaxed by aiida-vasp's ``VaspRelaxWorkChain`` (``vasp.v2.relax``; ``ISIF = 3``,
+  0 GPa, ``EDIFFG = -relax.fmax``, restarted with a fresh basis until one whole VASP run changes the volume by less
+  than 1 % (aiida-vasp's ``convergence_mode = 'inout'``), then a final single point in the relaxed cell, so the
+  energy has no Pulay stress), then each E(V) point by another
+  ``VaspRelaxWorkChain`` at fixed volume (``ISIF = 2`` for cubic phases, ``ISIF = 4`` otherwise; no relaxation for
+  ``eos.relax = 'none'``) on the k-point mesh of the phase's relaxed single point. INCAR as the reference labels
+  (``reference_vasp.yaml``: ENCUT, KSPACING with 2π — aiida-vasp's ``kpoints_spacing`` is KSPACING / 2π — smearing);
+  the energy is ``energy_free`` (TOTEN), as in the labels (:func:`~aiida_gaprss.workflows.reference.functions.
+  labels_from_vasp`). VASP has no stress criterion: ``relax.smax`` is not used, the cell is converged by the
+  workchain's restarts;
+* ``reference_results``: the ``reference_results`` output of an earlier validation of the same phases and settings
+  (the GAP-RSS loop computes the reference side once per run and reuses it);
+* none: only the potential's side (relaxed phases, E–V curves and fits), no errors.
+"""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import WorkChain, if_, while_
+
+from aiida_gaprss.data.gap_potential import GapPotential
+from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.workflows.python_job import ValidatePotentialBaseWorkChain
+from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
+from aiida_gaprss.workflows.validation.builders import (
+    QE_KEYS,
+    VASP_KEYS,
+    last_kpoints_mesh,
+    qe_kpoints_spacing,
+    qe_relax_builder,
+    vasp_relax_builder,
+)
+from aiida_gaprss.workflows.validation.checks import phases_of, system_of, validate_inputs
+from aiida_gaprss.workflows.validation.functions import (
+    compare_formation_energies,
+    compare_validation,
+    plot_validation_energy_volume,
+    plot_validation_formation_energies,
+    qe_reference_results,
+    system_phase_structures,
+    vasp_reference_results,
+)
+from aiida_gaprss.workflows.validation.presets import job_parameters, system_label
+from aiida_gaprss.workflows.window import ChildWindowMixin
+
+__all__ = ('ValidationWorkChain',)
+
+
+class ValidationWorkChain(ChildWindowMixin, WorkChain):
+    """Validate a GapPotential on known phases and E–V curves (see the module docstring)."""
+
+    @classmethod
+    def define(cls, spec):
+        """Inputs, outline, outputs and exit codes."""
+        super().define(spec)
+        spec.input('potential', valid_type=GapPotential, required=False, help='The potential to validate.')
+        spec.input(
+            'calculator',
+            valid_type=orm.Dict,
+            required=False,
+            help='Instead of `potential`: an ASE calculator spec to validate (e.g. an empirical potential).',
+        )
+        spec.input(
+            'element', valid_type=orm.Str, required=False, help='Chemical symbol (B, C, Si or Ti have known phases).'
+        )
+        spec.input(
+            'elements',
+            valid_type=orm.List,
+            required=False,
+            help="A chemical system instead of `element` (e.g. [Si, C]): the elements' ground states and compounds "
+            '(phases named <element or formula>_<phase>, e.g. SiC_3C), with formation energies and their hull.',
+        )
+        spec.input('phases', valid_type=orm.List, required=False, help='Phase names (default: all known).')
+        spec.input('code', valid_type=orm.AbstractCode, help='The job Python (runs aiida_gaprss.jobs.*).')
+        spec.input(
+            'parameters',
+            valid_type=orm.Dict,
+            required=False,
+            help='relax {fmax, steps, smax}, eos {volume_factors, relax, fmax, steps} or None, processes, '
+            'job_options (metadata.options of the jobs). Defaults: DEFAULT_PARAMETERS.',
+        )
+        spec.input_namespace('reference', required=False, populate_defaults=False, help='Compute the reference side.')
+        spec.input('reference.engine', valid_type=orm.Str, required=False, help="'ase' (default), 'qe' or 'vasp'.")
+        spec.input(
+            'reference.max_concurrent',
+            valid_type=orm.Int,
+            required=False,
+            help='QE/VASP relaxations running at once (a rolling window; default: all at once).',
+        )
+        spec.input('reference.ase.calculator', valid_type=orm.Dict, required=False, help='ASE calculator spec.')
+        spec.input('reference.ase.potential', valid_type=GapPotential, required=False, help='A GAP as reference.')
+        define_engine_inputs(spec, 'qe', prefix='reference.', keys=QE_KEYS, code_required=False)
+        define_engine_inputs(
+            spec,
+            'vasp',
+            prefix='reference.',
+            keys=VASP_KEYS,
+            code_required=False,
+            helps={
+                'parameters': 'INCAR overrides (and `kspacing`, 1/Å with 2π); not IBRION, NSW, ISIF, EDIFFG, PSTRESS.'
+            },
+        )
+        spec.input(
+            'reference_results',
+            valid_type=orm.Dict,
+            required=False,
+            help='The reference side computed before (`reference_results` output of an earlier validation).',
+        )
+        spec.inputs.validator = validate_inputs
+        spec.outline(
+            cls.setup,
+            cls.run_jobs,
+            while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
+            cls.inspect_jobs,
+            if_(cls.needs_reference_eos)(
+                cls.run_reference_eos,
+                while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
+                cls.inspect_reference_eos,
+            ),
+            cls.results,
+        )
+        spec.output('potential_results', valid_type=orm.Dict, help="The potential's relaxed phases and E–V curves.")
+        spec.output('relaxed_phases', valid_type=StructureSet, help='The phases relaxed with the potential.')
+        spec.output('reference_results', valid_type=orm.Dict, required=False, help='The reference side (reusable).')
+        spec.output('phase_errors', valid_type=orm.Dict, required=False, help='Energy error per phase (eV/atom).')
+        spec.output('energy_volume', valid_type=orm.Dict, help='E–V points and Birch–Murnaghan fits of both sides.')
+        spec.output(
+            'formation_energies',
+            valid_type=orm.Dict,
+            required=False,
+            help='`elements` only: formation energies per atom, the phases on the hull, per side, and their errors.',
+        )
+        spec.output_namespace('plots', valid_type=orm.SinglefileData, dynamic=True, help='PNG figures.')
+        spec.exit_code(
+            430, 'ERROR_POTENTIAL_JOB_FAILED', message='The validation job of the potential failed: {message}'
+        )
+        spec.exit_code(431, 'ERROR_REFERENCE_JOB_FAILED', message='The reference validation job failed: {message}')
+        spec.exit_code(432, 'ERROR_REFERENCE_RELAX_FAILED', message='No phase could be relaxed by the reference.')
+
+    def setup(self):
+        """Phases and job parameters."""
+        self.ctx.phases = phases_of(self.inputs)
+        self.ctx.system = system_of(self.inputs)  # a chemical symbol, or the list of a chemical system's elements
+        parameters = self.inputs.parameters.get_dict() if 'parameters' in self.inputs else {}
+        self.ctx.options = dict(parameters.get('job_options', {}))
+        self.ctx.job_parameters = job_parameters(system_label(self.ctx.system), self.ctx.phases, parameters)
+        if 'elements' in self.inputs:  # the jobs relax the system's phases from these (they build elemental ones)
+            self.ctx.structures = system_phase_structures(orm.List(self.ctx.phases))
+        reference = self.inputs.get('reference', {})
+        self.ctx.engine = (reference['engine'].value if 'engine' in reference else 'ase') if reference else None
+
+    def _job_inputs(self, label: str) -> AttributeDict:
+        inputs = AttributeDict(
+            {
+                'code': self.inputs.code,
+                'parameters': orm.Dict(self.ctx.job_parameters),
+                'metadata': {'call_link_label': label, 'options': dict(self.ctx.options)},
+            }
+        )
+        if 'structures' in self.ctx:
+            inputs.structures = self.ctx.structures
+        return inputs
+
+    def _submit_job(self, inputs: dict):
+        """Submit a validation job through its restart work chain."""
+        return self.submit(ValidatePotentialBaseWorkChain, **ValidatePotentialBaseWorkChain.inputs_from_job(inputs))
+
+    def run_jobs(self):
+        """Submit the potential's job and, when asked, the reference's (they run side by side)."""
+        inputs = self._job_inputs('potential')
+        if 'calculator' in self.inputs:
+            inputs.calculator = self.inputs.calculator
+        else:
+            inputs.potential = self.inputs.potential
+        jobs = {'potential_job': self._submit_job(inputs)}
+        reference = self.inputs.get('reference', {})
+        self.ctx.window_done = {}
+        if self.ctx.engine in ('qe', 'vasp'):
+            self.ctx.meshes = {}
+            self.window_open(f'relax_{name}' for name in self.ctx.phases)
+        elif reference:
+            inputs = self._job_inputs('reference')
+            ase = reference.get('ase', {})
+            if 'calculator' in ase:
+                inputs.calculator = ase['calculator']
+            else:
+                inputs.potential = ase['potential']
+            jobs['reference_job'] = self._submit_job(inputs)
+        self.to_context(**jobs)
+        if self.window_has_work():
+            self.window_submit()  # the reference relaxations start beside the potential's job
+        self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
+
+    # -- the QE/VASP relaxations, a rolling window of ``reference.max_concurrent`` ------------------------------------
+    def window_size(self) -> int:
+        """``reference.max_concurrent``, or everything at once."""
+        reference = self.inputs.get('reference', {})
+        if 'max_concurrent' in reference:
+            return reference['max_concurrent'].value
+        return len(self.ctx.window['pending']) + len(self.ctx.window['running'])
+
+    def window_label(self, tag: str) -> str:
+        """``reference_relax_<phase>`` and ``reference_eos_<phase>_<index>``."""
+        return f'reference_{tag}'
+
+    def window_launch(self, tag: str) -> orm.ProcessNode:
+        """Submit the reference relaxation of a phase (``relax_<phase>``) or of one E(V) point (``eos_…``)."""
+        from aiida_gaprss.rss.phases import build_validation_phase, cheapest_cell
+
+        reference = self.inputs.reference
+        if tag.startswith('relax_'):
+            phase = tag[len('relax_') :]
+            system = self.ctx.system
+            if self.ctx.engine == 'qe':  # the primitive or conventional cell, whichever pw.x relaxes faster
+                atoms = cheapest_cell(system, phase, qe_kpoints_spacing(reference.qe, system))
+            else:
+                atoms = build_validation_phase(system, phase)
+            qe_mode = vasp_mode = 'vc-relax'
+            settings, mesh = self.ctx.job_parameters['relax'], None
+        else:
+            spec = self.ctx.eos_specs[tag]
+            phase, mode = spec['phase'], spec['mode']
+            relaxed = self.ctx.relax_nodes[f'relax_{phase}_structure'].get_ase()
+            atoms = relaxed.copy()
+            atoms.set_cell(relaxed.cell.array * spec['factor'] ** (1.0 / 3.0), scale_atoms=True)
+            # QE: 'none' (no relaxation at fixed volume) is run as 'positions' with pw.x; VASP: a single point
+            qe_mode = 'shape' if mode == 'shape' else 'relax'
+            vasp_mode = {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
+            settings = {**self.ctx.job_parameters['relax'], **self.ctx.job_parameters['eos']}
+            mesh = self.ctx.meshes.get(phase)
+        if self.ctx.engine == 'qe':
+            builder, used = qe_relax_builder(reference.qe, atoms, qe_mode, settings, mesh)
+            if qe_mode == 'vc-relax':  # the phase's own relaxation: its mesh serves every point of its E(V) curve
+                self.ctx.meshes[phase] = [int(n) for n in used]
+        else:
+            builder = vasp_relax_builder(reference.vasp, atoms, vasp_mode, settings, mesh)
+        builder.metadata.call_link_label = self.window_label(tag)
+        return self.submit(builder)
+
+    def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
+        """Remember the child; :meth:`inspect_jobs` and :meth:`inspect_reference_eos` read it."""
+        self.ctx.window_done[tag] = node.pk
+
+    def inspect_jobs(self):
+        """Check the jobs; keep their results."""
+        node = self.ctx.potential_job
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_POTENTIAL_JOB_FAILED.format(message=node.exit_message or 'excepted')
+        self.out('potential_results', node.outputs.results)
+        self.out('relaxed_phases', node.outputs.structures)
+        if self.ctx.engine in ('qe', 'vasp'):
+            self.ctx.relax_nodes = {}
+            for name in self.ctx.phases:
+                child = orm.load_node(self.ctx.window_done[f'relax_{name}'])
+                if not self._collect_relaxation(child, f'relax_{name}'):
+                    self.report(f'reference relaxation of {name} <{child.pk}> failed: {child.exit_message}')
+                elif self.ctx.engine == 'vasp':
+                    self.ctx.meshes[name] = last_kpoints_mesh(child)
+            if not self.ctx.relax_nodes:
+                return self.exit_codes.ERROR_REFERENCE_RELAX_FAILED
+            self.ctx.reference_results = None  # made after the E(V) points
+        elif 'reference_job' in self.ctx:
+            node = self.ctx.reference_job
+            if not node.is_finished_ok:
+                return self.exit_codes.ERROR_REFERENCE_JOB_FAILED.format(message=node.exit_message or 'excepted')
+            self.ctx.reference_results = node.outputs.results
+        elif 'reference_results' in self.inputs:
+            self.ctx.reference_results = self.inputs.reference_results
+        else:
+            self.ctx.reference_results = None
+        return None
+
+    def _collect_relaxation(self, child, tag: str) -> bool:
+        """Keep the energy node and relaxed structure of a reference relaxation; False if it gave none."""
+        if self.ctx.engine == 'qe':
+            if not (child.is_finished_ok and 'output_parameters' in child.outputs):
+                return False
+            self.ctx.relax_nodes[f'{tag}_parameters'] = child.outputs.output_parameters
+            structure = child.outputs.output_structure if 'output_structure' in child.outputs else None
+        else:
+            if not (child.is_finished_ok and 'misc' in child.outputs):
+                return False
+            self.ctx.relax_nodes[f'{tag}_misc'] = child.outputs.misc
+            links = child.base.links.get_outgoing(link_label_filter='relax__structure').all()  # relax.structure
+            structure = links[0].node if links else None
+        self.ctx.relax_nodes[f'{tag}_structure'] = structure or child.inputs.structure
+        return True
+
+    def needs_reference_eos(self):
+        """QE or VASP reference: the relaxed phases, then the E(V) points (unless ``eos`` is None)."""
+        return self.ctx.engine in ('qe', 'vasp')
+
+    def run_reference_eos(self):
+        """One fixed-volume relaxation per phase and volume factor, on the k-point mesh of the relaxed phase."""
+        import numpy as np
+
+        from aiida_gaprss.rss.eos import is_cubic
+
+        eos = self.ctx.job_parameters.get('eos')
+        if eos is None:
+            return
+        self.ctx.eos_specs = {}
+        for name in eos.get('phases', self.ctx.phases):
+            if f'relax_{name}_structure' not in self.ctx.relax_nodes:
+                continue
+            relaxed = self.ctx.relax_nodes[f'relax_{name}_structure'].get_ase()
+            mode = eos.get('relax', 'auto')
+            if mode == 'auto':
+                mode = 'positions' if is_cubic(relaxed) else 'shape'
+            # the k-point mesh of the phase's relaxation for every point of its curve: a mesh that changed with the
+            # volume would put steps into E(V) (±60 meV/atom for Si2 at 0.5 1/Å) and shift E0 from the relaxed energy
+            for index, factor in enumerate(np.sort(eos['volume_factors'])):
+                self.ctx.eos_specs[f'eos_{name}_{index:02d}'] = {'phase': name, 'factor': float(factor), 'mode': mode}
+        self.window_open(sorted(self.ctx.eos_specs))
+        self.report(f'{self.ctx.engine.upper()} reference: {len(self.ctx.eos_specs)} fixed-volume relaxations')
+
+    def inspect_reference_eos(self):
+        """Gather the QE or VASP reference side into a ``results`` Dict."""
+        engine = self.ctx.engine
+        for tag in sorted(self.ctx.get('eos_specs', {})):
+            child = orm.load_node(self.ctx.window_done[tag])
+            if not self._collect_relaxation(child, tag):
+                self.report(f'reference E(V) point {tag} <{child.pk}> failed: {child.exit_message}')
+        eos = self.ctx.job_parameters.get('eos')
+        settings = {
+            'element': system_label(self.ctx.system),
+            'phases': self.ctx.phases,
+            'engine': engine,
+            'relax': self.ctx.job_parameters['relax'],
+            'eos': eos,
+            'num_points': len(eos['volume_factors']) if eos else 0,
+            'units': {'energy': 'eV', 'energy_per_atom': 'eV/atom', 'volume_per_atom': 'Angstrom^3/atom', 'b0': 'GPa'},
+        }
+        gather = qe_reference_results if engine == 'qe' else vasp_reference_results
+        self.ctx.reference_results = gather(orm.Dict(settings), **self.ctx.relax_nodes)
+
+    def results(self):
+        """Phase errors, E–V curves and their plot."""
+        kwargs = {}
+        if self.ctx.reference_results is not None:
+            kwargs['reference'] = self.ctx.reference_results
+            self.out('reference_results', self.ctx.reference_results)
+        outputs = compare_validation(self.ctx.potential_job.outputs.results, **kwargs)
+        self.out('energy_volume', outputs['energy_volume'])
+        if 'phase_errors' in outputs:
+            errors = outputs['phase_errors']
+            self.out('phase_errors', errors)
+            summary = ', '.join(f'{name} {row["display"]}' for name, row in errors['phases'].items())
+            self.report(f'phase errors: {summary}')
+        if outputs['energy_volume']['phases']:
+            versus = ' (solid) vs reference (dashed)' if self.ctx.reference_results is not None else ''
+            title = orm.Str(f'{system_label(self.ctx.system)}: potential{versus}')
+            self.out('plots.energy_volume', plot_validation_energy_volume(outputs['energy_volume'], title))
+        if 'elements' in self.inputs:
+            self._formation_energies(kwargs)
+
+    def _formation_energies(self, reference: dict) -> None:
+        """Formation energies and the hull of a chemical system (``elements``), and their plot."""
+        results = self.ctx.potential_job.outputs.results
+        formation = compare_formation_energies(self.inputs.elements, results, **reference)
+        self.out('formation_energies', formation)
+        for side in ('potential', 'reference'):
+            if side in formation.get_dict():
+                self.report(f'{side}: on the formation-energy hull: {", ".join(formation[side]["on_hull"])}')
+        versus = ' (filled) vs reference (open)' if reference else ''
+        title = orm.Str(f'{system_label(self.ctx.system)}: formation energies, potential{versus}')
+        self.out('plots.formation_energies', plot_validation_formation_energies(formation, title))
