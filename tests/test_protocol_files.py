@@ -48,8 +48,25 @@ def test_no_preset_tables_left_in_python():
     offenders = []
     for path in package.rglob('*.py'):
         text = path.read_text(encoding='utf-8')
-        for marker in ("'melt_quench': {", "'speed': {'kind'"):
+        for marker in ("'melt_quench': {", "'speed': {'kind'", "'volume_factors': ["):
             if marker in text:
                 offenders.append(f'{path.relative_to(package)}: {marker}')
     assert not offenders, offenders
-    assert {p.stem for p in pathlib.Path(PROTOCOL_FOLDER).glob('*.yaml')} >= {'md', 'student_validation', 'gaprss'}
+    assert {p.stem for p in pathlib.Path(PROTOCOL_FOLDER).glob('*.yaml')} >= {
+        'md', 'student_validation', 'validation', 'gaprss', 'indirect', 'reference_qe', 'reference_vasp'
+    }  # fmt: skip
+
+
+def test_validation_presets_come_from_yaml():
+    from aiida_gaprss.protocols import validation_defaults, validation_presets
+    from aiida_gaprss.workflows.validation import DEFAULT_PARAMETERS, PROTOCOLS, validation_protocol
+
+    assert PROTOCOLS == validation_presets() and DEFAULT_PARAMETERS == validation_defaults()
+    assert PROTOCOLS['tiny'] == PROTOCOLS['fast']  # `base: fast`
+    assert PROTOCOLS['precise']['parameters'] == DEFAULT_PARAMETERS
+    assert PROTOCOLS['moderate']['parameters']['relax'] == DEFAULT_PARAMETERS['relax']
+    moderate = validation_protocol('Si', 'moderate')
+    assert moderate['parameters']['eos']['volume_factors'][0] == 0.92
+    assert moderate['parameters']['eos']['phases'] == ['diamond', 'beta_sn']
+    with pytest.raises(ValueError, match='field `protocol`'):
+        validation_protocol('Si', 'nope')

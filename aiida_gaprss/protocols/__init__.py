@@ -17,6 +17,9 @@ __all__ = (
     'protocol_names',
     'student_validation_defaults',
     'student_validation_presets',
+    'validation_defaults',
+    'validation_presets',
+    'validation_system_eos_phases',
 )
 
 PROTOCOL_FOLDER = pathlib.Path(__file__).resolve().parent
@@ -102,3 +105,18 @@ def student_validation_presets() -> dict:
 def student_validation_defaults() -> dict:
     """What the students' validation job takes for the keys its parameters leave out (``student_validation.yaml``)."""
     return copy.deepcopy(_read('student_validation')['defaults'])
+
+
+def validation_presets() -> dict:
+    """Validation settings per protocol of the loop (``validation.yaml``): phases, ``eos_phases``, parameters."""
+    return _presets('validation')
+
+
+def validation_defaults() -> dict:
+    """The validation jobs' default settings (``validation.yaml``, ``defaults``): relax, eos, processes."""
+    return copy.deepcopy(_read('validation')['defaults'])
+
+
+def validation_system_eos_phases() -> dict:
+    """Compound phases with an E(V) curve when a chemical system is validated, per compound (``validation.yaml``)."""
+    return {key: tuple(value) for key, value in _read('validation')['system_eos_phases'].items()}

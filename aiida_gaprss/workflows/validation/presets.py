@@ -6,6 +6,8 @@ import copy
 
 from aiida import orm
 
+from aiida_gaprss.protocols import validation_defaults, validation_presets, validation_system_eos_phases
+
 __all__ = (
     'DEFAULT_PARAMETERS',
     'PARAMETER_KEYS',
@@ -17,48 +19,16 @@ __all__ = (
     'validation_protocol',
 )
 
-#: Settings of the validation jobs (``parameters`` input; ``job_options`` are the jobs' ``metadata.options``).
-DEFAULT_PARAMETERS = {
-    'relax': {'fmax': 0.01, 'steps': 300, 'smax': 0.01},
-    'eos': {'volume_factors': [0.90, 0.933, 0.967, 1.0, 1.033, 1.067, 1.10], 'relax': 'auto', 'fmax': 0.01,
-            'steps': 200},
-    'processes': 1,
-}  # fmt: skip
+#: Settings of the validation jobs (``parameters`` input; ``job_options`` are the jobs' ``metadata.options``), from
+#: ``aiida_gaprss/protocols/validation.yaml`` like the two tables below.
+DEFAULT_PARAMETERS = validation_defaults()
 PARAMETER_KEYS = ('relax', 'eos', 'processes', 'job_options')
 
 #: Validation settings per protocol of the GAP-RSS loop: phases per element (None = all known) and parameters.
-PROTOCOLS = {
-    'fast': {
-        'phases': {
-            'Si': ['diamond', 'beta_sn'],
-            'C': ['diamond', 'graphite'],
-            'B': ['alpha_b12'],
-            'Ti': ['hcp', 'bcc'],
-        },
-        'parameters': {
-            'relax': {'fmax': 0.02, 'steps': 150, 'smax': 0.02},
-            'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'relax': 'auto', 'fmax': 0.02, 'steps': 60},
-            'processes': 1,
-        },
-    },
-    # every known phase relaxed; E(V) over ±8 % in volume for the phases whose curves a user checks first (the
-    # reference side of E(V) is the most expensive part of a QE validation: 7 fixed-volume relaxations per phase);
-    # layered phases (graphite) never get an E(V) fit (PhaseSpec.layered): for C the two sp3 phases
-    'moderate': {
-        'phases': None,
-        'eos_phases': {'Si': ['diamond', 'beta_sn'], 'C': ['diamond', 'lonsdaleite'], 'Ti': ['hcp', 'bcc']},
-        'parameters': {
-            **DEFAULT_PARAMETERS,
-            'eos': {**DEFAULT_PARAMETERS['eos'], 'volume_factors': [0.92, 0.947, 0.973, 1.0, 1.027, 1.053, 1.08]},
-        },
-    },
-    'precise': {'phases': None, 'parameters': DEFAULT_PARAMETERS},
-}
-PROTOCOLS['tiny'] = PROTOCOLS['fast']  # the loop's tiny protocol (tests, benchmarks), when validated, as fast
-
+PROTOCOLS = validation_presets()
 
 #: Compound phases with an E(V) curve when a chemical system is validated (the polytypes of SiC).
-SYSTEM_EOS_PHASES = {'SiC': ('3C', '2H', '4H', '6H')}
+SYSTEM_EOS_PHASES = validation_system_eos_phases()
 
 
 def system_label(system) -> str:
