@@ -188,18 +188,11 @@ def reference_validation(node):
 
 
 def merge_reference(base: dict, extra: dict) -> dict:
-    """``base`` with the phases (and E(V) curves) it lacks taken from ``extra``; ``failures``: those still lacking."""
-    import copy
+    """``base`` with the phases (and E(V) curves) it lacks taken from ``extra`` (``completed_phases``; ``failures``:
+    those still lacking): the validation's own :func:`~aiida_gaprss.rss.validation.complete_reference_side`."""
+    from aiida_gaprss.rss.validation import complete_reference_side
 
-    merged = copy.deepcopy(base)
-    for name, row in extra.get('phases', {}).items():
-        if name not in merged['phases']:
-            merged['phases'][name] = row
-            merged.setdefault('supplemented_phases', []).append(name)
-    for name, curve in extra.get('energy_volume', {}).items():
-        merged.setdefault('energy_volume', {}).setdefault(name, curve)
-    merged['failures'] = [row for row in merged.get('failures', []) if row['phase'] not in merged['phases']]
-    return merged
+    return complete_reference_side(base, extra)
 
 
 def supplements(node) -> list:

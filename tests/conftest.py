@@ -191,3 +191,20 @@ def small_gap_folder(tmp_path_factory) -> pathlib.Path:
     for index in folder.glob('*.idx'):
         index.unlink()
     return folder
+
+
+@pytest.fixture
+def pw_code_lost_once(aiida_code_installed, tmp_path):
+    """A serial pw.x whose first job dies at once and leaves no output, like a job killed with its node."""
+    marker = tmp_path / 'first-job-lost'
+    script = tmp_path / 'pw-lost-once.sh'
+    lost = f'if [ ! -e {marker} ]; then touch {marker}; exit 137; fi'
+    script.write_text(f'#!/bin/sh\n{lost}\nexec {installed_program("pw.x")} "$@"\n')
+    script.chmod(0o755)
+    code = aiida_code_installed(
+        default_calc_job_plugin='quantumespresso.pw',
+        filepath_executable=str(script),
+        label='pw-lost-once',
+        with_mpi=False,  # a serial code: the validation leaves `withmpi` to the code
+    )
+    return code, marker

@@ -132,12 +132,13 @@ def test_a_reference_side_with_failed_phases_is_completed_by_its_supplement(benc
     assert parameters == {'phases': ['diamond', 'st12']}
     assert sorted(reference['phases']) == ['beta_sn', 'diamond', 'st12']
     assert reference['supplements'] == [good.uuid] and reference['failures'] == [{'phase': 'oS24', 'error': 'failed'}]
+    assert reference['completed_phases'] == ['st12']
 
     merged = merge_reference(first, good.outputs.reference_results.get_dict())
     assert merged['phases']['st12'] == {'energy_per_atom': -4.8}
     assert merged['phases']['diamond'] == first['phases']['diamond']  # never replaced
     assert [row['phase'] for row in merged['failures']] == ['oS24']
-    assert merged['supplemented_phases'] == ['st12']
+    assert merged['completed_phases'] == ['st12']
     assert 'st12' not in first['phases']  # the input is not changed
 
     from si_learning_curve import supplements

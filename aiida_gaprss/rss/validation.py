@@ -28,13 +28,16 @@ from ase import Atoms
 logger = logging.getLogger(__name__)
 
 __all__ = (
+    'MAX_REFERENCE_ATTEMPTS',
     'CONVERGED_TOLERANCE',
     'ON_HULL_TOLERANCE',
+    'complete_reference_side',
     'energy_per_atom',
     'formation_energy_errors',
     'formation_energy_table',
     'phase_energy_errors',
     'relax_phase',
+    'retry_phases',
     'relax_phases',
 )
 
@@ -283,3 +286,46 @@ def formation_energy_errors(potential: Mapping, reference: Mapping) -> dict:
         == {n for n in reference['on_hull'] if n in shared},
         'max_abs_formation_energy_error': max(errors) if errors else None,
     }
+
+
+#: Attempts at a phase's reference relaxation across the validations of a run (the first and one retry).
+MAX_REFERENCE_ATTEMPTS = 2
+
+
+def retry_phases(reference: Mapping) -> list[str]:
+    """The phases of a reference side whose relaxation failed fewer than :data:`MAX_REFERENCE_ATTEMPTS` times."""
+    return [row['phase'] for row in reference.get('failures') or [] if row.get('attempts', 1) < MAX_REFERENCE_ATTEMPTS]
+
+
+def complete_reference_side(previous: Mapping, computed: Mapping) -> dict:
+    """A reference side completed: ``previous`` with the phases it lacks taken from ``computed``.
+
+    Both are reference sides in the validation job's ``results`` format (``phases``: name -> relaxed result,
+    ``energy_volume``: name -> curve, ``failures``: [{'phase', 'error'}]). A phase of ``previous`` is never replaced;
+    ``computed`` adds the phases (and E(V) curves) ``previous`` lacks, e.g. those whose reference relaxation failed.
+    ``failures`` keeps only the phases still lacking, each with its number of ``attempts`` (a failure without the key
+    counts as one; failing again in ``computed`` adds one); ``completed_phases`` lists the phases taken from
+    ``computed`` (appended to any earlier completion).
+    """
+    import copy
+
+    merged = copy.deepcopy(dict(previous))
+    merged['phases'] = dict(merged.get('phases') or {})
+    merged['energy_volume'] = dict(merged.get('energy_volume') or {})
+    taken = []
+    for name, row in (computed.get('phases') or {}).items():
+        if name not in merged['phases']:
+            merged['phases'][name] = copy.deepcopy(row)
+            taken.append(name)
+    for name, curve in (computed.get('energy_volume') or {}).items():
+        merged['energy_volume'].setdefault(name, copy.deepcopy(curve))
+    earlier = {row['phase']: row for row in merged.get('failures') or []}
+    failures = []
+    for row in computed.get('failures') or []:  # failed again: one attempt more
+        if row['phase'] not in merged['phases'] and row['phase'] not in {item['phase'] for item in failures}:
+            before = earlier.pop(row['phase'], None)
+            failures.append({**row, 'attempts': (before or {}).get('attempts', 1) + 1 if before else 1})
+    failures += [dict(row) for name, row in earlier.items() if name not in merged['phases']]
+    merged['failures'] = failures
+    merged['completed_phases'] = list(merged.get('completed_phases') or []) + taken
+    return merged

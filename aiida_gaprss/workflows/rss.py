@@ -12,7 +12,8 @@ k >= 1 has run).
 **Validation** (optional, off by default; ``validation.enabled``): after each iteration's fit, a
 :class:`~aiida_gaprss.workflows.validation.ValidationWorkChain` (``validation_XX``) relaxes the known phases and scans
 E(V) with the new potential; the reference side (engine ``ase`` or ``qe`` of the loop's ``reference`` inputs, or
-``validation.reference_results``) is computed once per run, in the first validation, and reused by the later ones.
+``validation.reference_results``) is computed once per run, in the first validation, and reused by the later ones;
+a phase whose reference relaxation failed there (e.g. a pw.x killed with its machine) is computed by the next one.
 Nothing in the loop depends on a validation, so it runs beside the next iteration (which awaits it: the first
 validation has finished before the second starts); the last one runs beside the structure map.
 The learning curve then has each iteration's phase errors (``phase_errors``: phase -> eV/atom, each phase at its own
@@ -41,6 +42,7 @@ from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
 from aiida_gaprss.calculations.gap_fit import validate_training_set
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.rss.validation import retry_phases
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain, validate_iteration_parameters
 from aiida_gaprss.workflows.python_job import StructureMapBaseWorkChain
@@ -534,12 +536,14 @@ class GapRssWorkChain(WorkChain):
         )
         if 'phases' in validation:
             inputs.phases = validation['phases']
-        if self.ctx.validation_reference is not None:
-            inputs.reference_results = self.ctx.validation_reference
-        elif 'reference_results' in validation:
-            inputs.reference_results = validation['reference_results']
-        elif self.inputs.reference.engine.value in ('qe', 'vasp'):
-            engine = self.inputs.reference.engine.value
+        reused = self.ctx.validation_reference
+        if reused is None and 'reference_results' in validation:
+            reused = validation['reference_results']
+        engine = self.inputs.reference.engine.value
+        if reused is not None:
+            inputs.reference_results = reused
+        if engine in ('qe', 'vasp') and (reused is None or retry_phases(reused.get_dict())):
+            # the first validation computes the reference side; a later one only the phases whose relaxation failed
             side = self.inputs.reference[engine]
             keys = QE_KEYS if engine == 'qe' else VASP_KEYS
             inputs.reference = {
@@ -547,7 +551,7 @@ class GapRssWorkChain(WorkChain):
                 'max_concurrent': self.inputs.reference.max_concurrent,
                 engine: {key: side[key] for key in keys if key in side},
             }
-        else:
+        elif reused is None:
             ase = self.inputs.reference.get('ase', {})
             side = {'calculator': ase['calculator']} if 'calculator' in ase else {'potential': ase['potential']}
             inputs.reference = {'engine': orm.Str('ase'), 'ase': side}
@@ -572,7 +576,7 @@ class GapRssWorkChain(WorkChain):
             self.report(f'validation_{k:02d} <{node.pk}> failed: {node.exit_message or "excepted"}')
             return
         self.ctx.last_validation = node
-        if self.ctx.validation_reference is None and 'reference_results' in node.outputs:
+        if 'reference_results' in node.outputs:  # the first one, or the reused one completed with failed phases
             self.ctx.validation_reference = node.outputs.reference_results
         if 'phase_errors' in node.outputs:
             self.ctx.curve[f'validation_{k:02d}'] = node.outputs.phase_errors

@@ -168,20 +168,6 @@ def test_bad_qe_inputs_refused(pw_code, family, change, message):
     assert orm.QueryBuilder().append(orm.ProcessNode).count() == before
 
 
-@pytest.fixture
-def pw_code_lost_once(aiida_code_installed, tmp_path):
-    """A serial pw.x whose first job dies at once and leaves no output, like a job killed with its node."""
-    marker = tmp_path / 'first-job-lost'
-    script = tmp_path / 'pw-lost-once.sh'
-    lost = f'if [ ! -e {marker} ]; then touch {marker}; exit 137; fi'
-    script.write_text(f'#!/bin/sh\n{lost}\nexec {installed_program("pw.x")} "$@"\n')
-    script.chmod(0o755)
-    code = aiida_code_installed(
-        default_calc_job_plugin='quantumespresso.pw', filepath_executable=str(script), label='pw-lost-once'
-    )
-    return code, marker
-
-
 def test_a_lost_job_is_run_again(pw_code_lost_once, family):
     """The job that left no output (exit 305 for pw.x, no handler of PwBaseWorkChain) is run again once."""
     code, marker = pw_code_lost_once

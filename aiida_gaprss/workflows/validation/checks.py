@@ -87,8 +87,12 @@ def validate_inputs(value, _):
     except ValueError as exception:
         return str(exception)
     reference = value.get('reference', {})
-    if reference and 'reference_results' in value:
-        return 'give at most one of `reference` (compute the reference side) and `reference_results` (reuse it)'
+    engine = reference['engine'].value if 'engine' in reference else 'ase'
+    if reference and 'reference_results' in value and engine == 'ase':
+        return (
+            'give at most one of `reference` (compute the reference side) and `reference_results` (reuse it) with '
+            "the engine 'ase'; with 'qe' or 'vasp' both complete the reused side with the phases it lacks"
+        )
     if reference:
         engine = reference['engine'].value if 'engine' in reference else 'ase'
         if engine == 'vasp':

@@ -8,6 +8,7 @@ from aiida.engine import calcfunction
 __all__ = (
     'compare_formation_energies',
     'compare_validation',
+    'complete_reference_results',
     'plot_validation_energy_volume',
     'plot_validation_formation_energies',
     'qe_reference_results',
@@ -86,6 +87,15 @@ def vasp_reference_results(settings: orm.Dict, **nodes) -> orm.Dict:
     single point) and ``eos_<phase>_<i>_misc`` / ``eos_<phase>_<i>_structure`` of its fixed-volume points.
     """
     return orm.Dict(_relaxation_results(settings.get_dict(), nodes, 'misc', _vasp_energy, 'VaspRelaxWorkChain'))
+
+
+@calcfunction
+def complete_reference_results(previous: orm.Dict, computed: orm.Dict) -> orm.Dict:
+    """A reused reference side completed with the phases it lacked, computed now
+    (:func:`~aiida_gaprss.rss.validation.complete_reference_side`)."""
+    from aiida_gaprss.rss.validation import complete_reference_side
+
+    return orm.Dict(complete_reference_side(previous.get_dict(), computed.get_dict()))
 
 
 @calcfunction

@@ -17,6 +17,9 @@ each side's formation energies per atom against its own lowest pure phases, the 
 formation-energy hull and the phases on it (:func:`aiida_gaprss.rss.validation.formation_energy_table`), and
 ``plots.formation_energies`` draws them. ``calculator`` (an ASE calculator spec) may stand for ``potential``.
 
+A QE or VASP relaxation cut off by its machine (killed, out of time, a failed node) is relaunched from the geometry
+it reached, at most ``MAX_RELAUNCHES`` times (:mod:`aiida_gaprss.workflows.validation.relaunch`).
+
 The heavy work runs in :class:`~aiida_gaprss.calculations.validate_potential.ValidatePotential` jobs on the computer
 of ``code``; the daemon only compares numbers and draws the plot (calcfunctions, so every number and PNG has
 provenance).
@@ -47,7 +50,8 @@ Reference side — one of:
   labels_from_vasp`). VASP has no stress criterion: ``relax.smax`` is not used, the cell is converged by the
   workchain's restarts;
 * ``reference_results``: the ``reference_results`` output of an earlier validation of the same phases and settings
-  (the GAP-RSS loop computes the reference side once per run and reuses it);
+  (the GAP-RSS loop computes the reference side once per run and reuses it); with ``reference`` (QE or VASP) too,
+  the phases it lacks are relaxed and the side is completed (``complete_reference_results``);
 * none: only the potential's side (relaxed phases, E–V curves and fits), no errors.
 """
 
@@ -59,6 +63,7 @@ from aiida.engine import WorkChain, if_, while_
 
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
+from aiida_gaprss.rss.validation import retry_phases
 from aiida_gaprss.workflows.python_job import ValidatePotentialBaseWorkChain
 from aiida_gaprss.workflows.reference.inputs import define_engine_inputs
 from aiida_gaprss.workflows.validation.builders import (
@@ -73,6 +78,7 @@ from aiida_gaprss.workflows.validation.checks import phases_of, system_of, valid
 from aiida_gaprss.workflows.validation.functions import (
     compare_formation_energies,
     compare_validation,
+    complete_reference_results,
     plot_validation_energy_volume,
     plot_validation_formation_energies,
     qe_reference_results,
@@ -80,6 +86,12 @@ from aiida_gaprss.workflows.validation.functions import (
     vasp_reference_results,
 )
 from aiida_gaprss.workflows.validation.presets import job_parameters, system_label
+from aiida_gaprss.workflows.validation.relaunch import (
+    MAX_RELAUNCHES,
+    RELAUNCH_SEPARATOR,
+    base_tag,
+    interrupted_geometry,
+)
 from aiida_gaprss.workflows.window import ChildWindowMixin
 
 __all__ = ('ValidationWorkChain',)
@@ -187,6 +199,14 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             self.ctx.structures = system_phase_structures(orm.List(self.ctx.phases))
         reference = self.inputs.get('reference', {})
         self.ctx.engine = (reference['engine'].value if 'engine' in reference else 'ase') if reference else None
+        # QE/VASP with `reference_results` too: only the phases the reused side lacks (e.g. a failed relaxation's)
+        self.ctx.reference_phases = list(self.ctx.phases)
+        if 'reference_results' in self.inputs:  # only the phases it lacks, unless they failed too often already
+            reused = self.inputs.reference_results.get_dict()
+            given_up = {row['phase'] for row in reused.get('failures') or []} - set(retry_phases(reused))
+            self.ctx.reference_phases = [name for name in self.ctx.phases
+                                         if name not in reused['phases'] and name not in given_up]  # fmt: skip
+        self.ctx.relaunches, self.ctx.relaunch_from = {}, {}
 
     def _job_inputs(self, label: str) -> AttributeDict:
         inputs = AttributeDict(
@@ -216,7 +236,10 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         self.ctx.window_done = {}
         if self.ctx.engine in ('qe', 'vasp'):
             self.ctx.meshes = {}
-            self.window_open(f'relax_{name}' for name in self.ctx.phases)
+            if 'reference_results' in self.inputs:
+                missing = ', '.join(self.ctx.reference_phases) or 'none'
+                self.report(f'reference side reused; computed now for the phases it lacks: {missing}')
+            self.window_open(f'relax_{name}' for name in self.ctx.reference_phases)
         elif reference:
             inputs = self._job_inputs('reference')
             ase = reference.get('ase', {})
@@ -247,6 +270,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         from aiida_gaprss.rss.phases import build_validation_phase, cheapest_cell
 
         reference = self.inputs.reference
+        relaunch, tag = self.ctx.get('relaunch_from', {}).get(tag), base_tag(tag)
         if tag.startswith('relax_'):
             phase = tag[len('relax_') :]
             system = self.ctx.system
@@ -267,18 +291,37 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             vasp_mode = {'positions': 'relax', 'shape': 'shape', 'none': 'none'}[mode]
             settings = {**self.ctx.job_parameters['relax'], **self.ctx.job_parameters['eos']}
             mesh = self.ctx.meshes.get(phase)
+        if relaunch is not None:  # a relaxation cut off by its machine goes on from the geometry it reached
+            atoms = orm.load_node(relaunch).get_ase()
         if self.ctx.engine == 'qe':
             builder, used = qe_relax_builder(reference.qe, atoms, qe_mode, settings, mesh)
             if qe_mode == 'vc-relax':  # the phase's own relaxation: its mesh serves every point of its E(V) curve
                 self.ctx.meshes[phase] = [int(n) for n in used]
         else:
             builder = vasp_relax_builder(reference.vasp, atoms, vasp_mode, settings, mesh)
-        builder.metadata.call_link_label = self.window_label(tag)
+        builder.metadata.call_link_label = self.window_label(tag if relaunch is None else self._relaunch_tag(tag))
         return self.submit(builder)
 
+    def _relaunch_tag(self, tag: str) -> str:
+        return f'{tag}{RELAUNCH_SEPARATOR}{self.ctx.relaunches[tag]}'
+
     def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
-        """Remember the child; :meth:`inspect_jobs` and :meth:`inspect_reference_eos` read it."""
-        self.ctx.window_done[tag] = node.pk
+        """Remember the child (:meth:`inspect_jobs`, :meth:`inspect_reference_eos` read it); relaunch it, from the
+        geometry it reached, when its machine cut it off (at most ``MAX_RELAUNCHES`` times)."""
+        tag = base_tag(tag)
+        relaunches = dict(self.ctx.get('relaunches') or {})
+        cut_off = interrupted_geometry(node) if relaunches.get(tag, 0) < MAX_RELAUNCHES else None
+        if cut_off is None:
+            self.ctx.window_done[tag] = node.pk
+            return
+        geometry, status = cut_off
+        relaunches[tag] = relaunches.get(tag, 0) + 1
+        self.ctx.relaunches = relaunches
+        again = self._relaunch_tag(tag)
+        self.ctx.relaunch_from = {**(self.ctx.get('relaunch_from') or {}), again: geometry.uuid}
+        self.report(f'{tag} <{node.pk}> was cut off (exit status {status} of its last calculation): relaunched from '
+                    f'the geometry it reached <{geometry.pk}> ({relaunches[tag]} of {MAX_RELAUNCHES})')  # fmt: skip
+        self.window_open([again])
 
     def inspect_jobs(self):
         """Check the jobs; keep their results."""
@@ -289,15 +332,16 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         self.out('relaxed_phases', node.outputs.structures)
         if self.ctx.engine in ('qe', 'vasp'):
             self.ctx.relax_nodes = {}
-            for name in self.ctx.phases:
+            for name in self.ctx.get('reference_phases', self.ctx.phases):
                 child = orm.load_node(self.ctx.window_done[f'relax_{name}'])
                 if not self._collect_relaxation(child, f'relax_{name}'):
                     self.report(f'reference relaxation of {name} <{child.pk}> failed: {child.exit_message}')
                 elif self.ctx.engine == 'vasp':
                     self.ctx.meshes[name] = last_kpoints_mesh(child)
-            if not self.ctx.relax_nodes:
+            reused = self.inputs.get('reference_results')
+            if not self.ctx.relax_nodes and reused is None:
                 return self.exit_codes.ERROR_REFERENCE_RELAX_FAILED
-            self.ctx.reference_results = None  # made after the E(V) points
+            self.ctx.reference_results = None if self.ctx.relax_nodes else reused  # else made after the E(V) points
         elif 'reference_job' in self.ctx:
             node = self.ctx.reference_job
             if not node.is_finished_ok:
@@ -327,7 +371,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
 
     def needs_reference_eos(self):
         """QE or VASP reference: the relaxed phases, then the E(V) points (unless ``eos`` is None)."""
-        return self.ctx.engine in ('qe', 'vasp')
+        return self.ctx.engine in ('qe', 'vasp') and bool(self.ctx.relax_nodes)
 
     def run_reference_eos(self):
         """One fixed-volume relaxation per phase and volume factor, on the k-point mesh of the relaxed phase."""
@@ -372,6 +416,9 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         }
         gather = qe_reference_results if engine == 'qe' else vasp_reference_results
         self.ctx.reference_results = gather(orm.Dict(settings), **self.ctx.relax_nodes)
+        if 'reference_results' in self.inputs:  # the reused side, with the phases it lacked
+            previous = self.inputs.reference_results
+            self.ctx.reference_results = complete_reference_results(previous, self.ctx.reference_results)
 
     def results(self):
         """Phase errors, E–V curves and their plot."""
