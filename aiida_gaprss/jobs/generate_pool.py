@@ -10,7 +10,9 @@ With ``composition`` instead of ``element`` the cells are those of a chemical sy
 (:func:`~aiida_gaprss.rss.compound_generation.compound_initial_pool` /
 :func:`~aiida_gaprss.rss.compound_generation.generate_compound_cells`, per-element ``radii`` and ``bonding``, per-pair
 ``min_separations``) and ``dimers`` dimers are made for every pair of species
-(:func:`~aiida_gaprss.rss.dimers.generate_pair_dimers`).
+(:func:`~aiida_gaprss.rss.dimers.generate_pair_dimers`). Their ``info['min_separations']`` (a dict from the
+generator) is written as the text ``'Si-Si:2.0 Si-C:1.683 C-C:1.368'`` (Å): a dict becomes an extxyz ``_JSON``
+value with escaped quotes, which QUIP's reader (gap_fit) does not parse.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def _compound_cells(parameters: dict) -> list:
         cells = generate_compound_cells(
             int(parameters['n']), composition, volume_mode=mode, parity=parameters.get('parity', 'any'), **common
         )
+    for atoms in cells:
+        separations = atoms.info.get('min_separations')
+        if isinstance(separations, dict):
+            atoms.info['min_separations'] = ' '.join(f'{pair}:{value:.4f}' for pair, value in separations.items())
     if int(parameters.get('dimers', 0)) > 0:
         elements = list(parse_composition(composition).elements)
         cells.extend(
