@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from aiida.common.links import LinkType
 from aiida.plugins import WorkflowFactory
 
 GapRssWorkChain = WorkflowFactory('gaprss.rss')
@@ -79,8 +80,10 @@ def test_binary_run_through_the_daemon(finished_run):
         assert set(e0) == {'Si', 'C'} and all(np.isfinite(list(e0.values())))
         assert fit.inputs.settings['elements'] == ['Si', 'C']
     second_reference = _child(second, 'reference')
-    assert not [link for link in second_reference.base.links.get_outgoing().all() if link.link_label.startswith(
-        'isolated_')]  # fmt: skip
+    calls = second_reference.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
+    assert not [link for link in calls if link.link_label.startswith('isolated_')]  # no new isolated-atom calculation
+    reused = second_reference.outputs.isolated_atom_energies
+    assert {e: reused[e].pk for e in reused} == {e: n.pk for e, n in reference.outputs.isolated_atom_energies.items()}
 
     # the fitted potential: 2b per pair, 3b per centre and pair, SOAP per centre (the gap_fit command line)
     potential = node.outputs.potential
