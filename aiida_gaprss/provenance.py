@@ -10,9 +10,33 @@ import logging
 
 from aiida import orm
 
-__all__ = ('inputs_with_prefix', 'lineage', 'run_status')
+__all__ = ('inputs_with_prefix', 'lineage', 'run_elements', 'run_status', 'run_system')
 
 LOGGER = logging.getLogger(__name__)
+
+
+def run_system(run: orm.ProcessNode) -> str:
+    """The chemical system of a GAP-RSS run: its ``element`` ('Si') or its ``composition`` as given ('SiC', 'Si-C')."""
+    if 'element' in run.inputs:
+        return run.inputs.element.value
+    composition = run.inputs.composition
+    if isinstance(composition, orm.Str):
+        return composition.value
+    if isinstance(composition, orm.List):
+        return ','.join(str(item) for item in composition.get_list())
+    return '-'.join(composition.get_dict())
+
+
+def run_elements(run: orm.ProcessNode) -> list[str]:
+    """The chemical symbols of a GAP-RSS run (one for an elemental run)."""
+    from aiida_gaprss.rss.composition import parse_composition
+
+    if 'element' in run.inputs:
+        return [run.inputs.element.value]
+    composition = run.inputs.composition
+    value = composition.get_dict() if isinstance(composition, orm.Dict) else (
+        composition.get_list() if isinstance(composition, orm.List) else composition.value)  # fmt: skip
+    return list(parse_composition(value).elements)
 
 
 def _callers(node: orm.ProcessNode) -> list[orm.ProcessNode]:
@@ -121,7 +145,7 @@ def lineage(potential: orm.Data) -> dict:
                 codes[f'reference_{key}'] = value['code']
         result['codes'] = codes
     if run is not None:
-        result['run'] = {'pk': run.pk, 'uuid': run.uuid, 'element': run.inputs.element.value,
+        result['run'] = {'pk': run.pk, 'uuid': run.uuid, 'element': run_system(run),
                          'state': run.process_state.value if run.process_state else None}  # fmt: skip
     return result
 

@@ -1,4 +1,8 @@
-"""``GeneratePool`` (``gaprss.generate_pool``): buildcell-style random cells (and dimers) as a StructureSet."""
+"""``GeneratePool`` (``gaprss.generate_pool``): buildcell-style random cells (and dimers) as a StructureSet.
+
+One element (``element``, ``radius``, ``bonding``) or a chemical system (``composition``, per-element ``radii`` and
+``bonding``, per-pair ``min_separations``; :func:`validate_compound_pool_parameters`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ MODES = ('initial', 'narrow', 'wide')
 PARITIES = ('any', 'even', 'odd')
 KEYS = {'element', 'n', 'seed', 'mode', 'parity', 'natoms', 'symmops', 'radius', 'bonding', 'dimers', 'iteration',
         'processes', 'dimer_box'}  # fmt: skip
+#: Keys of a chemical system (instead of ``element`` and ``radius``; ``bonding`` per element).
+COMPOUND_KEYS = (KEYS - {'element', 'radius'}) | {'composition', 'radii', 'min_separations'}
 
 
 def _positive_int(parameters: dict, key: str, *, minimum: int = 1) -> None:
@@ -22,6 +28,9 @@ def _positive_int(parameters: dict, key: str, *, minimum: int = 1) -> None:
 
 def validate_pool_parameters(parameters: dict) -> None:
     """Raise ``ValueError`` naming the field for bad pool parameters."""
+    if 'composition' in parameters:
+        validate_compound_pool_parameters(parameters)
+        return
     unknown = sorted(set(parameters) - KEYS)
     if unknown:
         raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {sorted(KEYS)}')
@@ -29,21 +38,7 @@ def validate_pool_parameters(parameters: dict) -> None:
         validate_element(parameters.get('element'))
     except ValueError as exception:
         raise ValueError(f'field `parameters.element`: {exception}') from exception
-    _positive_int(parameters, 'n')
-    _positive_int(parameters, 'seed', minimum=0)
-    for key in ('dimers', 'iteration'):
-        if key in parameters:
-            _positive_int(parameters, key, minimum=0)
-    if 'processes' in parameters:
-        _positive_int(parameters, 'processes')
-    if parameters.get('mode', 'narrow') not in MODES:
-        raise ValueError(f'field `parameters.mode`: expected one of {MODES}, got {parameters.get("mode")!r}')
-    if parameters.get('parity', 'any') not in PARITIES:
-        raise ValueError(f'field `parameters.parity`: expected one of {PARITIES}, got {parameters.get("parity")!r}')
-    if 'natoms' in parameters:
-        parse_range(parameters['natoms'], 'parameters.natoms')
-    if 'symmops' in parameters:
-        parse_range(parameters['symmops'], 'parameters.symmops', maximum=48)
+    _validate_common(parameters)
     box = parameters.get('dimer_box')
     if box is not None:
         from aiida_gaprss.rss.elements import characteristic_radius
@@ -62,6 +57,69 @@ def validate_pool_parameters(parameters: dict) -> None:
         raise ValueError(
             f"field `parameters.bonding`: expected 'covalent' or 'metallic', got {parameters['bonding']!r}"
         )
+
+
+def _validate_common(parameters: dict) -> None:
+    """Counts, seed, mode, parity and ranges: the same for one element and for a chemical system."""
+    _positive_int(parameters, 'n')
+    _positive_int(parameters, 'seed', minimum=0)
+    for key in ('dimers', 'iteration'):
+        if key in parameters:
+            _positive_int(parameters, key, minimum=0)
+    if 'processes' in parameters:
+        _positive_int(parameters, 'processes')
+    if parameters.get('mode', 'narrow') not in MODES:
+        raise ValueError(f'field `parameters.mode`: expected one of {MODES}, got {parameters.get("mode")!r}')
+    if parameters.get('parity', 'any') not in PARITIES:
+        raise ValueError(f'field `parameters.parity`: expected one of {PARITIES}, got {parameters.get("parity")!r}')
+    if 'natoms' in parameters:
+        parse_range(parameters['natoms'], 'parameters.natoms')
+    if 'symmops' in parameters:
+        parse_range(parameters['symmops'], 'parameters.symmops', maximum=48)
+
+
+def validate_compound_pool_parameters(parameters: dict) -> None:
+    """Raise ``ValueError`` naming the field for bad pool parameters of a chemical system (``composition``).
+
+    Beyond the elemental checks: the composition must parse, some allowed cell size must hold it, the per-element
+    ``radii`` and ``bonding`` and the per-pair ``min_separations`` must be usable and fit the smallest volume the
+    generator draws (narrow cells of any parity and wide even cells, as the initial pool), and ``dimer_box`` must
+    exceed twice the longest dimer of every pair.
+    """
+    from aiida_gaprss.rss.compound_generation import check_compound_settings
+    from aiida_gaprss.rss.dimers import DIMER_RANGE
+
+    unknown = sorted(set(parameters) - COMPOUND_KEYS)
+    if unknown:
+        raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {sorted(COMPOUND_KEYS)}')
+    _validate_common(parameters)
+    for key in ('radii', 'bonding', 'min_separations'):
+        if parameters.get(key) is not None and not isinstance(parameters[key], dict):
+            raise ValueError(
+                f'field `parameters.{key}`: expected a mapping (per element or pair), got {parameters[key]!r}'
+            )
+    common = {key: parameters.get(key) for key in ('radii', 'bonding', 'min_separations')}
+    common['natoms'] = parameters.get('natoms', (6, 24))
+    common['symmops'] = parameters.get('symmops', (1, 8))
+    checks = [('narrow', 'any'), ('wide', 'even')] if parameters.get('mode') == 'initial' else [
+        (parameters.get('mode', 'narrow'), parameters.get('parity', 'any'))]  # fmt: skip
+    for volume_mode, parity in checks:
+        try:
+            scales = check_compound_settings(
+                parameters['composition'], volume_mode=volume_mode, parity=parity, **common
+            )
+        except ValueError as exception:
+            field, _, message = str(exception).partition(': ')
+            raise ValueError(f'field `parameters.{field}`: {message}') from exception
+    box = parameters.get('dimer_box')
+    if box is not None:
+        radii = scales.radii
+        longest = 2 * DIMER_RANGE[1] * max(0.5 * (a + b) for a in radii for b in radii)
+        if isinstance(box, bool) or not isinstance(box, (int, float)) or box <= 2 * longest:
+            raise ValueError(
+                f'field `parameters.dimer_box`: expected a box edge above {2 * longest:.2f} Å (twice the longest '
+                f'dimer of any pair), got {box!r}'
+            )
 
 
 class GeneratePool(StructureJob):

@@ -14,8 +14,9 @@ DIVERSITY_METHODS = ('kernel_cur', 'descriptor_cur', 'random')
 KEYS = {'method', 'n', 'n_flat', 'kT', 'seed', 'zeta', 'soap', 'processes', 'always_include', 'diversity', 'enthalpy',
         'strained'}  # fmt: skip
 #: What the flat histogram bins (key ``enthalpy``): each frame's own enthalpy per atom (the paper's) or the enthalpy
-#: above the lowest at the frame's pressure (comparable across pressures).
-ENTHALPY_MODES = ('own', 'above_hull')
+#: above the lowest at the frame's pressure (comparable across pressures), or, for several elements, the enthalpy
+#: above the formation-enthalpy hull over composition at the frame's pressure (comparable across compositions).
+ENTHALPY_MODES = ('own', 'above_hull', 'above_formation_hull')
 STRAINED_KEYS = {'n', 'volume_range', 'pool'}
 SOAP_KEYS = {'n_max', 'l_max', 'sigma', 'r_cut', 'species', 'backend'}
 

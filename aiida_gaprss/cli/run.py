@@ -13,7 +13,7 @@ RUN = NodeParam(('GapRssWorkChain',), 'a GAP-RSS run (GapRssWorkChain)')
 
 
 @cmd_root.command('run')
-@click.argument('element')
+@click.argument('element', metavar='SYSTEM')
 @click.option('--engine', type=click.Choice(['qe', 'vasp', 'ase']), default='qe', show_default=True)
 @click.option(
     '--protocol',
@@ -41,7 +41,12 @@ RUN = NodeParam(('GapRssWorkChain',), 'a GAP-RSS run (GapRssWorkChain)')
 @load_profile_option
 def cmd_run(element, engine, protocol, budget, max_iterations, seed, python_code, gap_fit_code, pw_code, vasp_code,
             potential_family, potential_mapping, overrides, wait):  # fmt: skip
-    """Submit a GAP-RSS run for ELEMENT to the daemon and print its pk."""
+    """Submit a GAP-RSS run for SYSTEM to the daemon and print its pk.
+
+    SYSTEM is one element (Si) or a chemical system of several: a formula (SiC, SiO2: whole formula units in every
+    cell) or the elements joined by '-' (Si-C: every composition, the pure elements included); see
+    docs/multicomponent.md.
+    """
     from aiida_gaprss.common.merge import deep_merge
     from aiida_gaprss.workflows.rss import GapRssWorkChain
 

@@ -5,6 +5,14 @@ Run as ``python -m aiida_gaprss.jobs.generate_pool job.json`` by
 split (half narrow 80/20 even/odd, half wide even only), 'narrow' / 'wide' one volume mode; ``dimers`` adds that many
 dimers in vacuum (in a periodic cubic box of edge ``dimer_box`` Å, default: beyond the 2-body cut-off). Every
 cell gets ``info['origin']`` = ``pool:<iteration>:<index>`` and ``info['iteration']``.
+
+With ``composition`` instead of ``element`` the cells are those of a chemical system
+(:func:`~aiida_gaprss.rss.compound_generation.compound_initial_pool` /
+:func:`~aiida_gaprss.rss.compound_generation.generate_compound_cells`, per-element ``radii`` and ``bonding``, per-pair
+``min_separations``) and ``dimers`` dimers are made for every pair of species
+(:func:`~aiida_gaprss.rss.dimers.generate_pair_dimers`). Their ``info['min_separations']`` (a dict from the
+generator) is written as the text ``'Si-Si:2.0 Si-C:1.683 C-C:1.368'`` (Å): a dict becomes an extxyz ``_JSON``
+value with escaped quotes, which QUIP's reader (gap_fit) does not parse.
 """
 
 from __future__ import annotations
@@ -23,6 +31,57 @@ LOGGER = logging.getLogger(__name__)
 
 def make_pool(parameters: dict) -> list:
     """Return the cells described by ``parameters`` (see the module docstring), origins and iteration set."""
+    cells = _compound_cells(parameters) if 'composition' in parameters else _element_cells(parameters)
+    iteration = int(parameters.get('iteration', 0))
+    for index, atoms in enumerate(cells):
+        atoms.info['origin'] = f'pool:{iteration}:{index}'
+        atoms.info['iteration'] = iteration
+    return cells
+
+
+def _compound_cells(parameters: dict) -> list:
+    """Random cells and pair dimers of a chemical system."""
+    from aiida_gaprss.rss.composition import parse_composition
+    from aiida_gaprss.rss.compound_generation import compound_initial_pool, generate_compound_cells
+    from aiida_gaprss.rss.dimers import generate_pair_dimers
+
+    composition = parameters['composition']
+    common = {
+        'seed': int(parameters['seed']),
+        'natoms': parameters.get('natoms', (6, 24)),
+        'symmops': parameters.get('symmops', (1, 8)),
+        'radii': parameters.get('radii'),
+        'bonding': parameters.get('bonding'),
+        'min_separations': parameters.get('min_separations'),
+        'processes': int(parameters.get('processes', 1)),
+    }
+    mode = parameters.get('mode', 'narrow')
+    if mode == 'initial':
+        cells = compound_initial_pool(composition, int(parameters['n']), **common)
+    else:
+        cells = generate_compound_cells(
+            int(parameters['n']), composition, volume_mode=mode, parity=parameters.get('parity', 'any'), **common
+        )
+    for atoms in cells:
+        separations = atoms.info.get('min_separations')
+        if isinstance(separations, dict):
+            atoms.info['min_separations'] = ' '.join(f'{pair}:{value:.4f}' for pair, value in separations.items())
+    if int(parameters.get('dimers', 0)) > 0:
+        elements = list(parse_composition(composition).elements)
+        cells.extend(
+            generate_pair_dimers(
+                elements,
+                int(parameters['dimers']),
+                radii=parameters.get('radii'),
+                bonding=parameters.get('bonding'),
+                box=parameters.get('dimer_box'),
+            )
+        )
+    return cells
+
+
+def _element_cells(parameters: dict) -> list:
+    """Random cells and dimers of one element."""
     element = parameters['element']
     common = {
         'seed': int(parameters['seed']),
@@ -49,10 +108,6 @@ def make_pool(parameters: dict) -> list:
                 box=parameters.get('dimer_box'),
             )
         )
-    iteration = int(parameters.get('iteration', 0))
-    for index, atoms in enumerate(cells):
-        atoms.info['origin'] = f'pool:{iteration}:{index}'
-        atoms.info['iteration'] = iteration
     return cells
 
 

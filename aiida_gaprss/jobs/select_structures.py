@@ -9,7 +9,10 @@ Run by :class:`aiida_gaprss.calculations.select_structures.SelectStructures`. Me
   step is ``parameters['diversity']``: ``kernel_cur`` (default), or ``descriptor_cur`` / ``random`` (the ablation).
   ``parameters['enthalpy']`` is what the histogram bins: ``'own'`` (default, the paper's: each frame's enthalpy per
   atom at its own pressure) or ``'above_hull'`` (the enthalpy above the lowest any frame has at that frame's pressure,
-  :func:`aiida_gaprss.rss.hull.enthalpy_above_hull`: comparable across pressures). ``parameters['strained']`` =
+  :func:`aiida_gaprss.rss.hull.enthalpy_above_hull`: comparable across pressures) or ``'above_formation_hull'`` (for
+  several elements: the enthalpy above the formation-enthalpy hull over composition at that frame's pressure,
+  :func:`aiida_gaprss.rss.formation_hull.enthalpy_above_formation_hull`; the same numbers as ``'above_hull'`` for one
+  composition). ``parameters['strained']`` =
   ``{'n': m, 'volume_range': [lo, hi], 'pool': k}`` replaces ``m`` of the ``n`` structures by isotropically strained
   copies (:mod:`aiida_gaprss.rss.strain`) of ``m`` distinct low minima: the ``k·m`` converged final frames lowest in
   that same enthalpy measure, thinned to ``m`` by kernel CUR.
@@ -91,7 +94,9 @@ def frame_enthalpies(frames: list, mode: str = 'own') -> tuple[list[int], np.nda
     """Indices of the frames with a finite ``enthalpy`` and their enthalpy per atom (eV/atom) in ``mode``.
 
     ``'own'``: H/N at the frame's own pressure (the paper's); ``'above_hull'``: H/N above the lowest enthalpy per
-    atom any usable frame has at that frame's pressure (:func:`aiida_gaprss.rss.hull.enthalpy_above_hull`).
+    atom any usable frame has at that frame's pressure (:func:`aiida_gaprss.rss.hull.enthalpy_above_hull`);
+    ``'above_formation_hull'``: above the formation-enthalpy hull over the compositions of the usable frames
+    (:func:`aiida_gaprss.rss.formation_hull.enthalpy_above_formation_hull`).
     """
     usable = [i for i, atoms in enumerate(frames) if np.isfinite(atoms.info.get('enthalpy', np.nan))]
     if not usable:
@@ -100,11 +105,18 @@ def frame_enthalpies(frames: list, mode: str = 'own') -> tuple[list[int], np.nda
     enthalpies = np.array([frames[i].info['enthalpy'] for i in usable]) / counts
     if mode == 'own':
         return usable, enthalpies
-    if mode != 'above_hull':
-        raise ValueError(f"field `enthalpy`: expected 'own' or 'above_hull', got {mode!r}")
+    if mode not in ('above_hull', 'above_formation_hull'):
+        raise ValueError(f"field `enthalpy`: expected 'own', 'above_hull' or 'above_formation_hull', got {mode!r}")
     pressures = np.array([float(frames[i].info.get('pressure', 0.0)) for i in usable])
     volumes = np.array([abs(frames[i].cell.volume) for i in usable]) / counts
     energies = enthalpies - pressures * GPA_A3_IN_EV * volumes
+    if mode == 'above_formation_hull':
+        from aiida_gaprss.rss.formation_hull import composition_fractions, enthalpy_above_formation_hull
+        from aiida_gaprss.rss.soap import soap_species
+
+        chosen = [frames[i] for i in usable]
+        compositions = composition_fractions(chosen, soap_species(chosen))
+        return usable, enthalpy_above_formation_hull(compositions, volumes, energies, pressures)
     return usable, enthalpy_above_hull(volumes, energies, pressures)
 
 

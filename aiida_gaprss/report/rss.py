@@ -76,7 +76,7 @@ def _inputs_tree(node) -> dict:
 
 def collect_report(node) -> dict:
     """Everything the report shows, as plain data (see :func:`render_report` for the keys)."""
-    from aiida_gaprss.provenance import lineage, run_status
+    from aiida_gaprss.provenance import lineage, run_status, run_system
 
     outputs = node.outputs
     status = run_status(node)
@@ -85,7 +85,7 @@ def collect_report(node) -> dict:
         'run': {
             'pk': node.pk,
             'uuid': node.uuid,
-            'element': node.inputs.element.value,
+            'element': run_system(node),
             'process': node.process_label,
             'state': status['state'],
             'exit_status': status['exit_status'],

@@ -57,7 +57,7 @@ from .wyckoff import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ('compound_initial_pool', 'generate_compound_cells')
+__all__ = ('check_compound_settings', 'compound_initial_pool', 'generate_compound_cells')
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,40 @@ def _make_compound_spec(
         for vector in space.count_vectors(n):
             scales.check_packing(vector, scales.volume_per_atom(vector) * smallest)
     return _CompoundSpec(space, scales, totals, volume_mode, parity, symmops, int(seed), int(stream))
+
+
+def check_compound_settings(
+    composition,
+    *,
+    volume_mode: str = 'narrow',
+    parity: str = 'any',
+    natoms=(6, 24),
+    symmops=(1, 8),
+    radii: Mapping[str, float] | None = None,
+    bonding: Mapping[str, str] | None = None,
+    min_separations: Mapping | None = None,
+) -> SpeciesScales:
+    """Check the settings of :func:`generate_compound_cells` without making a cell; return the species' scales.
+
+    Raises
+    ------
+    ValueError
+        As :func:`generate_compound_cells` would (the message starts with the field: 'composition', 'natoms',
+        'radii', 'min_separations', ...).
+    """
+    spec = _make_compound_spec(
+        composition,
+        seed=0,
+        volume_mode=volume_mode,
+        parity=parity,
+        natoms=natoms,
+        symmops=symmops,
+        radii=radii,
+        bonding=bonding,
+        min_separations=min_separations,
+        stream=0,
+    )
+    return spec.scales
 
 
 def generate_compound_cells(

@@ -1,5 +1,8 @@
 """``get_builder_from_protocol`` of the GAP-RSS loop: one call from (element, engine, protocol, codes) to a builder.
 
+The element may be a chemical system of several elements instead ('SiC', 'Si-C', ['Si', 'C'], ...): the parts that
+differ are in :mod:`aiida_gaprss.workflows.compound_builder`.
+
 The protocol (``aiida_gaprss/protocols/gaprss.yaml``) gives the budget, the selection sizes, the iteration
 parameters, the Table-1 fit overrides and the reference protocol of each engine; ``overrides`` deep-merges on top.
 Every value is validated before the builder is returned, so bad input fails here, with the field named, and
@@ -41,7 +44,7 @@ def _positive(value, field: str) -> int:
 
 def get_gaprss_builder(
     process_class,
-    element: str,
+    element,
     *,
     codes: Mapping[str, orm.AbstractCode],
     engine: str = 'qe',
@@ -54,7 +57,9 @@ def get_gaprss_builder(
     Parameters
     ----------
     element
-        Chemical symbol (any element; B, C, Si and Ti have the paper's radii).
+        Chemical symbol (any element; B, C, Si and Ti have the paper's radii), or a chemical system of several
+        elements: a list of symbols (['Si', 'C']: every composition), a formula ('SiC'), a system ('Si-C'), a list
+        of formulas or a mapping (see :func:`aiida_gaprss.workflows.chemical_system.normalise_system`).
     codes
         ``python`` (the job Python) and ``gap_fit`` always; ``pw`` for engine 'qe', ``vasp`` for engine 'vasp'.
     engine
@@ -71,12 +76,14 @@ def get_gaprss_builder(
     Raises
     ------
     ValueError
-        Naming the field, for an unknown element, engine, protocol, override, a missing code or a bad number.
+        Naming the field, for an unknown element, engine, protocol, override, a missing code or a bad number; for a
+        composition also one the protocol's cells cannot hold, a species without a pseudopotential in the QE family
+        (checked when the builder is submitted, by the work chain's validator) and impossible radii.
     """
-    try:
-        element = validate_element(element)
-    except ValueError as exception:
-        raise ValueError(f'field `element`: {exception}') from exception
+    from aiida_gaprss.workflows import compound_builder
+    from aiida_gaprss.workflows.chemical_system import normalise_system
+
+    element, composition = normalise_system(element)
     if engine not in ENGINES:
         raise ValueError(f'field `engine`: expected one of {ENGINES}, got {engine!r}')
     overrides = dict(overrides or {})
@@ -90,12 +97,29 @@ def get_gaprss_builder(
         raise ValueError(f'field `codes.{missing[0]}`: a code is needed for engine {engine!r}')
 
     builder = process_class.get_builder()
-    builder.element = orm.Str(element)
     builder.code = codes['python']
     for key in ('budget', 'max_iterations', 'num_select_initial', 'num_select'):
         setattr(builder, key, orm.Int(_positive(settings[key], key)))
     if settings.get('convergence_tolerance') is not None:
         builder.convergence_tolerance = orm.Float(float(settings['convergence_tolerance']))
+    if composition is not None:
+        elements = compound_builder.fill_compound_parts(
+            builder, composition, settings, overrides.get('parameters') or {}
+        )
+        element = '-'.join(elements)
+        _fill_fit_options(builder, codes, settings, gap_fit_threads)
+        _fill_reference(builder, engine, settings, codes, lambda: compound_builder.compound_ase_default(elements))
+        if settings.get('validation'):
+            LOGGER.warning(
+                '%s: the known-phase validation of several elements is not wired yet: not validated', element
+            )
+        elif not isinstance(settings.get('validation'), bool):
+            raise ValueError(
+                f'field `overrides.validation`: expected true or false, got {settings.get("validation")!r}'
+            )
+        compound_builder.check_compound_builder(builder)
+        return builder
+    builder.element = orm.Str(validate_element(element))
     pool = settings['parameters'].get('pool', {})
     user_box = ((overrides.get('parameters') or {}).get('pool') or {}).get('dimer_box')
     if 'dimer_box' in pool and user_box is None:
@@ -108,6 +132,22 @@ def get_gaprss_builder(
     builder.parameters = orm.Dict(settings['parameters'])
 
     builder.fit.parameters = orm.Dict(table1_parameters(element, overrides=settings.get('fit') or {}))
+    _fill_fit_options(builder, codes, settings, gap_fit_threads)
+    _fill_reference(builder, engine, settings, codes, lambda: _element_ase_default(element))
+    _set_validation(builder, element, engine, protocol, settings.get('validation'))
+    return builder
+
+
+def _element_ase_default(element: str) -> dict:
+    if element != 'Si':
+        raise ValueError(
+            f'field `overrides.reference.ase.calculator`: no default ASE reference for {element}; give one'
+        )
+    return {'type': 'sw_si'}
+
+
+def _fill_fit_options(builder, codes, settings: dict, gap_fit_threads: int) -> None:
+    """The gap_fit code, evaluation code and job options of the fit."""
     gap_fit = builder.fit.gap_fit.gap_fit
     gap_fit.code = codes['gap_fit']
     gap_fit.evaluation_code = codes['python']
@@ -118,6 +158,9 @@ def get_gaprss_builder(
         except (AttributeError, ValueError) as exception:
             raise ValueError(f'field `overrides.gap_fit_options.{key}`: {exception}') from exception
 
+
+def _fill_reference(builder, engine: str, settings: dict, codes, ase_default) -> None:
+    """The reference namespace: engine, concurrency and the engine's inputs (``ase_default()`` for a bare ASE)."""
     reference = builder.reference
     reference.engine = orm.Str(engine)
     if 'max_concurrent' in settings:
@@ -126,14 +169,8 @@ def get_gaprss_builder(
     if engine == 'ase':
         choice = dict(choice or {})
         if 'calculator' not in choice and 'potential' not in choice:
-            if element != 'Si':
-                raise ValueError(
-                    f'field `overrides.reference.ase.calculator`: no default ASE reference for {element}; give one'
-                )
-            choice['calculator'] = {'type': 'sw_si'}
+            choice['calculator'] = ase_default()
     fill_engine(reference, engine, choice, codes[ENGINE_CODES[engine]])
-    _set_validation(builder, element, engine, protocol, settings.get('validation'))
-    return builder
 
 
 def _set_validation(builder, element: str, engine: str, protocol: str | None, enabled) -> None:

@@ -8,6 +8,8 @@ its job is killed before gap_fit finished (``scancel``, node failure, a signal: 
 ``GapFitWorkChain`` (``gaprss.fit``) is the fit of the paper (Methods, "Fitting"):
 
 1. per-structure sigmas from the lower (V, E) convex hull, δ_2b from the spread of the energies (calcfunction);
+   with ``settings.elements`` (several elements) the hull is over (composition, V, E) and δ_2b is the spread after
+   removing the best linear function of the composition (:mod:`aiida_gaprss.rss.gap_multicomponent`);
 2. a 2b-only fit, whose energy RMSE per atom becomes δ_3b;
 3. a 2b+3b fit, whose energy RMSE per atom becomes δ_SOAP;
 4. the full 2b+3b+SOAP fit, which gives the potential.
@@ -53,6 +55,7 @@ FIT_SETTINGS = {
     'delta_2b_about': 'mean',
     'e0': None,
     'special_sigmas': None,
+    'elements': None,
 }
 
 
@@ -73,6 +76,11 @@ def validate_fit_settings(value, _):
         return "field `settings.delta_2b_about`: expected 'mean' or 'e0'"
     if settings.get('delta_2b_about') == 'e0' and not isinstance(settings.get('e0'), dict):
         return 'field `settings.e0`: isolated-atom energies are needed for delta_2b_about = e0'
+    elements = settings.get('elements')
+    if elements is not None and (
+        not isinstance(elements, list) or not elements or not all(isinstance(e, str) for e in elements)
+    ):
+        return 'field `settings.elements`: expected a list of chemical symbols'
     special = settings.get('special_sigmas')
     if special is not None:
         if not isinstance(special, dict):
@@ -229,6 +237,8 @@ class GapFitWorkChain(WorkChain):
         """Hull sigmas and δ_2b, or the training set as it is."""
         if self.ctx.settings['hull_sigmas'] or self.ctx.settings['automatic_deltas']:
             options = {key: self.ctx.settings[key] for key in ('natoms_scaling', 'delta_2b_about', 'e0')}
+            if self.ctx.settings['elements'] is not None:  # several elements: the composition hull
+                options['elements'] = self.ctx.settings['elements']
             result = add_hull_sigmas(self.inputs.training_set, orm.Dict(options))
             self.ctx.hull_report = result['report']
             self.ctx.training_set = (

@@ -27,6 +27,10 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
     ('mean' or 'e0'), ``e0`` (isolated-atom energies, eV, needed for 'e0'), ``special_sigmas`` (per config_type
     left out of the hull, e.g. ``dimer``: σ_E eV/atom, σ_F eV/Å, σ_V eV/atom instead of the loosest sigmas).
 
+    With ``elements`` (several chemical symbols) the hull is the (composition, V, E) lower hull
+    (:func:`aiida_gaprss.rss.formation_hull.composition_volume_hull_distance`) and δ_2b is
+    :func:`aiida_gaprss.rss.gap_multicomponent.delta_2b_multicomponent` (``delta_2b_about`` 'mean' only).
+
     Returns ``structures`` (the same structures with ``energy_sigma``, ``force_sigma``, ``virial_sigma`` and
     ``hull_distance``) and ``report`` (``delta_2b`` in eV, hull statistics).
     """
@@ -35,17 +39,25 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
 
     options = settings.get_dict()
     frames = structures.get_atoms()
+    elements = options.get('elements')
+    extra = {'hull_distance': _composition_hull(elements)} if elements else {}
     set_sigmas(
-        frames, natoms_scaling=options.get('natoms_scaling', 'linear'), special_sigmas=options.get('special_sigmas')
+        frames,
+        natoms_scaling=options.get('natoms_scaling', 'linear'),
+        special_sigmas=options.get('special_sigmas'),
+        **extra,
     )
     e0 = options.get('e0') or None
-    delta = delta_2b(
-        [atoms.info['energy'] for atoms in frames],
-        [len(atoms) for atoms in frames],
-        e0=e0,
-        symbols=[atoms.get_chemical_symbols() for atoms in frames] if e0 else None,
-        about=options.get('delta_2b_about', 'mean'),
-    )
+    if elements:
+        delta = _delta_2b_of_compositions(frames, elements)
+    else:
+        delta = delta_2b(
+            [atoms.info['energy'] for atoms in frames],
+            [len(atoms) for atoms in frames],
+            e0=e0,
+            symbols=[atoms.get_chemical_symbols() for atoms in frames] if e0 else None,
+            about=options.get('delta_2b_about', 'mean'),
+        )
     distances = np.array([atoms.info.get('hull_distance', np.nan) for atoms in frames], dtype=float)
     on_hull = int(np.sum(np.isfinite(distances) & (distances < 1e-6)))
     report = {
@@ -55,6 +67,28 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
         'max_hull_distance': float(np.nanmax(distances)) if np.isfinite(distances).any() else None,
     }
     return {'structures': StructureSet.from_atoms(frames), 'report': orm.Dict(report)}
+
+
+def _composition_hull(elements: list[str]):
+    """ΔE above the (composition, V, E) lower hull, as ``set_sigmas``' ``hull_distance``."""
+    from aiida_gaprss.rss.formation_hull import composition_fractions, composition_volume_hull_distance
+
+    def distance(regular, volumes, energies):
+        return composition_volume_hull_distance(composition_fractions(regular, elements), volumes, energies)
+
+    return distance
+
+
+def _delta_2b_of_compositions(frames: list, elements: list[str]) -> float:
+    """δ_2b of several elements: the spread of E/N after the best linear function of the composition."""
+    from aiida_gaprss.rss.formation_hull import composition_fractions
+    from aiida_gaprss.rss.gap_multicomponent import delta_2b_multicomponent
+
+    return delta_2b_multicomponent(
+        [atoms.info['energy'] for atoms in frames],
+        composition_fractions(frames, elements),
+        [len(atoms) for atoms in frames],
+    )
 
 
 @calcfunction

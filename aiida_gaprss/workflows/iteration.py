@@ -9,6 +9,9 @@ reference → merge → fit. Each relaxation batch is a :class:`~aiida_gaprss.wo
 a job killed part-way keeps its finished trajectories and the rest is relaxed again, at most
 ``relax.max_iterations`` (default 3) jobs per batch.
 
+A chemical system of several elements (``composition`` instead of ``element``) changes the pool, the selection, the
+reference and the fit as :mod:`aiida_gaprss.workflows.compound_iteration` says.
+
 Pool generation, relaxation and selection run as CalcJobs on the computer of the ``code`` (the job Python); only
 bookkeeping runs in the daemon. The merged ``database`` is an output as soon as the reference step is merged, so a
 failed fit still leaves the new labels for a continued run.
@@ -28,20 +31,25 @@ from aiida_gaprss.calculations.select_structures import METHODS, validate_select
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.selection import flat_histogram_kt
+from aiida_gaprss.workflows import chemical_system, compound_iteration
 from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.functions import merge_structure_sets, split_structure_set
 from aiida_gaprss.workflows.python_job import GeneratePoolBaseWorkChain, SelectStructuresBaseWorkChain
 from aiida_gaprss.workflows.reference.workchain import ReferenceWorkChain
 from aiida_gaprss.workflows.relax import RelaxBatchBaseWorkChain
 
-__all__ = ('ITERATION_KEYS', 'GapRssIterationWorkChain', 'validate_iteration_parameters')
+__all__ = ('ITERATION_KEYS', 'GapRssIterationWorkChain', 'validate_iteration_parameters', 'validate_system_parameters')
 
 #: Sections of the iteration parameters.
 ITERATION_KEYS = ('pool', 'relax', 'selection', 'seed', 'job_options')
 
 
-def validate_iteration_parameters(parameters: dict, element: str = 'Si') -> None:
-    """Raise ``ValueError`` naming the field for bad iteration parameters (checked before anything is submitted)."""
+def validate_iteration_parameters(parameters: dict, element: str = 'Si', composition=None) -> None:
+    """Raise ``ValueError`` naming the field for bad iteration parameters (checked before anything is submitted).
+
+    With ``composition`` (a chemical system, plain value) the pool is checked for it instead of ``element``, in the
+    initial pool's volume modes (the smallest volumes the loop draws).
+    """
     unknown = sorted(set(parameters) - set(ITERATION_KEYS))
     if unknown:
         raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {list(ITERATION_KEYS)}')
@@ -54,7 +62,10 @@ def validate_iteration_parameters(parameters: dict, element: str = 'Si') -> None
     if isinstance(n_relax, bool) or not isinstance(n_relax, int) or n_relax < 1:
         raise ValueError(f'field `parameters.pool.n_relax`: expected an integer >= 1, got {n_relax!r}')
     with _section('pool'):
-        validate_pool_parameters({**pool, 'element': element, 'seed': seed})
+        if composition is None:
+            validate_pool_parameters({**pool, 'element': element, 'seed': seed})
+        else:
+            validate_pool_parameters({'mode': 'initial', **pool, 'composition': composition, 'seed': seed})
     relax = {
         key: value for key, value in parameters.get('relax', {}).items() if key not in ('batches', 'max_iterations')
     }
@@ -90,11 +101,31 @@ def _section(name: str):
         raise ValueError(str(exception).replace('parameters.', f'parameters.{name}.', 1)) from exception
 
 
-def _validate_inputs(value, _):
+def validate_system_parameters(value) -> str | None:
+    """Exactly one of ``element`` / ``composition``; the iteration parameters for it; a composition's own needs.
+
+    ``value``: the inputs of this work chain or of the GAP-RSS loop (which exposes them); the first error or None.
+    """
+    error = chemical_system.validate_system(value)
+    if error:
+        return error
+    compound = chemical_system.is_compound(value)
+    composition = chemical_system.composition_value(value['composition']) if compound else None
     try:
-        validate_iteration_parameters(value['parameters'].get_dict(), value['element'].value)
+        validate_iteration_parameters(
+            value['parameters'].get_dict(), None if compound else value['element'].value, composition
+        )
     except ValueError as exception:
         return str(exception)
+    if compound:
+        return compound_iteration.validate_compound_iteration(value, chemical_system.system_elements(value))
+    return None
+
+
+def _validate_inputs(value, _):
+    error = validate_system_parameters(value)
+    if error:
+        return error
     if value['iteration'].value < 0:
         return 'field `iteration`: must be >= 0'
     if value['iteration'].value > 0 and 'potential' not in value:
@@ -109,7 +140,13 @@ class GapRssIterationWorkChain(WorkChain):
     def define(cls, spec):
         """Inputs, outline, outputs and exit codes."""
         super().define(spec)
-        spec.input('element', valid_type=orm.Str, help='Chemical symbol.')
+        spec.input('element', valid_type=orm.Str, required=False, help='Chemical symbol (one element).')
+        spec.input(
+            'composition',
+            valid_type=chemical_system.COMPOSITION_TYPES,
+            required=False,
+            help="Several elements instead of `element`: 'SiC', 'Si-C', {'Si': [0.25, 0.75], 'C': [0.25, 0.75]}, ...",
+        )
         spec.input('iteration', valid_type=orm.Int, help='Iteration number (0 = initial random cells).')
         spec.input('num_select', valid_type=orm.Int, help='Structures to send to the reference (dimers excluded).')
         spec.input('parameters', valid_type=orm.Dict, help='pool, relax, selection, seed, job_options.')
@@ -160,6 +197,8 @@ class GapRssIterationWorkChain(WorkChain):
         self.ctx.parameters = self.inputs.parameters.get_dict()
         self.ctx.k = self.inputs.iteration.value
         self.ctx.seed = int(self.ctx.parameters.get('seed', 0)) * 1000 + self.ctx.k
+        self.ctx.compound = chemical_system.is_compound(self.inputs)
+        self.ctx.e0 = {}
 
     def generate(self):
         """Submit the pool generation (initial split and dimers in iteration 0, narrow cells later)."""
@@ -168,8 +207,11 @@ class GapRssIterationWorkChain(WorkChain):
         n_relax = pool.pop('n_relax', pool.get('n', 1))
         if self.ctx.k > 0:
             pool['n'] = n_relax
+        if self.ctx.compound:
+            pool = compound_iteration.compound_pool(pool, chemical_system.composition_value(self.inputs.composition))
+        else:
+            pool['element'] = self.inputs.element.value
         pool.update(
-            element=self.inputs.element.value,
             seed=self.ctx.seed,
             iteration=self.ctx.k,
             mode='initial' if self.ctx.k == 0 else 'narrow',
@@ -242,6 +284,8 @@ class GapRssIterationWorkChain(WorkChain):
             selection.setdefault('kT', flat_histogram_kt(self.ctx.k))
         if 'kT' in selection and selection['method'] != 'flat_histogram_cur':
             selection.pop('kT')
+        if self.ctx.compound:
+            selection = compound_iteration.compound_selection(selection, chemical_system.system_elements(self.inputs))
         node = self._submit_job(SelectStructuresBaseWorkChain, selection, 'select', structures=candidates)
         self.report(f'iteration {self.ctx.k}: selecting {selection["n"]} by {selection["method"]} <{node.pk}>')
         return ToContext(selection=node)
@@ -271,6 +315,8 @@ class GapRssIterationWorkChain(WorkChain):
             return self.exit_codes.ERROR_REFERENCE_FAILED.format(message=node.exit_message or 'excepted')
         labelled = node.outputs.structures
         self.out('labelled', labelled)
+        if self.ctx.compound:
+            self.ctx.e0 = compound_iteration.isolated_energies(node)
         if 'database' in self.inputs:
             database = merge_structure_sets(
                 a_database=self.inputs.database, b_new=labelled, metadata={'call_link_label': 'merge'}
@@ -286,6 +332,9 @@ class GapRssIterationWorkChain(WorkChain):
         inputs = AttributeDict(self.exposed_inputs(GapFitWorkChain, 'fit'))
         inputs.training_set = self.ctx.database
         inputs.metadata = {'call_link_label': 'fit'}
+        if self.ctx.compound:
+            elements = chemical_system.system_elements(self.inputs)
+            inputs.parameters, inputs.settings = compound_iteration.compound_fit_inputs(inputs, elements, self.ctx.e0)
         node = self.submit(GapFitWorkChain, **inputs)
         self.report(f'iteration {self.ctx.k}: fitting to {len(self.ctx.database)} structures <{node.pk}>')
         return ToContext(fit=node)

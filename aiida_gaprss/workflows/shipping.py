@@ -301,7 +301,15 @@ def _flatten(value, prefix: str = '') -> dict:
     return {prefix: value}
 
 
-def closest_protocol(element: str, inputs: Mapping) -> dict:
+def _protocol_elements(run) -> str | list[str]:
+    """The element of a run, or the list of its elements (Table 1 then takes the first's length scale)."""
+    from aiida_gaprss.provenance import run_elements
+
+    elements = run_elements(run)
+    return elements[0] if len(elements) == 1 else elements
+
+
+def closest_protocol(element: str | list[str], inputs: Mapping) -> dict:
     """The protocol of ``gaprss.yaml`` whose settings differ least from a run's ``inputs`` (as
     :func:`aiida_gaprss.provenance.inputs_with_prefix` gives them), and the differences.
 
@@ -353,7 +361,7 @@ def closest_protocol(element: str, inputs: Mapping) -> dict:
 
 
 def _run_block(run: orm.WorkflowNode, potential: GapPotential) -> dict:
-    from aiida_gaprss.provenance import inputs_with_prefix, lineage, run_status
+    from aiida_gaprss.provenance import inputs_with_prefix, lineage, run_status, run_system
 
     info = lineage(potential)
     status = run_status(run)
@@ -364,7 +372,7 @@ def _run_block(run: orm.WorkflowNode, potential: GapPotential) -> dict:
             'uuid': run.uuid,
             'pk': run.pk,
             'process_label': run.process_label,
-            'element': run.inputs.element.value,
+            'element': run_system(run),
             'state': status['state'],
             'exit_status': status['exit_status'],
             'exit_message': status['exit_message'],
@@ -382,7 +390,7 @@ def _run_block(run: orm.WorkflowNode, potential: GapPotential) -> dict:
         'codes': info.get('codes'),
         'versions': info.get('versions'),
         'inputs': inputs,
-        'protocol': closest_protocol(run.inputs.element.value, inputs),
+        'protocol': closest_protocol(_protocol_elements(run), inputs),
         'learning_curve': curve,
     }
     creator = potential.creator

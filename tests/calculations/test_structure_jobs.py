@@ -185,7 +185,10 @@ def test_select_with_strained_copies_of_the_lowest_converged_minima(fixture_code
 def test_select_refuses_bad_strained_and_enthalpy_settings(fixture_code, pool):
     base = {'method': 'flat_histogram_cur', 'n': 2, 'kT': 0.1}
     for extra, message in (
-        ({'enthalpy': 'gibbs'}, r"field `parameters.enthalpy`: expected one of \('own', 'above_hull'\)"),
+        (
+            {'enthalpy': 'gibbs'},
+            r"field `parameters.enthalpy`: expected one of \('own', 'above_hull', 'above_formation_hull'\)",
+        ),
         ({'strained': {'n': -1}}, r'field `parameters.strained.n`: expected an integer >= 0'),
         ({'strained': {'n': 2, 'volume_range': [1.2, 0.8]}}, r'field `parameters.strained.volume_range`: expected'),
         ({'strained': {'n': 2, 'shear': 0.1}}, r'field `parameters.strained.shear`: unknown key'),

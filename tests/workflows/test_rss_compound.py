@@ -1,0 +1,123 @@
+"""The GAP-RSS loop on a binary (Si–C) through the daemon: tiny protocol, Tersoff's Si–C labels on the ASE engine."""
+
+import re
+
+import numpy as np
+import pytest
+from aiida.common.links import LinkType
+from aiida.plugins import WorkflowFactory
+
+GapRssWorkChain = WorkflowFactory('gaprss.rss')
+
+
+@pytest.fixture
+def codes(fixture_code):
+    return {'python': fixture_code('python'), 'gap_fit': fixture_code('gaprss.gap_fit')}
+
+
+@pytest.fixture(scope='module')
+def _finished_runs():
+    return {}
+
+
+@pytest.fixture
+def finished_run(codes, submit_and_await, _finished_runs):
+    """Two iterations of Si–C (every composition): 10 cells + 3 dimers of each of 3 pairs, then 8 relaxed frames."""
+    if not _finished_runs:
+        builder = GapRssWorkChain.get_builder_from_protocol(
+            ['Si', 'C'], codes=codes, engine='ase', protocol='tiny', overrides={'budget': 27}
+        )
+        try:
+            _finished_runs['node'] = submit_and_await(builder, timeout=2400)
+        except Exception as exception:
+            _finished_runs['error'] = exception
+            raise
+    if 'error' in _finished_runs:
+        pytest.fail(f'the run did not finish: {_finished_runs["error"]!r}')
+    return _finished_runs['node']
+
+
+def _children(node, prefix):
+    links = node.base.links.get_outgoing().all()
+    return sorted((link.link_label, link.node) for link in links if link.link_label.startswith(prefix))
+
+
+def _child(node, label):
+    return next(link.node for link in node.base.links.get_outgoing().all() if link.link_label == label)
+
+
+@pytest.mark.daemon
+def test_binary_run_through_the_daemon(finished_run):
+    from aiida_gaprss.rss.formation_hull import composition_fractions, composition_volume_hull_distance
+
+    node = finished_run
+    assert node.is_finished_ok, node.exit_message
+    assert node.inputs.composition.value == 'Si-C' and 'element' not in node.inputs
+    iterations = [child for _, child in _children(node, 'iteration_')]
+    assert len(iterations) == 2
+    first, second = iterations
+
+    # iteration 0: dimers of every species pair, always kept, and random cells of several compositions
+    dimers = [a for a in first.outputs.selected.iter_atoms() if a.info.get('config_type') == 'dimer']
+    pairs = sorted('-'.join(sorted(a.get_chemical_symbols())) for a in dimers)
+    assert pairs == ['C-C'] * 3 + ['C-Si'] * 3 + ['Si-Si'] * 3
+    cells = [a for a in first.outputs.pool.iter_atoms() if a.info.get('config_type') == 'rss_random']
+    assert {a.info['composition'] for a in cells} >= {'SiC'}
+    assert len({a.info['composition'] for a in cells}) >= 3
+
+    database = node.outputs.database.get_atoms()
+    symbols = {s for atoms in database for s in atoms.get_chemical_symbols()}
+    assert symbols == {'Si', 'C'}
+    assert any(set(a.get_chemical_symbols()) == {'Si', 'C'} and a.info.get('config_type') != 'dimer' for a in database)
+    energies = np.array([a.info['energy'] for a in database])
+    assert np.isfinite(energies).all()
+    assert all(np.isfinite(a.arrays['forces']).all() for a in database)
+
+    # isolated atoms of each element, computed once (iteration 0) and reused: e0 per element in every fit
+    reference = _child(first, 'reference')
+    assert set(reference.outputs.isolated_atom_energies) == {'Si', 'C'}
+    for iteration in iterations:
+        fit = _child(iteration, 'fit')
+        e0 = fit.inputs.parameters['e0']
+        assert set(e0) == {'Si', 'C'} and all(np.isfinite(list(e0.values())))
+        assert fit.inputs.settings['elements'] == ['Si', 'C']
+    second_reference = _child(second, 'reference')
+    calls = second_reference.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
+    assert not [link for link in calls if link.link_label.startswith('isolated_')]  # no new isolated-atom calculation
+    reused = second_reference.outputs.isolated_atom_energies
+    assert {e: reused[e].pk for e in reused} == {e: n.pk for e, n in reference.outputs.isolated_atom_energies.items()}
+
+    # the fitted potential: 2b per pair, 3b per centre and pair, SOAP per centre (the gap_fit command line)
+    potential = node.outputs.potential
+    command = potential.command_line
+    pairs = re.findall(r'distance_2b [^:}]*?Z1=(\d+) Z2=(\d+)', command)
+    assert sorted(tuple(sorted((int(a), int(b)))) for a, b in pairs) == [(6, 6), (6, 14), (14, 14)], command
+    assert command.count('angle_3b') == 6
+    assert command.count('soap ') == 2
+    assert sorted(potential.base.attributes.get('elements')) == ['C', 'Si']
+
+    # per-structure sigmas from the (composition, V, E) hull of the last fit's training set
+    training = _child(second, 'fit').outputs.training_set.get_atoms()
+    regular = [a for a in training if a.info.get('config_type') not in ('dimer', 'isolated_atom')]
+    distances = composition_volume_hull_distance(
+        composition_fractions(regular, ['Si', 'C']),
+        [a.get_volume() / len(a) for a in regular],
+        [a.info['energy'] / len(a) for a in regular],
+    )
+    assert [a.info['hull_distance'] for a in regular] == pytest.approx(distances, abs=1e-9)
+    assert min(distances) == pytest.approx(0.0, abs=1e-12)
+    sigmas = np.array([a.info['energy_sigma'] / len(a) for a in regular])
+    assert sigmas.max() > sigmas.min()  # the ramp: on-hull cells are fitted more tightly
+    assert all('hull_distance' not in a.info for a in training if a.info.get('config_type') == 'dimer')
+
+    # iteration 1: GAP relaxations of binary cells, then the flat histogram on the enthalpy above the formation hull
+    relaxations = [child for _, child in _children(second, 'relax_')]
+    assert relaxations and all(r.inputs.relax.potential.uuid == first.outputs.potential.uuid for r in relaxations)
+    assert any(len(set(a.get_chemical_symbols())) == 2 for a in second.outputs.trajectories.iter_atoms())
+    select = _child(second, 'select')
+    parameters = select.inputs.job.parameters.get_dict()
+    assert parameters['enthalpy'] == 'above_formation_hull'
+    assert parameters['soap']['species'] == ['C', 'Si']
+    assert all(np.isfinite(a.info['enthalpy']) for a in second.outputs.selected.iter_atoms())
+    curve = node.outputs.learning_curve['iterations']
+    assert [row['reference_evaluations'] for row in curve] == [19, 27]
