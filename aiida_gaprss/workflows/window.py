@@ -129,6 +129,19 @@ class ChildWindowMixin:
         window.setdefault('pks', {})
         self.ctx.window = window
 
+    def window_defer(self, **nodes: orm.ProcessNode) -> None:
+        """Put ``nodes`` in the context (as ``to_context`` does) once the window is empty, not before.
+
+        A step that starts other children beside the window (and calls :meth:`window_submit` itself) defers them
+        this way: awaited in the same step, they would hold back every refill of the window until they end.
+        """
+        if not self.window_has_work():
+            self.to_context(**nodes)
+            return
+        window = self.ctx.window
+        window['deferred'] = {**window.get('deferred', {}), **{key: node.pk for key, node in nodes.items()}}
+        self.ctx.window = window
+
     def window_has_work(self) -> bool:
         """Whether children remain to be submitted or to finish."""
         window = self.ctx.get('window') or {}
@@ -154,7 +167,6 @@ class ChildWindowMixin:
             window['pending'] = window['pending'][len(take) :]
             window['running'] = window['running'] + take
         window['pks'] = pks
-        self.ctx.window = window
         running = {tag: orm.load_node(pks[tag]) for tag in window['running'] if tag in pks}
         if len(running) > 1 and window['pending']:
             # resume as soon as any one ends (the others run on; the next pass reads every child that has ended)
@@ -165,6 +177,7 @@ class ChildWindowMixin:
         else:
             # nothing else to submit (or one child running): waiting for them all loses nothing
             self.to_context(**{self._window_key(tag): node for tag, node in running.items()})
+        self.ctx.window = window
 
     def window_collect(self) -> None:
         """Hand every terminated child of the window to :meth:`window_finished`."""
@@ -177,7 +190,10 @@ class ChildWindowMixin:
             else:
                 self.window_finished(tag, node)
         window['running'] = still
+        deferred = window.pop('deferred', {}) if not self.window_has_work() else {}
         self.ctx.window = window
+        if deferred:  # the window is empty: the next step waits for the children deferred beside it
+            self.to_context(**{key: orm.load_node(pk) for key, pk in deferred.items()})
 
     def _window_child(self, tag: str) -> orm.ProcessNode | None:
         pk = self.ctx.window.get('pks', {}).get(tag)

@@ -40,6 +40,7 @@ class SleepWindow(ChildWindowMixin, WorkChain):
         spec.input('size', valid_type=orm.Int)
         spec.input('gate', valid_type=orm.Str, required=False)
         spec.input('release_after', valid_type=orm.Str, required=False)
+        spec.input('side', valid_type=orm.Str, required=False, help="A child beside the window ('gate' or seconds).")
         spec.outline(
             cls.setup,
             while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
@@ -54,13 +55,19 @@ class SleepWindow(ChildWindowMixin, WorkChain):
         self.ctx.sums = {}
         self.ctx.failed = {}
         self.window_open(f'job_{k}' for k in range(len(self.inputs.sleeps)))
+        if 'side' in self.inputs:  # started here with the window's first children, awaited once the window is empty
+            side = self.inputs.side.value
+            self.window_submit()
+            self.window_defer(side=self._launch('side', 'gate' if side == 'gate' else int(side), 99))
 
     def window_size(self) -> int:
         return self.inputs.size.value
 
     def window_launch(self, tag):
         k = int(tag.split('_')[1])
-        sleep = self.inputs.sleeps[k]
+        return self._launch(tag, self.inputs.sleeps[k], k)
+
+    def _launch(self, tag, sleep, k):
         if sleep == 'gate':
             gate = self.inputs.gate.value
             prepend = f'for i in $(seq {5 * GATE_SECONDS}); do [ -e {gate} ] && break; sleep 0.2; done'
@@ -87,6 +94,8 @@ class SleepWindow(ChildWindowMixin, WorkChain):
             pathlib.Path(self.inputs.gate.value).touch()
 
     def results(self):
+        if 'side' in self.inputs:
+            assert isinstance(self.ctx.side, orm.ProcessNode) and self.ctx.side.is_terminated
         self.out('order', orm.List(self.ctx.order).store())
         self.out('sums', orm.Dict(self.ctx.sums).store())
         self.out('failed', orm.Dict(self.ctx.failed).store())
@@ -140,6 +149,22 @@ def test_rolling_window_refills_before_the_slow_child_ends(aiida_code_installed,
     # the window woke up on one of two children twice (job_1, job_2 ended); then nothing was left to submit
     waits = _waits(node)
     assert len(waits) == 2 and all(wait.is_finished_ok for wait in waits)
+
+
+def test_child_deferred_beside_the_window_does_not_hold_its_refills(aiida_code_installed, tmp_path):
+    """A child started in the step that fills the window, deferred with ``window_defer``: the window rolls on while it
+    runs (it waits for job_2 to have been read), and the step after the window finds it terminated in the context."""
+    code = aiida_code_installed(default_calc_job_plugin='core.arithmetic.add', filepath_executable='/bin/bash')
+    gate = tmp_path / 'gate'
+    inputs = {'sleeps': orm.List([0, 0, 0, 0]), 'size': orm.Int(2), 'gate': orm.Str(str(gate)), 'side': orm.Str('gate')}
+    results, node = run_get_node(SleepWindow, code=code, release_after=orm.Str('job_2'), **inputs)
+    side = node.base.links.get_outgoing(link_label_filter='side').one().node
+    assert side.is_finished_ok
+    jobs = _jobs(node)
+    del jobs['side']
+    assert sorted(jobs) == [f'job_{k}' for k in range(4)]
+    assert jobs['job_2'].ctime < side.mtime and jobs['job_3'].ctime < side.mtime
+    assert results['sums'].get_dict() == {f'job_{k}': k + 100 for k in range(4)}
 
 
 def test_failed_child_is_read_once_and_the_window_goes_on(aiida_code_installed):
