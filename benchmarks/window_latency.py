@@ -72,7 +72,9 @@ def window_class(mixin, name: str):
             if not node.is_finished_ok:
                 raise RuntimeError(f'{tag}: [{node.exit_status}] {node.exit_message}')
 
-    return type(name, (_Window,), {'__module__': __name__})
+    cls = type(name, (_Window,), {'__module__': __name__})
+    globals()[name] = cls  # found by name when the engine saves the process's checkpoint
+    return cls
 
 
 def refill_latencies(node, size: int) -> tuple[list[float], float, int]:
