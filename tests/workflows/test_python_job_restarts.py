@@ -11,6 +11,7 @@ import types
 
 import pytest
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from ase.build import bulk
 
@@ -132,7 +133,7 @@ VALIDATION_PARAMETERS = {
     'element': 'Si',
     'phases': ['diamond'],
     'relax': {'fmax': 0.05, 'steps': 30, 'smax': 0.05},
-    'eos': {'volume_factors': [0.97, 1.0, 1.03], 'fmax': 0.05, 'steps': 10, 'phases': ['diamond']},
+    'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'fmax': 0.05, 'steps': 10, 'phases': ['diamond']},
 }
 
 
@@ -197,7 +198,11 @@ def test_each_job_kind_killed_once_is_run_again(kind, workchain_name, fixture_co
     for label in ('parameters', 'structures', 'training_set', 'teacher', 'calculator'):
         if label in first.inputs:
             assert second.inputs[label].uuid == first.inputs[label].uuid  # the same job again
-    outputs = {link.link_label: link.node.uuid for link in node.base.links.get_outgoing().all()}
-    expected = {link.link_label: link.node.uuid for link in second.base.links.get_outgoing().all()}
+    outputs = {
+        link.link_label: link.node.uuid for link in node.base.links.get_outgoing(link_type=LinkType.RETURN).all()
+    }
+    expected = {
+        link.link_label: link.node.uuid for link in second.base.links.get_outgoing(link_type=LinkType.CREATE).all()
+    }
     expected = {label: uuid for label, uuid in expected.items() if label not in ('remote_folder', 'retrieved')}
     assert outputs and outputs == expected
