@@ -167,28 +167,35 @@ def _job_inputs(kind: str, small_gap) -> dict:
         return {'structures': pool, 'parameters': orm.Dict(parameters)}
     if kind == 'validate_potential':
         return {'parameters': orm.Dict(VALIDATION_PARAMETERS), 'calculator': orm.Dict({'type': 'sw_si'})}
+    if kind == 'structure_map':
+        from aiida_gaprss.rss.generation import generate_random_cells
+
+        return {
+            'structures': StructureSet.from_atoms(generate_random_cells(8, 'Si', seed=3, natoms=(2, 6), processes=1))
+        }
     raise ValueError(kind)
 
 
 @pytest.mark.parametrize(
-    ('kind', 'workchain_name'),
+    ('kind', 'workchain_name', 'task'),
     [
-        ('teacher_md', 'TeacherMdBaseWorkChain'),
-        ('student_fit', 'StudentFitBaseWorkChain'),
-        ('generate_pool', 'GeneratePoolBaseWorkChain'),
-        ('select_structures', 'SelectStructuresBaseWorkChain'),
-        ('validate_potential', 'ValidatePotentialBaseWorkChain'),
+        ('teacher_md', 'TeacherMdBaseWorkChain', 'teacher_md'),
+        ('student_fit', 'StudentFitBaseWorkChain', 'student_fit'),
+        ('generate_pool', 'GeneratePoolBaseWorkChain', 'generate_pool'),
+        ('select_structures', 'SelectStructuresBaseWorkChain', 'select_structures'),
+        ('validate_potential', 'ValidatePotentialBaseWorkChain', 'validate_potential'),
+        ('structure_map', 'StructureMapBaseWorkChain', 'validate_potential'),
     ],
 )
-def test_each_job_kind_killed_once_is_run_again(kind, workchain_name, fixture_code, aiida_localhost, small_gap):
-    """The job of each kind the workflows submit (teacher MD, student fit, pool, selection, validation) is stopped
-    once by SIGTERM (300 or 304); its restart work chain runs it again with the same inputs and passes on the
-    second job's outputs."""
+def test_each_job_kind_killed_once_is_run_again(kind, workchain_name, task, fixture_code, aiida_localhost, small_gap):
+    """The job of each kind the workflows submit is stopped once by SIGTERM (300 or 304); its restart work chain runs
+    it again with the same inputs and passes on the second job's outputs. (The ASE batch: above; the relaxation batch:
+    test_restarts; the student validation's job takes minutes and is not repeated here.)"""
     from aiida_gaprss.workflows import python_job
 
     workchain = getattr(python_job, workchain_name)
     job = {'code': fixture_code('python'), **_job_inputs(kind, small_gap)}
-    with JobKiller(aiida_localhost.get_workdir(), f'aiida_gaprss.jobs.{kind}', signal.SIGTERM, 1) as killer:
+    with JobKiller(aiida_localhost.get_workdir(), f'aiida_gaprss.jobs.{task}', signal.SIGTERM, 1) as killer:
         _, node = run_get_node(workchain, **workchain.inputs_from_job(job))
     assert len(killer.killed) == 1
     assert node.is_finished_ok, (node.exit_status, node.exit_message)
