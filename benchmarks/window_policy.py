@@ -15,6 +15,9 @@ the same random orders, with ``k`` calculations at a time:
 ``lanes``
     ``k`` sequential lanes with the calculations dealt round-robin (a sub-work chain per slot).
 
+With ``--latency-from`` (a result of ``window_latency.py``), ``any_public`` is the any-first rule with each refill
+later by the extra refill latency measured there for the public-API window (its ``WaitForAny`` hop).
+
 Durations: the wall times (``wall_time_seconds`` of pw.x's output) of every finished ``PwCalculation`` under a
 ``GapRssWorkChain`` (``--run PK`` with ``--profile`` / ``--aiida-path``), or a list in a JSON file (``--durations``,
 e.g. a previous result of this script, which stores the durations it replayed). Prints the mean time of each rule
@@ -36,12 +39,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _record import write_results  # noqa: E402
 
 
-def makespan_any(durations, k: int) -> float:
-    """Time to finish when each calculation starts in the first slot that frees up."""
+def makespan_any(durations, k: int, latency: float = 0.0) -> float:
+    """Time to finish when each calculation starts in the first slot that frees up, ``latency`` seconds after it
+    frees up (the first ``k`` start at once)."""
     slots = [0.0] * k
-    for duration in durations:
+    for index, duration in enumerate(durations):
         slot = min(range(k), key=slots.__getitem__)
-        slots[slot] += duration
+        slots[slot] += duration + (latency if index >= k else 0.0)
     return max(slots)
 
 
@@ -94,6 +98,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--durations', type=pathlib.Path, default=None, help='JSON with a "durations" list (s)')
     parser.add_argument('--slots', type=int, nargs='+', default=[2, 4, 8])
     parser.add_argument('--orders', type=int, default=200)
+    parser.add_argument('--latency-from', type=pathlib.Path, default=None, help='a window_latency.py result (JSON)')
     args = parser.parse_args(argv)
     if args.durations is not None:
         stored = json.loads(args.durations.read_text(encoding='utf-8'))
@@ -104,21 +109,28 @@ def main(argv=None) -> dict:
         source = f'PwCalculation wall times under GapRssWorkChain<{args.run}> (profile {args.profile})'
     else:
         parser.error('give --run or --durations')
+    latency = None
+    if args.latency_from is not None:
+        latency = float(json.loads(args.latency_from.read_text(encoding='utf-8'))['extra_refill_latency_s'])
     rng = np.random.default_rng(0)
     orders = [rng.permutation(len(durations)) for _ in range(args.orders)]
     relative = {}
     for k in args.slots:
-        ratios = {'oldest': [], 'waves': [], 'lanes': []}
+        ratios = {'oldest': [], 'waves': [], 'lanes': [], **({'any_public': []} if latency is not None else {})}
         for order in orders:
             shuffled = [durations[i] for i in order]
             base = makespan_any(shuffled, k)
             ratios['oldest'].append(makespan_oldest(shuffled, k) / base)
             ratios['waves'].append(makespan_waves(shuffled, k) / base)
             ratios['lanes'].append(makespan_lanes(shuffled, k) / base)
+            if latency is not None:
+                ratios['any_public'].append(makespan_any(shuffled, k, latency) / base)
         relative[str(k)] = {rule: float(np.mean(values)) for rule, values in ratios.items()}
         sys.stdout.write(
             f'{k} at a time: oldest {relative[str(k)]["oldest"]:.2f}x, waves {relative[str(k)]["waves"]:.2f}x, '
-            f'lanes {relative[str(k)]["lanes"]:.2f}x the time of the any-first window\n'
+            f'lanes {relative[str(k)]["lanes"]:.2f}x the time of the any-first window'
+            + (f' (any_public {relative[str(k)]["any_public"]:.3f}x)' if latency is not None else '')
+            + '\n'
         )
     figures = {
         'benchmark': 'window_policy',
@@ -128,6 +140,7 @@ def main(argv=None) -> dict:
         'max_duration_s': float(np.max(durations)),
         'orders': args.orders,
         'relative_to_any': relative,
+        'extra_refill_latency_s': latency,
         'durations': durations,
     }
     write_results('window_policy', figures)  # prints the JSON line
