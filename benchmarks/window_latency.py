@@ -32,7 +32,7 @@ def old_mixin(commit: str):
     source = subprocess.run(['git', 'show', f'{commit}:aiida_gaprss/workflows/window.py'], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout  # fmt: skip
     path = pathlib.Path(tempfile.mkdtemp(prefix='gaprss-window-')) / 'window_override.py'
-    path.write_text(source, encoding='utf-8')
+    path.write_bytes(source.encode('utf-8'))  # (write_results adds the provenance block to the result)
     spec = importlib.util.spec_from_file_location('window_override', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
