@@ -167,7 +167,7 @@ class ChildWindowMixin:
             window['pending'] = window['pending'][len(take) :]
             window['running'] = window['running'] + take
         window['pks'] = pks
-        running = {tag: orm.load_node(pks[tag]) for tag in window['running'] if tag in pks}
+        running = {tag: node for tag in window['running'] if (node := self._window_child(tag)) is not None}
         if len(running) > 1 and window['pending']:
             # resume as soon as any one ends (the others run on; the next pass reads every child that has ended)
             window['waits'] = window.get('waits', 0) + 1
@@ -197,10 +197,9 @@ class ChildWindowMixin:
 
     def _window_child(self, tag: str) -> orm.ProcessNode | None:
         pk = self.ctx.window.get('pks', {}).get(tag)
-        if pk is not None:
-            return orm.load_node(pk)
-        value = self.ctx.get(self._window_key(tag))  # a window checkpointed by the earlier version of this module
-        return value if isinstance(value, orm.ProcessNode) else None
+        if pk is None:  # a window checkpointed by the earlier version of this module: the child or its placeholder
+            pk = getattr(self.ctx.get(self._window_key(tag)), 'pk', None)
+        return None if pk is None else orm.load_node(pk)
 
     @staticmethod
     def _window_key(tag: str) -> str:

@@ -234,3 +234,28 @@ def test_half_done_window_goes_on_after_a_daemon_restart(aiida_code_installed, d
     assert results['order'].get_list() == ['job_1', 'job_0', 'job_2', 'job_3']
     assert waiting[0].is_finished_ok and waiting[0].mtime > stopped  # reloaded, then woken up after the restart
     assert all(job.is_finished_ok for job in jobs.values())
+
+
+def test_window_checkpointed_by_the_earlier_code_finds_its_children():
+    """The earlier window kept each child (or, while it ran, its placeholder) in ``ctx.window_child_<tag>`` and no
+    pks: a run reloaded from such a checkpoint still finds them, so it awaits and reads them (no busy loop)."""
+    from aiida.common import AttributeDict
+    from aiida.engine.processes.workchains.awaitable import construct_awaitable
+
+    ended, running = orm.WorkflowNode().store(), orm.WorkflowNode().store()
+    placeholder = construct_awaitable(running)
+    placeholder.key = 'window_child_b'
+
+    class Reloaded(ChildWindowMixin):
+        ctx = AttributeDict(
+            {
+                'window': {'pending': [], 'running': ['a', 'b', 'c']},
+                'window_child_a': ended,
+                'window_child_b': placeholder,
+            }
+        )
+
+    window = Reloaded()
+    assert window._window_child('a').pk == ended.pk
+    assert window._window_child('b').pk == running.pk
+    assert window._window_child('c') is None
