@@ -1,11 +1,10 @@
-"""A rolling window of child processes for WorkChains: at most N running, the next submitted as soon as one ends.
+"""A rolling window of child processes for WorkChains, public aiida-core API only: at most N running, the next
+submitted as soon as any one of them ends.
 
-AiiDA's WorkChain resumes only when *every* awaited child has terminated, so a loop of "submit N, wait" runs in
-waves: the slowest child of a wave holds back the next wave, and every wave pays the launch and completion
-latency of the daemon (upload, scheduler poll, retrieval, parsing, the workchain steps around it) with nothing
-running beside it. :class:`ChildWindowMixin` resumes the work chain as soon as *any* child of the window
-terminates, which keeps N children running until the queue is empty: on a 2-core machine two one-rank pw.x SCFs
-side by side hide each other's daemon latency; on a cluster N jobs stay queued.
+A work chain step waits for *every* child it puts in the context, so "submit N, wait" runs in waves (the slowest
+child of a wave holds back the next one). The window waits instead for one small extra child, :class:`WaitForAny`,
+which finishes as soon as *any* of the running children has terminated; the window then reads every child that has
+ended and tops the window up. When nothing is left to submit (or one child runs), the children are awaited directly.
 
 Use it in an outline as::
 
@@ -13,10 +12,9 @@ Use it in an outline as::
     while_(cls.window_has_work)(cls.window_submit, cls.window_collect),
 
 and implement ``window_launch(tag) -> ProcessNode`` (build and submit one child) and
-``window_finished(tag, node)`` (read its result). The queue lives in the context (checkpointed); a child submitted
-before a daemon crash is found again by its call-link label (``window_label``) rather than submitted twice.
-
-Only the window's own steps resume early: every other step waits for all its children as usual.
+``window_finished(tag, node)`` (read its result). The queue and the children's pks live in the context
+(checkpointed); a child submitted before a daemon crash is found again by its call-link label (``window_label``)
+rather than submitted twice.
 """
 
 from __future__ import annotations
@@ -24,13 +22,10 @@ from __future__ import annotations
 import functools
 
 from aiida import orm
-from aiida.common import exceptions
-from aiida.engine.processes.workchains.awaitable import Awaitable, AwaitableAction, AwaitableTarget
-from plumpy.process_states import ProcessState
+from aiida.engine import Process
+from plumpy.process_states import ProcessState, Wait
 
-__all__ = ('ChildWindowMixin', 'called_children')
-
-_RESUME_ON_ANY = 'window_resume_on_any'
+__all__ = ('ChildWindowMixin', 'WaitForAny', 'called_children')
 
 
 def called_children(node: orm.ProcessNode, labels: list[str]) -> dict:
@@ -55,8 +50,55 @@ def called_children(node: orm.ProcessNode, labels: list[str]) -> dict:
     return {row['call']['label']: row['child']['*'] for row in query.dict()}
 
 
+class WaitForAny(Process):
+    """A process that finishes (exit status 0, no outputs) as soon as any one of the processes ``pks`` has terminated
+    (at once if one has already).
+
+    Built from the public hooks every aiida-core process has: ``run`` returns plumpy's ``Wait``, the runner's
+    ``call_on_process_finish`` resumes it; after a daemon restart the callbacks are registered again.
+    """
+
+    _node_class = orm.WorkflowNode
+
+    @classmethod
+    def define(cls, spec):
+        """One input: the pks of the processes to watch (not stored: the watched processes are the caller's)."""
+        super().define(spec)
+        spec.input('pks', valid_type=list, non_db=True, help='PKs of the processes to watch.')
+
+    def run(self):
+        """Wait until one of ``pks`` has terminated."""
+        pks = [int(pk) for pk in self.inputs.pks]
+        if not pks:
+            return None
+        return Wait(self.any_ended, f'Waiting for any of the processes {", ".join(map(str, pks))}')
+
+    def on_wait(self, awaitables):
+        """Entering the wait: ask the runner to call back when each process terminates."""
+        super().on_wait(awaitables)
+        self._watch()
+
+    def load_instance_state(self, saved_state, load_context):
+        """Reloaded from a checkpoint (a daemon restart) while waiting: register the callbacks again."""
+        super().load_instance_state(saved_state, load_context)
+        if self.state == ProcessState.WAITING:
+            self._watch()
+
+    def _watch(self) -> None:
+        for pk in self.inputs.pks:
+            self.runner.call_on_process_finish(int(pk), functools.partial(self.call_soon, self._resume_if_waiting))
+
+    def _resume_if_waiting(self) -> None:
+        if not self.has_terminated() and self.state == ProcessState.WAITING:
+            self.resume()
+
+    def any_ended(self, *_) -> None:
+        """One of the watched processes has terminated: finish."""
+        return None
+
+
 class ChildWindowMixin:
-    """Keep at most ``window_size()`` children running; resume the work chain when any of them terminates.
+    """Keep at most ``window_size()`` children running; refill as soon as any of them has terminated.
 
     Subclasses implement :meth:`window_launch`, :meth:`window_finished` and :meth:`window_size`, and may override
     :meth:`window_label` (the call-link label of a tag's child, by default the tag).
@@ -84,6 +126,20 @@ class ChildWindowMixin:
         """Queue ``tags`` (in this order) behind whatever the window holds already."""
         window = self.ctx.get('window') or {'pending': [], 'running': []}
         window['pending'] = list(window['pending']) + [str(tag) for tag in tags]
+        window.setdefault('pks', {})
+        self.ctx.window = window
+
+    def window_defer(self, **nodes: orm.ProcessNode) -> None:
+        """Put ``nodes`` in the context (as ``to_context`` does) once the window is empty, not before.
+
+        A step that starts other children beside the window (and calls :meth:`window_submit` itself) defers them
+        this way: awaited in the same step, they would hold back every refill of the window until they end.
+        """
+        if not self.window_has_work():
+            self.to_context(**nodes)
+            return
+        window = self.ctx.window
+        window['deferred'] = {**window.get('deferred', {}), **{key: node.pk for key, node in nodes.items()}}
         self.ctx.window = window
 
     def window_has_work(self) -> bool:
@@ -92,8 +148,9 @@ class ChildWindowMixin:
         return bool(window.get('pending') or window.get('running'))
 
     def window_submit(self) -> None:
-        """Fill the window up to ``window_size()`` running children."""
+        """Fill the window up to ``window_size()`` running children, then wait for any one of them to end."""
         window = self.ctx.window
+        pks = dict(window.get('pks', {}))
         size = max(1, int(self.window_size()))
         take = window['pending'][: max(0, size - len(window['running']))]
         if take:
@@ -106,105 +163,44 @@ class ChildWindowMixin:
                     node = self.window_launch(tag)
                 else:
                     self.report(f'{tag}: reusing {node.process_label}<{node.pk}>, submitted before an interruption')
-                self.to_context(**{self._window_key(tag): node})
+                pks[tag] = node.pk
             window['pending'] = window['pending'][len(take) :]
             window['running'] = window['running'] + take
+        window['pks'] = pks
+        running = {tag: node for tag in window['running'] if (node := self._window_child(tag)) is not None}
+        if len(running) > 1 and window['pending']:
+            # resume as soon as any one ends (the others run on; the next pass reads every child that has ended)
+            window['waits'] = window.get('waits', 0) + 1
+            label = f'window_wait_{window["waits"]}'
+            self.to_context(window_wait=self.submit(WaitForAny, pks=[node.pk for node in running.values()],
+                                                    metadata={'call_link_label': label}))  # fmt: skip
+        else:
+            # nothing else to submit (or one child running): waiting for them all loses nothing
+            self.to_context(**{self._window_key(tag): node for tag, node in running.items()})
         self.ctx.window = window
-        self.ctx[_RESUME_ON_ANY] = True
-        self._keep_awaiting()
 
     def window_collect(self) -> None:
         """Hand every terminated child of the window to :meth:`window_finished`."""
         window = self.ctx.window
         still = []
         for tag in window['running']:
-            value = self.ctx.get(self._window_key(tag))
-            if isinstance(value, Awaitable):
+            node = self._window_child(tag)
+            if node is None or not node.is_terminated:
                 still.append(tag)
             else:
-                self.window_finished(tag, value)
+                self.window_finished(tag, node)
         window['running'] = still
+        deferred = window.pop('deferred', {}) if not self.window_has_work() else {}
         self.ctx.window = window
-        if not self.window_has_work():
-            # the steps after the loop wait for everything else they awaited, as usual
-            self.ctx[_RESUME_ON_ANY] = False
-            self._keep_awaiting()
+        if deferred:  # the window is empty: the next step waits for the children deferred beside it
+            self.to_context(**{key: orm.load_node(pk) for key, pk in deferred.items()})
+
+    def _window_child(self, tag: str) -> orm.ProcessNode | None:
+        pk = self.ctx.window.get('pks', {}).get(tag)
+        if pk is None:  # a window checkpointed by the earlier version of this module: the child or its placeholder
+            pk = getattr(self.ctx.get(self._window_key(tag)), 'pk', None)
+        return None if pk is None else orm.load_node(pk)
 
     @staticmethod
     def _window_key(tag: str) -> str:
         return f'window_child_{tag}'
-
-    # -- resuming on the first terminated child ---------------------------------------------------------------------
-    # ``WorkChain._do_step`` empties ``_awaitables`` before every step (it expects all of them resolved by then), so
-    # the window puts the placeholders that are still unresolved back at the end of its steps (they are checkpointed
-    # with it, and a reloaded process registers their callbacks again), and a callback resolves its context
-    # placeholder whether or not it is listed at that moment.
-    def _unresolved_placeholders(self) -> list:
-        """Unresolved placeholders of the context's top level (the keys these work chains await under)."""
-        found = []
-        for value in self.ctx.values():
-            if isinstance(value, Awaitable):
-                found.append(value)
-            elif isinstance(value, list):
-                found.extend(item for item in value if isinstance(item, Awaitable))
-        return found
-
-    def _keep_awaiting(self) -> None:
-        """List every unresolved context placeholder as an awaitable again."""
-        listed = {awaitable.pk for awaitable in self._awaitables}
-        for placeholder in self._unresolved_placeholders():
-            if placeholder.pk not in listed:
-                self._awaitables.append(placeholder)
-                listed.add(placeholder.pk)
-        self._update_process_status()
-
-    def _window_registered(self) -> set:
-        """PKs whose termination callback is registered in this Python process (not persisted: a reloaded process
-        registers every awaitable again)."""
-        registered = self.__dict__.get('_window_callbacks')
-        if registered is None:
-            registered = self.__dict__['_window_callbacks'] = set()
-        return registered
-
-    def _action_awaitables(self) -> None:
-        """Register one termination callback per awaitable (the base class would register again at every wait)."""
-        registered = self._window_registered()
-        for awaitable in self._awaitables:
-            if awaitable.pk in registered:
-                continue
-            if awaitable.target != AwaitableTarget.PROCESS:
-                raise AssertionError(f"invalid awaitable target '{awaitable.target}'")
-            callback = functools.partial(self.call_soon, self._on_awaitable_finished, awaitable)
-            self.runner.call_on_process_finish(awaitable.pk, callback)
-            registered.add(awaitable.pk)
-
-    def _on_awaitable_finished(self, awaitable: Awaitable) -> None:
-        """Resolve the context placeholder; resume when nothing is left to await or, inside the window loop, at once."""
-        self._window_registered().discard(awaitable.pk)
-        ctx, key = self._resolve_nested_context(awaitable.key)
-        current = ctx.get(key)
-        if awaitable.action == AwaitableAction.ASSIGN:
-            waiting = isinstance(current, Awaitable) and current.pk == awaitable.pk
-        else:
-            waiting = any(isinstance(item, Awaitable) and item.pk == awaitable.pk for item in current or [])
-        if not waiting:  # resolved already
-            return
-        self.logger.info('received callback that awaitable %d has terminated', awaitable.pk)
-        try:
-            node = orm.load_node(awaitable.pk)
-        except (exceptions.MultipleObjectsError, exceptions.NotExistent) as exception:
-            message = f'provided pk<{awaitable.pk}> could not be resolved to a valid Node instance'
-            raise ValueError(message) from exception
-        value = node
-        if awaitable.outputs:
-            value = {entry.link_label: entry.node for entry in node.base.links.get_outgoing()}
-        if awaitable.action == AwaitableAction.ASSIGN:
-            ctx[key] = value
-        else:
-            ctx[key] = [value if isinstance(item, Awaitable) and item.pk == awaitable.pk else item for item in current]
-        awaitable.resolved = True
-        self._awaitables[:] = [item for item in self._awaitables if item.pk != awaitable.pk]
-        if not self.has_terminated():
-            self._update_process_status()
-        if self.state == ProcessState.WAITING and (not self._awaitables or self.ctx.get(_RESUME_ON_ANY)):
-            self.resume()

@@ -101,10 +101,17 @@ def crash_daemon(client) -> dict:
     return {'workers': workers, 'leftovers': [p.pid for p in alive if p.pid not in workers]}
 
 
+def _reference_call(batch) -> tuple[int, str]:
+    """(pk of the ReferenceWorkChain, call-link label) of the child it submitted for ``batch``: the
+    ``AseBatchBaseWorkChain`` that ran the job."""
+    (link,) = batch.caller.base.links.get_incoming(link_type=LinkType.CALL_WORK).all()
+    return link.node.pk, link.link_label
+
+
 def _batches_by_reference(run) -> dict[int, list[orm.CalcJobNode]]:
     groups: dict[int, list] = {}
     for batch in ase_batches(run):
-        groups.setdefault(batch.caller.pk, []).append(batch)
+        groups.setdefault(_reference_call(batch)[0], []).append(batch)
     return groups
 
 
@@ -158,11 +165,7 @@ def test_daemon_crash_mid_reference_finishes_like_an_uninterrupted_run(codes, da
     batches = ase_batches(node)
     assert len(batches) == math.ceil(NUM_SELECTED / BATCH_SIZE)
     assert all(batch.is_finished_ok for batch in batches)
-    links = Counter(
-        (batch.caller.pk, link.link_label)
-        for batch in batches
-        for link in batch.base.links.get_incoming(link_type=LinkType.CALL_CALC).all()
-    )
+    links = Counter(_reference_call(batch) for batch in batches)
     assert max(links.values()) == 1, links  # each batch tag (b0000, ...) called once by its reference workchain
     assert len(node.outputs.database) == NUM_SELECTED
 

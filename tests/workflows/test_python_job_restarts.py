@@ -11,6 +11,7 @@ import types
 
 import pytest
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from ase.build import bulk
 
@@ -120,3 +121,95 @@ def test_every_python_job_restart_work_chain_shares_the_handlers():
         job = cls._process_class.spec()
         assert set(spec.inputs[cls._inputs_namespace]) == set(job.inputs)
         assert set(spec.outputs) == set(job.outputs) - {'remote_folder', 'remote_stash', 'retrieved'}
+
+
+# -- every job kind the workflows submit: its job killed once (SIGTERM), run again with the same inputs ------------
+#: 16 atoms, 20 steps of 2 fs of compression (10 thermalisation + 10 ramp), a snapshot every 5 steps.
+TINY_TEACHER_MD = {
+    'natoms': 16, 'timestep_fs': 2.0, 'update_every': 5, 'snapshot_every': 5,
+    'compression': {'thermalise_ps': 0.02, 'ramp_ps': 0.02},
+}  # fmt: skip
+VALIDATION_PARAMETERS = {
+    'element': 'Si',
+    'phases': ['diamond'],
+    'relax': {'fmax': 0.05, 'steps': 30, 'smax': 0.05},
+    'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'fmax': 0.05, 'steps': 10, 'phases': ['diamond']},
+}
+
+
+def _labelled_si(n: int, seed: int = 0) -> StructureSet:
+    from tests.conftest import labelled_si_cells
+
+    return StructureSet.from_atoms(labelled_si_cells(n, seed=seed))
+
+
+def _job_inputs(kind: str, small_gap) -> dict:
+    """Small, real inputs of the job ``kind``."""
+    if kind == 'teacher_md':
+        parameters = {'seed': 5, 'protocol': 'fast', 'overrides': TINY_TEACHER_MD, 'runs': ['compression']}
+        return {'teacher': small_gap, 'parameters': orm.Dict(parameters)}
+    if kind == 'student_fit':
+        return {
+            'training_set': _labelled_si(6),
+            'test_sets': {'test': _labelled_si(2, seed=50)},
+            'speed_structure': StructureSet.from_atoms([bulk('Si', 'diamond', a=5.43, cubic=True)]),
+            'parameters': orm.Dict({'levels': [2], 'seed': 1, 'max_iter': 5}),
+        }
+    if kind == 'generate_pool':
+        parameters = {'element': 'Si', 'n': 6, 'seed': 3, 'mode': 'initial', 'dimers': 1, 'iteration': 0,
+                      'natoms': [4, 8]}  # fmt: skip
+        return {'parameters': orm.Dict(parameters)}
+    if kind == 'select_structures':
+        from aiida_gaprss.rss.generation import generate_random_cells
+
+        pool = StructureSet.from_atoms(generate_random_cells(10, 'Si', seed=3, natoms=(4, 8), processes=1))
+        parameters = {'method': 'random', 'n': 4, 'seed': 2}
+        return {'structures': pool, 'parameters': orm.Dict(parameters)}
+    if kind == 'validate_potential':
+        return {'parameters': orm.Dict(VALIDATION_PARAMETERS), 'calculator': orm.Dict({'type': 'sw_si'})}
+    if kind == 'structure_map':
+        from aiida_gaprss.rss.generation import generate_random_cells
+
+        return {
+            'structures': StructureSet.from_atoms(generate_random_cells(8, 'Si', seed=3, natoms=(2, 6), processes=1))
+        }
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize(
+    ('kind', 'workchain_name', 'task'),
+    [
+        ('teacher_md', 'TeacherMdBaseWorkChain', 'teacher_md'),
+        ('student_fit', 'StudentFitBaseWorkChain', 'student_fit'),
+        ('generate_pool', 'GeneratePoolBaseWorkChain', 'generate_pool'),
+        ('select_structures', 'SelectStructuresBaseWorkChain', 'select_structures'),
+        ('validate_potential', 'ValidatePotentialBaseWorkChain', 'validate_potential'),
+        ('structure_map', 'StructureMapBaseWorkChain', 'validate_potential'),
+    ],
+)
+def test_each_job_kind_killed_once_is_run_again(kind, workchain_name, task, fixture_code, aiida_localhost, small_gap):
+    """The job of each kind the workflows submit is stopped once by SIGTERM (300 or 304); its restart work chain runs
+    it again with the same inputs and passes on the second job's outputs. (The ASE batch: above; the relaxation batch:
+    test_restarts; the student validation's job takes minutes and is not repeated here.)"""
+    from aiida_gaprss.workflows import python_job
+
+    workchain = getattr(python_job, workchain_name)
+    job = {'code': fixture_code('python'), **_job_inputs(kind, small_gap)}
+    with JobKiller(aiida_localhost.get_workdir(), f'aiida_gaprss.jobs.{task}', signal.SIGTERM, 1) as killer:
+        _, node = run_get_node(workchain, **workchain.inputs_from_job(job))
+    assert len(killer.killed) == 1
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    first, second = sorted(node.called, key=lambda child: child.ctime)
+    assert first.process_class is workchain._process_class is second.process_class
+    assert first.exit_status in (300, 304) and second.is_finished_ok
+    for label in ('parameters', 'structures', 'training_set', 'teacher', 'calculator'):
+        if label in first.inputs:
+            assert second.inputs[label].uuid == first.inputs[label].uuid  # the same job again
+    outputs = {
+        link.link_label: link.node.uuid for link in node.base.links.get_outgoing(link_type=LinkType.RETURN).all()
+    }
+    expected = {
+        link.link_label: link.node.uuid for link in second.base.links.get_outgoing(link_type=LinkType.CREATE).all()
+    }
+    expected = {label: uuid for label, uuid in expected.items() if label not in ('remote_folder', 'retrieved')}
+    assert outputs and outputs == expected

@@ -13,6 +13,7 @@ from ase.calculators.emt import EMT
 from aiida_gaprss.calculations.ase_batch import AseBatch
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.potentials import stillinger_weber_si
+from aiida_gaprss.workflows.python_job import AseBatchBaseWorkChain
 from aiida_gaprss.workflows.reference import ReferenceWorkChain
 
 EMT_SPEC = {'type': 'import', 'path': 'ase.calculators.emt:EMT'}
@@ -27,6 +28,11 @@ def si_cells(n=5):
         atoms.info['iteration'] = 3
         cells.append(atoms)
     return cells
+
+
+def _ase_jobs(node) -> list:
+    """The AseBatch jobs of a reference work chain (each under its ``AseBatchBaseWorkChain``)."""
+    return [child for child in node.called_descendants if child.process_class is AseBatch]
 
 
 def builder_for(code, atoms_list, calculator, **kwargs):
@@ -57,8 +63,9 @@ def test_sw_labels_in_order_with_provenance_and_waves(fixture_code):
         assert got.info['iteration'] == 3
         assert got.info['reference_engine'] == 'ase'
         assert 'reference_index' not in got.info
-    jobs = sorted((child for child in node.called if child.process_class is AseBatch), key=lambda child: child.ctime)
+    jobs = sorted(_ase_jobs(node), key=lambda child: child.ctime)
     assert len(jobs) == 3
+    assert all(job.caller.process_class is AseBatchBaseWorkChain and job.caller.caller.pk == node.pk for job in jobs)
     assert {atoms.info['reference_pk'] for atoms in labelled} == {job.pk for job in jobs}
     # a rolling window of max_concurrent=2: the third job is created once one of the first two has terminated
     assert jobs[2].ctime > min(job.outputs.retrieved.ctime for job in jobs[:2])
@@ -67,9 +74,10 @@ def test_sw_labels_in_order_with_provenance_and_waves(fixture_code):
     # what a re-run submit step after a crash finds already submitted: each job by its exact call-link label
     from aiida_gaprss.workflows.window import called_children
 
-    labels = sorted(link.link_label for link in node.base.links.get_outgoing().all() if link.node in jobs)
+    callers = [job.caller for job in jobs]
+    labels = sorted(link.link_label for link in node.base.links.get_outgoing().all() if link.node in callers)
     found = called_children(node, [*labels, 'b9999'])
-    assert sorted(found) == labels and {child.pk for child in found.values()} == {job.pk for job in jobs}
+    assert sorted(found) == labels and {child.pk for child in found.values()} == {caller.pk for caller in callers}
     assert called_children(node, [labels[0][:-1] + '_']) == {}  # `_` is not a wildcard here
 
 
@@ -84,7 +92,8 @@ def test_failure_recorded_and_fraction(fixture_code):
     record = exclusions['excluded'][0]
     assert record['index'] == 1
     assert 'Si' in record['message']
-    assert orm.load_node(record['pk']).process_class is AseBatch
+    assert orm.load_node(record['pk']).process_class is AseBatchBaseWorkChain
+    assert orm.load_node(record['calculation_pk']).process_class is AseBatch
     labelled = results['structures'].get_atoms()
     assert len(labelled) == 3
     for atoms, got in zip([atoms_list[0], *atoms_list[2:]], labelled, strict=True):
@@ -107,8 +116,8 @@ def test_window_of_one_structure_jobs_keeps_every_structure(fixture_code):
     builder.max_concurrent = orm.Int(2)
     results, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
-    jobs = [child for child in node.called if child.process_class is AseBatch]
-    assert len(jobs) == 5
+    jobs = [child for child in node.called if child.process_class is AseBatchBaseWorkChain]
+    assert len(jobs) == 5 and len(_ase_jobs(node)) == 5
     intervals = sorted([(job.ctime, 1) for job in jobs] + [(job.mtime, -1) for job in jobs])
     assert max(sum(step for _, step in intervals[: k + 1]) for k in range(len(intervals))) <= 2
     exclusions = results['exclusions'].get_dict()
@@ -139,7 +148,7 @@ def test_isolated_atoms_computed_once_and_reused(fixture_code):
     results, second = run_get_node(builder)
     assert second.is_finished_ok
     assert results['isolated_atom_energies']['Cu'].pk == energy.pk
-    assert len([child for child in second.called if child.process_class is AseBatch]) == 1
+    assert len(_ase_jobs(second)) == 1
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from aiida.plugins import WorkflowFactory
 from aiida_gaprss.calculations.ase_batch import AseBatch
 from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.rss.kpoints import kpoint_mesh
+from aiida_gaprss.workflows.python_job import AseBatchBaseWorkChain
 from aiida_gaprss.workflows.reference.functions import (
     INDEX_KEY,
     split_batches,
@@ -72,7 +73,7 @@ def pw_options(code, options: dict | None = None) -> dict:
 
 
 class AseEngine:
-    """Batches of structures in :class:`AseBatch` jobs."""
+    """Batches of structures in :class:`AseBatch` jobs, each run again when stopped (``AseBatchBaseWorkChain``)."""
 
     name = 'ase'
 
@@ -97,11 +98,11 @@ class AseEngine:
         inputs = workchain.exposed_inputs(AseBatch, namespace='ase')
         inputs['structures'] = node
         inputs['metadata'] = {**inputs.get('metadata', {}), 'call_link_label': tag}
-        return AseBatch, inputs
+        return AseBatchBaseWorkChain, AseBatchBaseWorkChain.inputs_from_job(inputs)
 
     @staticmethod
     def collect(workchain, tag, child) -> tuple[dict, list[dict]]:
-        batch = child.inputs.structures
+        batch = child.inputs.job.structures if 'job' in child.inputs else child.inputs.structures  # or a bare AseBatch
         positions = [int(atoms.info[INDEX_KEY]) for atoms in batch.iter_atoms()]
         report = child.outputs.report.get_dict() if 'report' in child.outputs else None
         records = []
