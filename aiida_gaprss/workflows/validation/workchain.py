@@ -248,7 +248,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             else:
                 inputs.potential = ase['potential']
             jobs['reference_job'] = self._submit_job(inputs)
-        self.to_context(**jobs)
+        self.window_defer(**jobs)  # awaited once the window is empty: they must not hold back its refills
         if self.window_has_work():
             self.window_submit()  # the reference relaxations start beside the potential's job
         self.report(f'validating on {", ".join(self.ctx.phases)}: ' + ', '.join(f'<{n.pk}>' for n in jobs.values()))
