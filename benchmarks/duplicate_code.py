@@ -97,6 +97,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--base', required=True, help='git revision before the change')
     parser.add_argument('--head', default=None, help='git revision after the change (default: the working tree)')
     parser.add_argument('--window', type=int, default=4, help='consecutive code lines that make a repeat')
+    parser.add_argument('--tag', default='', help='write duplicate_code.<tag>.json (a later measurement beside)')
     args = parser.parse_args(argv)
     base_rev = subprocess.run(['git', 'rev-parse', args.base], cwd=ROOT, capture_output=True, text=True, check=True)
     result = {
@@ -108,7 +109,7 @@ def main(argv=None) -> dict:
         row = result[key]
         print(f'{key} {row["revision"][:12]}: {row["repeated_lines"]} of {row["code_lines"]} code lines repeated '
               f'({100 * row["repeated_fraction"]:.1f} %) in {row["files"]} files')  # fmt: skip
-    write_results('duplicate_code', result)
+    write_results('duplicate_code', result, tag=args.tag)
     return result
 
 

@@ -39,6 +39,34 @@ def make_pool(parameters: dict) -> list:
     return cells
 
 
+def _cells(parameters: dict, system, sizes: dict, pool, random_cells, dimers, dimer_system) -> list:
+    """Random cells (``pool`` for mode 'initial', else ``random_cells``) and ``dimers``, of one element or a system.
+
+    ``sizes``: the element's ``radius`` or the system's ``radii`` and ``min_separations``; the dimers take the size.
+    """
+    common = {
+        'seed': int(parameters['seed']),
+        'natoms': parameters.get('natoms', (6, 24)),
+        'symmops': parameters.get('symmops', (1, 8)),
+        'bonding': parameters.get('bonding'),
+        'processes': int(parameters.get('processes', 1)),
+        **sizes,
+    }
+    mode = parameters.get('mode', 'narrow')
+    if mode == 'initial':
+        cells = pool(system, int(parameters['n']), **common)
+    else:
+        parity = parameters.get('parity', 'any')
+        cells = random_cells(int(parameters['n']), system, volume_mode=mode, parity=parity, **common)
+    if int(parameters.get('dimers', 0)) > 0:
+        size = {key: value for key, value in sizes.items() if key in ('radius', 'radii')}
+        box = parameters.get('dimer_box')
+        cells.extend(
+            dimers(dimer_system, int(parameters['dimers']), bonding=parameters.get('bonding'), box=box, **size)
+        )
+    return cells
+
+
 def _compound_cells(parameters: dict) -> list:
     """Random cells and pair dimers of a chemical system."""
     from aiida_gaprss.rss.composition import parse_composition
@@ -46,69 +74,22 @@ def _compound_cells(parameters: dict) -> list:
     from aiida_gaprss.rss.dimers import generate_pair_dimers
 
     composition = parameters['composition']
-    common = {
-        'seed': int(parameters['seed']),
-        'natoms': parameters.get('natoms', (6, 24)),
-        'symmops': parameters.get('symmops', (1, 8)),
-        'radii': parameters.get('radii'),
-        'bonding': parameters.get('bonding'),
-        'min_separations': parameters.get('min_separations'),
-        'processes': int(parameters.get('processes', 1)),
-    }
-    mode = parameters.get('mode', 'narrow')
-    if mode == 'initial':
-        cells = compound_initial_pool(composition, int(parameters['n']), **common)
-    else:
-        cells = generate_compound_cells(
-            int(parameters['n']), composition, volume_mode=mode, parity=parameters.get('parity', 'any'), **common
-        )
-    for atoms in cells:
+    sizes = {'radii': parameters.get('radii'), 'min_separations': parameters.get('min_separations')}
+    elements = list(parse_composition(composition).elements)
+    cells = _cells(parameters, composition, sizes, compound_initial_pool, generate_compound_cells,
+                   generate_pair_dimers, elements)  # fmt: skip
+    for atoms in cells:  # as text: QUIP's extxyz reader (gap_fit) does not read a dict
         separations = atoms.info.get('min_separations')
         if isinstance(separations, dict):
             atoms.info['min_separations'] = ' '.join(f'{pair}:{value:.4f}' for pair, value in separations.items())
-    if int(parameters.get('dimers', 0)) > 0:
-        elements = list(parse_composition(composition).elements)
-        cells.extend(
-            generate_pair_dimers(
-                elements,
-                int(parameters['dimers']),
-                radii=parameters.get('radii'),
-                bonding=parameters.get('bonding'),
-                box=parameters.get('dimer_box'),
-            )
-        )
     return cells
 
 
 def _element_cells(parameters: dict) -> list:
     """Random cells and dimers of one element."""
     element = parameters['element']
-    common = {
-        'seed': int(parameters['seed']),
-        'natoms': parameters.get('natoms', (6, 24)),
-        'symmops': parameters.get('symmops', (1, 8)),
-        'radius': parameters.get('radius'),
-        'bonding': parameters.get('bonding'),
-        'processes': int(parameters.get('processes', 1)),
-    }
-    mode = parameters.get('mode', 'narrow')
-    if mode == 'initial':
-        cells = initial_pool(element, int(parameters['n']), **common)
-    else:
-        cells = generate_random_cells(
-            int(parameters['n']), element, volume_mode=mode, parity=parameters.get('parity', 'any'), **common
-        )
-    if int(parameters.get('dimers', 0)) > 0:
-        cells.extend(
-            generate_dimers(
-                element,
-                int(parameters['dimers']),
-                radius=parameters.get('radius'),
-                bonding=parameters.get('bonding'),
-                box=parameters.get('dimer_box'),
-            )
-        )
-    return cells
+    sizes = {'radius': parameters.get('radius')}
+    return _cells(parameters, element, sizes, initial_pool, generate_random_cells, generate_dimers, element)
 
 
 def run(content: dict, workdir: pathlib.Path) -> dict:
