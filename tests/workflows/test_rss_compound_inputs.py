@@ -169,3 +169,13 @@ def test_spec_refuses_a_validation_of_unknown_phases(codes):
     builder.validation.enabled = orm.Bool(True)  # set by hand: the spec refuses it before anything runs
     with pytest.raises(ValueError, match=r'field `validation`: no known compound phases of the chemical system Si-Ti'):
         run_get_node(builder)
+
+
+def test_structure_map_colours():
+    """The map of one element is coloured by mean coordination, that of a chemical system by composition."""
+    from aiida_gaprss.workflows.rss import structure_map_colours
+
+    elemental = {'num_structures': 2, 'species': ['Si'], 'composition': {'Si': [1.0, 1.0]}, 'coordination': [4, 6, 4]}
+    assert structure_map_colours(elemental) == ([4, 6], None)
+    binary = {**elemental, 'species': ['C', 'Si'], 'composition': {'C': [0.5, 0.25], 'Si': [0.5, 0.75]}}
+    assert structure_map_colours(binary) == ([0.5, 0.25], 'fraction of C')
