@@ -142,7 +142,7 @@ def test_binary_run_validated_on_the_known_phases(finished_run):
 
     node = finished_run
     assert node.is_finished_ok, node.exit_message
-    validations = [child for _, child in _children(node, 'validation_')]
+    validations = [child for _, child in _children(node, 'validation_0')]  # not validation_reference
     assert len(validations) == 2
     first, second = validations
     for validation in validations:
