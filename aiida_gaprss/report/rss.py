@@ -33,7 +33,7 @@ SECTIONS = {
 }
 
 #: Order of the plots on the page (others follow alphabetically).
-PLOT_ORDER = ('learning_curve', 'energy_volume', 'energy_scatter', 'structure_map')
+PLOT_ORDER = ('learning_curve', 'energy_volume', 'formation_energies', 'energy_scatter', 'structure_map')
 PLOT_CAPTIONS = {
     'learning_curve': 'Learning curve: training and prediction RMSE and the error of every known phase (each relaxed '
     'with its own method) against the number of reference evaluations; dotted line 1 meV/atom.',
@@ -42,7 +42,11 @@ PLOT_CAPTIONS = {
     'energy_scatter': 'Energy of the structures added in each iteration predicted by the previous potential against '
     'the reference energy (iteration 0 has no previous potential).',
     'structure_map': 'KPCA map of the database (averaged SOAP n = l = 16, σ 0.1 r0, r_cut 2.5 r0, cells rescaled to '
-    'shortest bond r0 = 1 Å), coloured by mean coordination; known phases marked.',
+    'shortest bond r0 = 1 Å), coloured by mean coordination (by composition for several elements); known phases of '
+    'an element marked.',
+    'formation_energies': 'Formation energies per atom of the known phases of the chemical system against '
+    'composition, with the final potential (filled) and the reference (open), each side against its own elemental '
+    'ground states, and their hulls.',
 }
 
 

@@ -71,7 +71,8 @@ def get_gaprss_builder(
         Deep-merged into the protocol: ``budget``, ``max_iterations``, ``num_select_initial``, ``num_select``,
         ``parameters``, ``fit`` (Table-1 overrides), ``reference`` (per engine: protocol name or inputs),
         ``convergence_tolerance``, ``max_concurrent`` (reference calculations at once), ``gap_fit_options``,
-        ``validation`` (validate every iteration's potential on the element's known phases; not with VASP yet).
+        ``validation`` (validate every iteration's potential on the element's known phases — for a chemical system
+        its elements' ground states and known compounds, with formation energies; not with VASP yet).
 
     Raises
     ------
@@ -106,17 +107,11 @@ def get_gaprss_builder(
         elements = compound_builder.fill_compound_parts(
             builder, composition, settings, overrides.get('parameters') or {}
         )
-        element = '-'.join(elements)
         _fill_fit_options(builder, codes, settings, gap_fit_threads)
         _fill_reference(builder, engine, settings, codes, lambda: compound_builder.compound_ase_default(elements))
-        if settings.get('validation'):
-            LOGGER.warning(
-                '%s: the known-phase validation of several elements is not wired yet: not validated', element
-            )
-        elif not isinstance(settings.get('validation'), bool):
-            raise ValueError(
-                f'field `overrides.validation`: expected true or false, got {settings.get("validation")!r}'
-            )
+        compound_builder.set_compound_validation(
+            builder, elements, protocol, settings.get('validation'), asked=overrides.get('validation') is True
+        )
         compound_builder.check_compound_builder(builder)
         return builder
     builder.element = orm.Str(validate_element(element))

@@ -11,7 +11,9 @@
   centre and pair, SOAP per centre) with the protocol's ``fit`` overrides applied to every descriptor of a type;
 * the reference computes the isolated-atom energy of every element (``e0``);
 * the ASE engine's default reference is Tersoff's Si–C potential for systems of Si and C;
-* the known-phase validation is not set (several elements are not wired into it yet; logged).
+* the known-phase validation is that of the chemical system (:func:`set_compound_validation`): the elements'
+  ground states and their known compounds, formation energies included; a system without known compounds is not
+  validated (logged), or refused if ``overrides.validation`` asked for it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = (
     'compound_ase_default',
     'compound_dimer_box',
     'fill_compound_parts',
+    'set_compound_validation',
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -95,6 +98,40 @@ def fill_compound_parts(builder, composition, settings: dict, user_parameters: d
     builder.fit.parameters = orm.Dict(fit)
     builder.reference.isolated_atoms = orm.Bool(True)
     return elements
+
+
+def set_compound_validation(builder, elements: list[str], protocol: str | None, enabled, asked: bool) -> None:
+    """Validate every iteration's potential on the chemical system's known phases, when ``enabled``.
+
+    The reference side is the loop's own reference (Tersoff for Si–C on the ASE engine), as for one element.
+
+    Parameters
+    ----------
+    enabled
+        The protocol's ``validation`` after the overrides (True or False).
+    asked
+        Whether ``overrides`` set ``validation`` to True (a system without known compounds is then refused).
+
+    Raises
+    ------
+    ValueError
+        ``field `overrides.validation``` for a value that is not a bool, or a system without known compound phases
+        whose validation was asked for.
+    """
+    from aiida_gaprss.workflows.rss_checks import system_phases_error
+    from aiida_gaprss.workflows.validation import loop_validation_inputs
+
+    if not isinstance(enabled, bool):
+        raise ValueError(f'field `overrides.validation`: expected true or false, got {enabled!r}')
+    if not enabled:
+        return
+    error = system_phases_error(elements)
+    if error:
+        if asked:
+            raise ValueError(f'field `overrides.validation`: {error}; set it to false')
+        LOGGER.warning('%s: the run is not validated', error)
+        return
+    builder.validation = loop_validation_inputs(elements, protocol or 'moderate')
 
 
 def check_compound_builder(builder) -> None:

@@ -28,7 +28,11 @@ previous potential and is left out (its training errors are in the learning curv
 
 **Several elements.** ``composition`` instead of ``element`` (see :mod:`aiida_gaprss.workflows.chemical_system`):
 iteration 0 has dimers of every species pair, every fit uses ``e0`` per element (the isolated-atom energies of the
-first iteration, passed on to the later ones). The known-phase validation is skipped (reported) for now.
+first iteration, passed on to the later ones). The validation is that of the chemical system (``elements``, the
+composition's elements in its order): the elements' ground states and their known compounds (Si–C: the SiC
+polytypes), with the run's outputs ``formation_energies`` and ``plots.formation_energies`` of the last one; a system
+without known compound phases is refused by name when its validation is asked for. The structure map marks no
+phases and is coloured by composition.
 
 **Continuing a run.** ``restart.database`` (and ``restart.potential``, ``restart.iteration``) start from what an
 earlier run finished — to raise its budget or to recover from a failure — without repeating any reference
@@ -59,6 +63,7 @@ __all__ = (
     'plot_run_learning_curve',
     'restart_builder',
     'restart_inputs',
+    'structure_map_colours',
     'structure_map_title',
 )
 
@@ -195,9 +200,21 @@ def structure_map_title(content: dict) -> str:
     return f'{shown} of {shown + skipped} database structures ({skipped} dimers and clusters left out)'
 
 
+def structure_map_colours(content: dict) -> tuple[list[float], str | None]:
+    """The colour of each point of the map and its label: the mean coordination for one element, the atomic
+    fraction of the first species (alphabetically, e.g. C of Si–C) for a database of several."""
+    n = content['num_structures']
+    species = content.get('species') or []
+    composition = content.get('composition') or {}
+    if len(species) > 1 and species[0] in composition:
+        return list(composition[species[0]][:n]), f'fraction of {species[0]}'
+    return list(content['coordination'][:n]), None
+
+
 @calcfunction
 def plot_run_structure_map(structure_map: orm.Dict) -> orm.SinglefileData:
-    """PNG of the KPCA structure map, coloured by mean coordination, known phases marked."""
+    """PNG of the KPCA structure map, coloured by mean coordination (by composition for several elements), known
+    phases marked."""
     import io
 
     from aiida_gaprss.plots import plot_structure_map
@@ -206,44 +223,14 @@ def plot_run_structure_map(structure_map: orm.Dict) -> orm.SinglefileData:
     coordinates = content['coordinates']
     n = content['num_structures']
     marked = {name: coordinates[index] for name, index in content['phases'].items()}
+    colours, label = structure_map_colours(content)
     data = plot_structure_map(
-        coordinates[:n], content['coordination'][:n], None, marked=marked, title=structure_map_title(content)
+        coordinates[:n], colours, None, marked=marked, title=structure_map_title(content), colour_label=label
     )
     return orm.SinglefileData(io.BytesIO(data), filename='structure_map.png')
 
 
 _validation_enabled = rss_checks.validation_enabled
-
-
-def _validate_validation(value) -> str | None:
-    """Errors of the ``validation`` namespace (checked before anything runs)."""
-    from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
-    from aiida_gaprss.rss.phases import PHASES
-    from aiida_gaprss.workflows.validation import PARAMETER_KEYS, job_parameters
-
-    validation = value['validation']
-    element = value['element'].value
-    if element not in PHASES:
-        return f'field `validation`: no known phases for {element!r}; known: {sorted(PHASES)}'
-    phases = validation['phases'].get_list() if 'phases' in validation else list(PHASES[element])
-    parameters = validation['parameters'].get_dict() if 'parameters' in validation else {}
-    unknown = sorted(set(parameters) - set(PARAMETER_KEYS))
-    if unknown:
-        return f'field `validation.parameters.{unknown[0]}`: unknown key; known: {list(PARAMETER_KEYS)}'
-    try:
-        validate_validation_parameters(job_parameters(element, phases, parameters))
-    except ValueError as exception:
-        return str(exception).replace('field `parameters', 'field `validation.parameters')
-    if 'reference_results' not in validation:
-        reference = value.get('reference', {})
-        engine = reference['engine'].value if 'engine' in reference else 'qe'
-        if engine not in ('ase', 'qe', 'vasp'):
-            return (
-                f'field `validation.reference_results`: the reference side of the validation is computed only for '
-                f'engines `ase`, `qe` and `vasp` (known-phase relaxations with {engine} are not implemented); give '
-                'precomputed reference_results or disable validation'
-            )
-    return None
 
 
 def _validate_inputs(value, _):
@@ -260,7 +247,7 @@ def _validate_inputs(value, _):
     if error:
         return error
     if _validation_enabled(value):
-        error = _validate_validation(value)
+        error = rss_checks.validate_validation(value)
         if error:
             return error
     restart = value.get('restart', {})
@@ -358,6 +345,12 @@ class GapRssWorkChain(WorkChain):
         spec.output('phase_errors', valid_type=orm.Dict, required=False, help='Phase errors of the last validation.')
         spec.output('energy_volume', valid_type=orm.Dict, required=False, help='E–V curves of the last validation.')
         spec.output(
+            'formation_energies',
+            valid_type=orm.Dict,
+            required=False,
+            help='Several elements: formation energies and hull of the known phases in the last validation.',
+        )
+        spec.output(
             'validation_reference', valid_type=orm.Dict, required=False, help='Reference side of the validation.'
         )
         spec.output('structure_map', valid_type=orm.Dict, required=False, help='KPCA map of the final database.')
@@ -401,8 +394,6 @@ class GapRssWorkChain(WorkChain):
         self.ctx.validation_reference = None
         self.ctx.last_validation = None
         self.ctx.e0 = None  # several elements: the per-element e0 of the last fit, passed on
-        if chemical_system.is_compound(self.inputs) and 'validation' in self.inputs:
-            self.report('validation skipped: the known-phase validation of several elements is not wired yet')
 
     def needs_initial_fit(self):
         """A restart database without its potential is fitted first."""
@@ -523,12 +514,15 @@ class GapRssWorkChain(WorkChain):
         inputs = AttributeDict(
             {
                 'potential': self.ctx.potential,
-                'element': self.inputs.element,
                 'code': self.inputs.code,
                 'parameters': orm.Dict(parameters),
                 'metadata': {'call_link_label': f'validation_{k:02d}'},
             }
         )
+        if chemical_system.is_compound(self.inputs):  # the elements' ground states, the compounds, formation energies
+            inputs.elements = orm.List(chemical_system.system_elements(self.inputs))
+        else:
+            inputs.element = self.inputs.element
         if 'phases' in validation:
             inputs.phases = validation['phases']
         reused = self.ctx.validation_reference
@@ -591,7 +585,8 @@ class GapRssWorkChain(WorkChain):
         # a job: averaged SOAP n = l = 16 of many cells
         validation = self.inputs.validation
         parameters = validation['map_parameters'].get_dict() if 'map_parameters' in validation else {}
-        parameters.setdefault('element', self.inputs.element.value)
+        if not chemical_system.is_compound(self.inputs):  # several elements: no phases marked, coloured by composition
+            parameters.setdefault('element', self.inputs.element.value)
         options = dict(self.inputs.parameters.get_dict().get('job_options', {}))
         job = {
             'code': self.inputs.code,
@@ -622,11 +617,12 @@ class GapRssWorkChain(WorkChain):
                 self.report(f'no energy scatter plot: {exception}')
         node = self.ctx.last_validation
         if node is not None:
-            for key in ('phase_errors', 'energy_volume'):
+            for key in ('phase_errors', 'energy_volume', 'formation_energies'):
                 if key in node.outputs:
                     self.out(key, node.outputs[key])
-            if 'energy_volume' in node.outputs.plots:
-                self.out('plots.energy_volume', node.outputs.plots.energy_volume)
+            for key in ('energy_volume', 'formation_energies'):
+                if key in node.outputs.plots:
+                    self.out(f'plots.{key}', node.outputs.plots[key])
         if self.ctx.validation_reference is not None:
             self.out('validation_reference', self.ctx.validation_reference)
         if 'structure_map' in self.ctx and self.ctx.structure_map.is_finished_ok:

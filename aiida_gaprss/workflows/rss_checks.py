@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from aiida_gaprss.workflows import chemical_system
 
-__all__ = ('validate_reference_species', 'validation_enabled')
+__all__ = (
+    'system_phases_error',
+    'validate_reference_species',
+    'validate_validation',
+    'validation_enabled',
+    'validation_system',
+)
 
 
 def validate_reference_species(value) -> str | None:
@@ -28,7 +34,92 @@ def validate_reference_species(value) -> str | None:
 
 
 def validation_enabled(inputs) -> bool:
-    """Whether the known-phase validation runs: asked for, and one element (several are not wired yet)."""
+    """Whether the known-phase validation runs: the ``validation`` namespace given and not ``enabled = False``."""
     validation = inputs.get('validation', {})
-    asked = bool(validation) and bool(validation['enabled'].value if 'enabled' in validation else True)
-    return asked and not chemical_system.is_compound(inputs)
+    return bool(validation) and bool(validation['enabled'].value if 'enabled' in validation else True)
+
+
+def validation_system(inputs):
+    """What the validation validates: the element's symbol, or the list of a composition's elements (its order)."""
+    if chemical_system.is_compound(inputs):
+        return chemical_system.system_elements(inputs)
+    return inputs['element'].value
+
+
+def system_phases_error(elements) -> str | None:
+    """Why the chemical system of ``elements`` cannot be validated on known phases, or None.
+
+    Every element needs known ground states (:data:`aiida_gaprss.rss.phases.GROUND_STATES`) and the system at least
+    one known compound (:data:`aiida_gaprss.rss.phases.COMPOUND_PHASES`, e.g. the SiC polytypes of Si–C): without one
+    there is no formation energy to validate.
+    """
+    from aiida_gaprss.rss.phases import GROUND_STATES, system_phase_names
+
+    label = '-'.join(elements)
+    unknown = [element for element in elements if element not in GROUND_STATES]
+    if unknown:
+        return f'no known phases for {unknown[0]!r} of the chemical system {label}; known: {sorted(GROUND_STATES)}'
+    if all(name.partition('_')[0] in GROUND_STATES for name in system_phase_names(elements)):
+        return f'no known compound phases of the chemical system {label} (known: SiC of Si-C)'
+    return None
+
+
+def validate_validation(value) -> str | None:
+    """Errors of the loop's ``validation`` namespace (checked before anything runs), naming the field."""
+    from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
+    from aiida_gaprss.rss.phases import PHASES, system_phase_names
+    from aiida_gaprss.workflows.validation import PARAMETER_KEYS, job_parameters
+
+    validation = value['validation']
+    system = validation_system(value)
+    if isinstance(system, str):
+        if system not in PHASES:
+            return f'field `validation`: no known phases for {system!r}; known: {sorted(PHASES)}'
+        phases = validation['phases'].get_list() if 'phases' in validation else list(PHASES[system])
+    else:
+        error = system_phases_error(system)
+        if error:
+            return f'field `validation`: {error}; disable the validation'
+        error = _system_phase_names_error(system, validation)
+        if error:
+            return error
+        phases = validation['phases'].get_list() if 'phases' in validation else system_phase_names(system)
+    parameters = validation['parameters'].get_dict() if 'parameters' in validation else {}
+    unknown = sorted(set(parameters) - set(PARAMETER_KEYS))
+    if unknown:
+        return f'field `validation.parameters.{unknown[0]}`: unknown key; known: {list(PARAMETER_KEYS)}'
+    label = system if isinstance(system, str) else '-'.join(system)
+    try:  # the phase names of a system are checked above
+        validate_validation_parameters(
+            job_parameters(label, phases, parameters), known_phases_only=isinstance(system, str)
+        )
+    except ValueError as exception:
+        return str(exception).replace('field `parameters', 'field `validation.parameters')
+    if 'reference_results' not in validation:
+        reference = value.get('reference', {})
+        engine = reference['engine'].value if 'engine' in reference else 'qe'
+        if engine not in ('ase', 'qe', 'vasp'):
+            return (
+                f'field `validation.reference_results`: the reference side of the validation is computed only for '
+                f'engines `ase`, `qe` and `vasp` (known-phase relaxations with {engine} are not implemented); give '
+                'precomputed reference_results or disable validation'
+            )
+    return None
+
+
+def _system_phase_names_error(elements: list[str], validation) -> str | None:
+    """The error of ``validation.phases`` of a chemical system (``<element or formula>_<phase>`` of its elements)."""
+    from aiida_gaprss.rss.composition import formula_counts
+    from aiida_gaprss.rss.phases import split_system_phase
+
+    if 'phases' not in validation:
+        return None
+    for name in validation['phases'].get_list():
+        try:
+            key, _ = split_system_phase(name)
+        except ValueError as exception:
+            return f'field `validation.phases`: {exception}'
+        outside = sorted(set(formula_counts(key)) - set(elements))
+        if outside:
+            return f'field `validation.phases`: {name!r} holds {outside[0]}, not an element of the composition'
+    return None

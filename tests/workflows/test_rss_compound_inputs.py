@@ -116,3 +116,66 @@ def test_spec_refuses_both_or_neither(codes):
     builder.composition = orm.Str('Si2')
     with pytest.raises(ValueError, match='field `composition`: Si alone is one element'):
         run_get_node(builder)
+
+
+TERSOFF = {'type': 'import', 'path': 'aiida_gaprss.rss.potentials:tersoff_si_c'}
+
+
+def test_builder_validates_a_chemical_system(codes):
+    """Validation asked for: the elements' ground states and the SiC polytypes, as the validation's own protocol."""
+    from aiida_gaprss.workflows.validation import validation_protocol
+
+    builder = compound_builder(codes, 'SiC', validation=True)
+    assert builder.validation.enabled.value is True
+    expected = validation_protocol(['Si', 'C'], 'tiny')
+    assert builder.validation.phases.get_list() == expected['phases']
+    assert {'Si_diamond', 'C_graphite', 'SiC_3C'} <= set(expected['phases'])
+    assert builder.validation.parameters.get_dict() == expected['parameters']
+    assert 'reference_results' not in builder.validation  # the loop's Tersoff reference computes the reference side
+
+
+@pytest.mark.parametrize(
+    'system, message',
+    [
+        ('Si-Ti', r'field `overrides.validation`: no known compound phases of the chemical system Si-Ti'),
+        ('SiGe', r"field `overrides.validation`: no known phases for 'Ge' of the chemical system Si-Ge"),
+    ],
+)
+def test_validation_of_a_system_without_known_compounds_refused(codes, system, message):
+    reference = {'ase': {'calculator': TERSOFF}}
+    with pytest.raises(ValueError, match=message):
+        compound_builder(codes, system, validation=True, reference=reference)
+
+
+def test_validation_of_a_system_without_known_compounds_off_by_default(codes, caplog):
+    """A protocol that validates (fast) leaves out a system without known compounds, and says so."""
+    builder = GapRssWorkChain.get_builder_from_protocol(
+        'Si-Ti', codes=codes, engine='ase', protocol='fast', overrides={'reference': {'ase': {'calculator': TERSOFF}}}
+    )
+    assert 'validation' not in builder or not builder.validation
+    assert 'no known compound phases of the chemical system Si-Ti' in caplog.text
+    assert compound_builder(codes, 'Si-C', validation=False).validation == {}
+
+
+def test_spec_refuses_a_validation_of_unknown_phases(codes):
+    builder = compound_builder(codes, 'Si-C', validation=True)
+    builder.validation.phases = orm.List(['SiC_3C', 'Ti_hcp'])
+    with pytest.raises(ValueError, match=r"field `validation.phases`: 'Ti_hcp' holds Ti"):
+        run_get_node(builder)
+    builder.validation.phases = orm.List(['SiC_8H'])
+    with pytest.raises(ValueError, match=r'field `validation.phases`: phase: unknown phase'):
+        run_get_node(builder)
+    builder = compound_builder(codes, 'Si-Ti', reference={'ase': {'calculator': TERSOFF}})
+    builder.validation.enabled = orm.Bool(True)  # set by hand: the spec refuses it before anything runs
+    with pytest.raises(ValueError, match=r'field `validation`: no known compound phases of the chemical system Si-Ti'):
+        run_get_node(builder)
+
+
+def test_structure_map_colours():
+    """The map of one element is coloured by mean coordination, that of a chemical system by composition."""
+    from aiida_gaprss.workflows.rss import structure_map_colours
+
+    elemental = {'num_structures': 2, 'species': ['Si'], 'composition': {'Si': [1.0, 1.0]}, 'coordination': [4, 6, 4]}
+    assert structure_map_colours(elemental) == ([4, 6], None)
+    binary = {**elemental, 'species': ['C', 'Si'], 'composition': {'C': [0.5, 0.25], 'Si': [0.5, 0.75]}}
+    assert structure_map_colours(binary) == ([0.5, 0.25], 'fraction of C')
