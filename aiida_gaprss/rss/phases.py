@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = (
     'COMPOUND_PHASES',
+    'foreign_system_phase',
     'GROUND_STATES',
     'PHASES',
     'PhaseSpec',
@@ -467,3 +468,19 @@ def build_validation_phase(system, name: str, *, primitive: bool = True) -> Atom
     if isinstance(system, str):
         return build_phase(system, name, primitive=primitive)
     return build_system_phase(name, primitive=primitive)
+
+
+def foreign_system_phase(names, elements) -> str | None:
+    """What is wrong with the first of ``names`` that is not a phase of the chemical system of ``elements`` (a name
+    :func:`split_system_phase` refuses, or one holding another element), or None; the caller adds its field."""
+    from aiida_gaprss.rss.composition import formula_counts
+
+    for name in names:
+        try:
+            key, _ = split_system_phase(name)
+        except ValueError as exception:
+            return str(exception)
+        outside = sorted(set(formula_counts(key)) - set(elements))
+        if outside:
+            return f'{name!r} holds {outside[0]}, not one of the elements {list(elements)}'
+    return None

@@ -109,17 +109,9 @@ def validate_validation(value) -> str | None:
 
 def _system_phase_names_error(elements: list[str], validation) -> str | None:
     """The error of ``validation.phases`` of a chemical system (``<element or formula>_<phase>`` of its elements)."""
-    from aiida_gaprss.rss.composition import formula_counts
-    from aiida_gaprss.rss.phases import split_system_phase
+    from aiida_gaprss.rss.phases import foreign_system_phase
 
     if 'phases' not in validation:
         return None
-    for name in validation['phases'].get_list():
-        try:
-            key, _ = split_system_phase(name)
-        except ValueError as exception:
-            return f'field `validation.phases`: {exception}'
-        outside = sorted(set(formula_counts(key)) - set(elements))
-        if outside:
-            return f'field `validation.phases`: {name!r} holds {outside[0]}, not an element of the composition'
-    return None
+    error = foreign_system_phase(validation['phases'].get_list(), elements)
+    return f'field `validation.phases`: {error}' if error else None

@@ -30,8 +30,7 @@ def phases_of(value) -> list[str]:
 
 def _check_system(value) -> str | None:
     """The error of ``element`` / ``elements`` and, for ``elements``, of the phase names, or None."""
-    from aiida_gaprss.rss.composition import formula_counts
-    from aiida_gaprss.rss.phases import GROUND_STATES, PHASES, split_system_phase
+    from aiida_gaprss.rss.phases import GROUND_STATES, PHASES, foreign_system_phase
 
     if ('element' in value) == ('elements' in value):
         return 'field `element`: give exactly one of `element` (one element) and `elements` (a chemical system)'
@@ -46,15 +45,8 @@ def _check_system(value) -> str | None:
     unknown = [element for element in elements if element not in GROUND_STATES]
     if unknown:
         return f'field `elements`: no known phases for {unknown[0]!r}; known: {sorted(GROUND_STATES)}'
-    for name in phases_of(value):
-        try:
-            key, _ = split_system_phase(name)
-        except ValueError as exception:
-            return f'field `phases`: {exception}'
-        outside = sorted(set(formula_counts(key)) - set(elements))
-        if outside:
-            return f'field `phases`: {name!r} holds {outside[0]}, not one of `elements` {elements}'
-    return None
+    error = foreign_system_phase(phases_of(value), elements)
+    return f'field `phases`: {error}' if error else None
 
 
 def validate_inputs(value, _):
