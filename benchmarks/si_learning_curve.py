@@ -187,14 +187,6 @@ def reference_validation(node):
     return None
 
 
-def merge_reference(base: dict, extra: dict) -> dict:
-    """``base`` with the phases (and E(V) curves) it lacks taken from ``extra`` (``completed_phases``; ``failures``:
-    those still lacking): the validation's own :func:`~aiida_gaprss.rss.validation.complete_reference_side`."""
-    from aiida_gaprss.rss.validation import complete_reference_side
-
-    return complete_reference_side(base, extra)
-
-
 def supplements(node) -> list:
     """Finished reference-only validations that complete ``node``'s reference side with the same reference inputs."""
     from aiida import orm
@@ -221,6 +213,8 @@ def reference_side(node) -> tuple[dict, dict]:
     phases of any later validation's reference side and of reference supplements (:func:`complete_reference`) that it
     lacks: a reference relaxation that failed (e.g. a pw.x killed with its machine) leaves its phase out of the first.
     """
+    from aiida_gaprss.rss.validation import complete_reference_side
+
     if 'validation_reference' in node.outputs:
         reference = node.outputs.validation_reference.get_dict()
     else:
@@ -228,11 +222,11 @@ def reference_side(node) -> tuple[dict, dict]:
     for _, child in sorted(_children(node, 'validation_').items()):
         if 'reference_results' in child.outputs:
             content = child.outputs.reference_results.get_dict()
-            reference = content if reference is None else merge_reference(reference, content)
+            reference = content if reference is None else complete_reference_side(reference, content)
     if reference is None:
         raise RuntimeError(f'run <{node.pk}> has no finished validation with a reference side yet')
     for child in supplements(node):
-        reference = merge_reference(reference, child.outputs.reference_results.get_dict())
+        reference = complete_reference_side(reference, child.outputs.reference_results.get_dict())
         reference.setdefault('supplements', []).append(child.uuid)
     for _, child in sorted(_children(node, 'validation_').items()):
         jobs = _children(child, 'potential')

@@ -102,7 +102,9 @@ def test_a_reference_side_with_failed_phases_is_completed_by_its_supplement(benc
     reference inputs fills it in; one with other inputs is ignored; the failures list keeps what is still missing."""
     from aiida import orm
     from aiida.common.links import LinkType
-    from si_learning_curve import SUPPLEMENT_EXTRA, merge_reference, reference_side, reference_validation
+    from si_learning_curve import SUPPLEMENT_EXTRA, reference_side, reference_validation
+
+    from aiida_gaprss.rss.validation import complete_reference_side
 
     code, other_code = orm.Str('pw@localhost').store(), orm.Str('other').store()
     relax = {'fmax': 0.01, 'steps': 200}
@@ -134,7 +136,7 @@ def test_a_reference_side_with_failed_phases_is_completed_by_its_supplement(benc
     assert reference['supplements'] == [good.uuid] and reference['failures'] == [{'phase': 'oS24', 'error': 'failed'}]
     assert reference['completed_phases'] == ['st12']
 
-    merged = merge_reference(first, good.outputs.reference_results.get_dict())
+    merged = complete_reference_side(first, good.outputs.reference_results.get_dict())
     assert merged['phases']['st12'] == {'energy_per_atom': -4.8}
     assert merged['phases']['diamond'] == first['phases']['diamond']  # never replaced
     assert [row['phase'] for row in merged['failures']] == ['oS24']

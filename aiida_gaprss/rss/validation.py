@@ -320,12 +320,13 @@ def complete_reference_side(previous: Mapping, computed: Mapping) -> dict:
     for name, curve in (computed.get('energy_volume') or {}).items():
         merged['energy_volume'].setdefault(name, copy.deepcopy(curve))
     earlier = {row['phase']: row for row in merged.get('failures') or []}
-    failures = []
+    failures = {}
     for row in computed.get('failures') or []:  # failed again: one attempt more
-        if row['phase'] not in merged['phases'] and row['phase'] not in {item['phase'] for item in failures}:
-            before = earlier.pop(row['phase'], None)
-            failures.append({**row, 'attempts': (before or {}).get('attempts', 1) + 1 if before else 1})
-    failures += [dict(row) for name, row in earlier.items() if name not in merged['phases']]
-    merged['failures'] = failures
+        name = row['phase']
+        if name not in merged['phases'] and name not in failures:
+            before = earlier.pop(name, None)
+            failures[name] = {**row, 'attempts': before.get('attempts', 1) + 1 if before else 1}
+    failures.update((name, dict(row)) for name, row in earlier.items() if name not in merged['phases'])
+    merged['failures'] = list(failures.values())
     merged['completed_phases'] = list(merged.get('completed_phases') or []) + taken
     return merged

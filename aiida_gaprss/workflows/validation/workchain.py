@@ -270,6 +270,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         from aiida_gaprss.rss.phases import build_validation_phase, cheapest_cell
 
         reference = self.inputs.reference
+        label = self.window_label(tag)  # a relaunch's own tag: its call link differs from the cut-off run's
         relaunch, tag = self.ctx.get('relaunch_from', {}).get(tag), base_tag(tag)
         if tag.startswith('relax_'):
             phase = tag[len('relax_') :]
@@ -299,11 +300,8 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
                 self.ctx.meshes[phase] = [int(n) for n in used]
         else:
             builder = vasp_relax_builder(reference.vasp, atoms, vasp_mode, settings, mesh)
-        builder.metadata.call_link_label = self.window_label(tag if relaunch is None else self._relaunch_tag(tag))
+        builder.metadata.call_link_label = label
         return self.submit(builder)
-
-    def _relaunch_tag(self, tag: str) -> str:
-        return f'{tag}{RELAUNCH_SEPARATOR}{self.ctx.relaunches[tag]}'
 
     def window_finished(self, tag: str, node: orm.ProcessNode) -> None:
         """Remember the child (:meth:`inspect_jobs`, :meth:`inspect_reference_eos` read it); relaunch it, from the
@@ -317,7 +315,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         geometry, status = cut_off
         relaunches[tag] = relaunches.get(tag, 0) + 1
         self.ctx.relaunches = relaunches
-        again = self._relaunch_tag(tag)
+        again = f'{tag}{RELAUNCH_SEPARATOR}{relaunches[tag]}'
         self.ctx.relaunch_from = {**(self.ctx.get('relaunch_from') or {}), again: geometry.uuid}
         self.report(f'{tag} <{node.pk}> was cut off (exit status {status} of its last calculation): relaunched from '
                     f'the geometry it reached <{geometry.pk}> ({relaunches[tag]} of {MAX_RELAUNCHES})')  # fmt: skip
