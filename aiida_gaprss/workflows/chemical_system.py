@@ -24,6 +24,7 @@ This module holds the small pieces both work chains and the builder share; it im
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 
 from aiida import orm
@@ -118,7 +119,9 @@ def normalise_system(system) -> tuple[str | None, object]:
         try:
             return validate_element(system), None
         except ValueError as exception:
-            if system.strip() and system.strip().isalpha() and len(system.strip()) <= 2:
+            text = system.strip()
+            # a symbol's length, or characters no formula or system holds (';', '$', '`', spaces): not a composition
+            if text and ((text.isalpha() and len(text) <= 2) or not re.fullmatch(r'[A-Za-z0-9.\-]+', text)):
                 raise ValueError(f'field `element`: {exception}') from exception
     if isinstance(system, Sequence) and not isinstance(system, str):
         items = list(system)
