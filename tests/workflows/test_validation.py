@@ -164,6 +164,22 @@ def test_quantum_espresso_reference(fixture_code, small_gap, aiida_code_installe
     # the stored Dicts keep ~15 significant digits: on errors of ~100 eV/atom that is 1e-12, far below a meV
     assert error['error'] == pytest.approx(potential - diamond['energy_per_atom'], rel=1e-12, abs=1e-9)
 
+    # a second validation with the same reference settings (another run, new input nodes, other job options)
+    # reuses the reference side instead of relaxing again (workflows.validation.reuse)
+    again = builder_for(fixture_code('python'), small_gap, phases=orm.List(['diamond']))
+    again.parameters = orm.Dict(builder.parameters.get_dict())
+    again.reference = {
+        'engine': orm.Str('qe'),
+        'qe': {'code': pw, 'kpoints_spacing': orm.Float(0.5), 'options': orm.Dict({'max_wallclock_seconds': 3600})},
+    }
+    second, node2 = run_get_node(again)
+    assert node2.is_finished_ok, node2.exit_message
+    assert not [child for child in node2.called if child.process_label == 'PwRelaxWorkChain']
+    assert second['reference_results'].uuid == results['reference_results'].uuid
+    assert second['phase_errors']['phases']['diamond']['error'] == pytest.approx(error['error'], abs=1e-9)
+    assert any('is reused' in log.message for log in orm.Log.collection.get_logs_for(node2))
+    assert node2.base.extras.get('gaprss_reference_fingerprint') == node.base.extras.get('gaprss_reference_fingerprint')
+
 
 @pytest.mark.slow
 @pytest.mark.ci_slow

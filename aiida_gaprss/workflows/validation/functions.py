@@ -102,12 +102,17 @@ def complete_reference_results(previous: orm.Dict, computed: orm.Dict) -> orm.Di
 def compare_validation(potential: orm.Dict, **reference) -> dict:
     """Phase errors (each at its own method's minimum) and E–V curves of the potential and (optional) reference.
 
-    ``reference`` holds at most one Dict, ``reference``, in the job's ``results`` format.
+    ``reference`` holds at most one Dict, ``reference``, in the job's ``results`` format, and optionally ``phases``
+    (a List): the validation's phases, when a reused reference side holds others too (they are left out).
     """
     from aiida_gaprss.rss.validation import phase_energy_errors
 
     pot = potential.get_dict()
     ref = reference['reference'].get_dict() if 'reference' in reference else None
+    if ref is not None and 'phases' in reference:
+        kept = set(reference['phases'].get_list())
+        ref = {**ref, 'phases': {name: row for name, row in ref['phases'].items() if name in kept}}
+        ref['energy_volume'] = {name: curve for name, curve in ref.get('energy_volume', {}).items() if name in kept}
     curves = {}
     for name, curve in pot.get('energy_volume', {}).items():
         curves.setdefault(name, {})['potential'] = curve
@@ -179,6 +184,9 @@ def compare_formation_energies(elements: orm.List, potential: orm.Dict, **refere
     sides = {'potential': potential.get_dict()['phases']}
     if 'reference' in reference:
         sides['reference'] = reference['reference'].get_dict()['phases']
+        if 'phases' in reference:  # a reused reference side of more phases (as in compare_validation)
+            kept = set(reference['phases'].get_list())
+            sides['reference'] = {name: row for name, row in sides['reference'].items() if name in kept}
     compositions = _compositions(sorted({name for phases in sides.values() for name in phases}))
     symbols = elements.get_list()
     content = {side: formation_energy_table(phases, compositions, symbols) for side, phases in sides.items()}

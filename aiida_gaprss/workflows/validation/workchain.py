@@ -92,6 +92,7 @@ from aiida_gaprss.workflows.validation.relaunch import (
     base_tag,
     interrupted_geometry,
 )
+from aiida_gaprss.workflows.validation.reuse import FINGERPRINT_EXTRA, find_reference_side, reference_fingerprint
 from aiida_gaprss.workflows.window import ChildWindowMixin
 
 __all__ = ('ValidationWorkChain',)
@@ -137,6 +138,13 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
             valid_type=orm.Int,
             required=False,
             help='QE/VASP relaxations running at once (a rolling window; default: all at once).',
+        )
+        spec.input(
+            'reference.reuse',
+            valid_type=orm.Bool,
+            required=False,
+            help='QE/VASP: reuse the reference side of an earlier validation with the same settings in this profile '
+            '(default True; see aiida_gaprss.workflows.validation.reuse). False computes it again.',
         )
         spec.input('reference.ase.calculator', valid_type=orm.Dict, required=False, help='ASE calculator spec.')
         spec.input('reference.ase.potential', valid_type=GapPotential, required=False, help='A GAP as reference.')
@@ -201,12 +209,41 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         self.ctx.engine = (reference['engine'].value if 'engine' in reference else 'ase') if reference else None
         # QE/VASP with `reference_results` too: only the phases the reused side lacks (e.g. a failed relaxation's)
         self.ctx.reference_phases = list(self.ctx.phases)
-        if 'reference_results' in self.inputs:  # only the phases it lacks, unless they failed too often already
-            reused = self.inputs.reference_results.get_dict()
+        self.ctx.reused = self._reused_reference_side()
+        if self.ctx.reused is not None:  # only the phases it lacks, unless they failed too often already
+            reused = orm.load_node(self.ctx.reused).get_dict()
             given_up = {row['phase'] for row in reused.get('failures') or []} - set(retry_phases(reused))
             self.ctx.reference_phases = [name for name in self.ctx.phases
                                          if name not in reused['phases'] and name not in given_up]  # fmt: skip
         self.ctx.relaunches, self.ctx.relaunch_from = {}, {}
+
+    def _reused_reference_side(self) -> str | None:
+        """UUID of the reference side to reuse: the ``reference_results`` input, else (QE/VASP) the newest side with
+        this validation's fingerprint in the profile, unless ``reference.reuse`` is False; None to compute it all."""
+        if self.ctx.engine in ('qe', 'vasp'):
+            reference = self.inputs.reference
+            elements = [self.ctx.system] if isinstance(self.ctx.system, str) else list(self.ctx.system)
+            fingerprint = reference_fingerprint(
+                self.ctx.engine,
+                reference[self.ctx.engine],
+                elements,
+                self.ctx.job_parameters['relax'],
+                self.ctx.job_parameters.get('eos'),
+            )
+            self.ctx.fingerprint = fingerprint
+            self.node.base.extras.set(FINGERPRINT_EXTRA, fingerprint)
+        if 'reference_results' in self.inputs:
+            return self.inputs.reference_results.uuid
+        if 'fingerprint' not in self.ctx or not self.inputs.reference.get('reuse', orm.Bool(True)).value:
+            return None
+        found = find_reference_side(self.ctx.fingerprint)
+        if found is None:
+            return None
+        creator = found.creator
+        origin = f' of {creator.process_label}<{creator.pk}>' if creator is not None else ''
+        self.report(f'same reference settings as an earlier validation: its reference side <{found.pk}>{origin} '
+                    'is reused (reference.reuse = False computes it again)')  # fmt: skip
+        return found.uuid
 
     def _job_inputs(self, label: str) -> AttributeDict:
         inputs = AttributeDict(
@@ -236,7 +273,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         self.ctx.window_done = {}
         if self.ctx.engine in ('qe', 'vasp'):
             self.ctx.meshes = {}
-            if 'reference_results' in self.inputs:
+            if self.ctx.reused is not None:
                 missing = ', '.join(self.ctx.reference_phases) or 'none'
                 self.report(f'reference side reused; computed now for the phases it lacks: {missing}')
             self.window_open(f'relax_{name}' for name in self.ctx.reference_phases)
@@ -336,7 +373,7 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
                     self.report(f'reference relaxation of {name} <{child.pk}> failed: {child.exit_message}')
                 elif self.ctx.engine == 'vasp':
                     self.ctx.meshes[name] = last_kpoints_mesh(child)
-            reused = self.inputs.get('reference_results')
+            reused = orm.load_node(self.ctx.reused) if self.ctx.reused is not None else None
             if not self.ctx.relax_nodes and reused is None:
                 return self.exit_codes.ERROR_REFERENCE_RELAX_FAILED
             self.ctx.reference_results = None if self.ctx.relax_nodes else reused  # else made after the E(V) points
@@ -414,9 +451,11 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         }
         gather = qe_reference_results if engine == 'qe' else vasp_reference_results
         self.ctx.reference_results = gather(orm.Dict(settings), **self.ctx.relax_nodes)
-        if 'reference_results' in self.inputs:  # the reused side, with the phases it lacked
-            previous = self.inputs.reference_results
+        if self.ctx.reused is not None:  # the reused side, with the phases it lacked
+            previous = orm.load_node(self.ctx.reused)
             self.ctx.reference_results = complete_reference_results(previous, self.ctx.reference_results)
+        # a later validation with the same settings finds this side (workflows.validation.reuse)
+        self.ctx.reference_results.base.extras.set(FINGERPRINT_EXTRA, self.ctx.fingerprint)
 
     def results(self):
         """Phase errors, E–V curves and their plot."""
@@ -424,6 +463,8 @@ class ValidationWorkChain(ChildWindowMixin, WorkChain):
         if self.ctx.reference_results is not None:
             kwargs['reference'] = self.ctx.reference_results
             self.out('reference_results', self.ctx.reference_results)
+            if set(self.ctx.reference_results['phases']) - set(self.ctx.phases):  # a reused side of more phases
+                kwargs['phases'] = orm.List(self.ctx.phases)
         outputs = compare_validation(self.ctx.potential_job.outputs.results, **kwargs)
         self.out('energy_volume', outputs['energy_volume'])
         if 'phase_errors' in outputs:
