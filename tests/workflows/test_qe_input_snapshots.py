@@ -17,7 +17,7 @@ import pytest
 
 from aiida_gaprss.pseudos import install_debian_family
 from tests.conftest import installed_program
-from tests.workflows.qe_input_cases import snapshot
+from tests.workflows.qe_input_cases import QE_PROTOCOLS, snapshot, structures
 
 SNAPSHOTS = pathlib.Path(__file__).parents[1] / 'fixtures' / 'qe_input_snapshots.json'
 
@@ -60,3 +60,17 @@ def test_qe_inputs_equal_the_snapshots(codes):
     assert sorted(got) == sorted(expected)
     differences = [f'{case}: {line}' for case in sorted(expected) for line in _differences(expected[case], got[case])]
     assert not differences, '\n'.join(differences[:60]) + f'\n({len(differences)} differences)'
+
+
+@pytest.mark.parametrize('protocol', QE_PROTOCOLS)
+def test_parameters_outside_aiida_equal_the_builder(codes, protocol):
+    """``QeEngine.parameters`` (benchmarks, ASE comparisons) gives the pw.x parameters and mesh the builder does."""
+    from aiida_gaprss.workflows.reference.engines import QeEngine
+    from aiida_gaprss.workflows.reference.protocols import load_protocol
+
+    expected = json.loads(SNAPSHOTS.read_text(encoding='utf-8'))
+    for name, atoms in structures().items():
+        parameters, mesh = QeEngine.parameters(load_protocol('qe', protocol), atoms)
+        case = expected[f'scf/{protocol}/{name}']
+        assert json.loads(json.dumps(parameters)) == case['pw']['parameters'], name
+        assert mesh == case['kpoints']['mesh'], name
