@@ -52,7 +52,7 @@ def graphite(c: float, a: float = A_INPLANE):
 
 
 def main() -> None:
-    from aiida_gaprss.workflows.reference.protocols import load_protocol
+    from aiida_gaprss.workflows.reference.protocols import load_protocol, settings_for_species
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--protocol', default='converged', help='QE reference protocol whose C settings are used')
@@ -108,7 +108,9 @@ def main() -> None:
             'ecutwfc': input_data['system']['ecutwfc'],
             'ecutrho': input_data['system']['ecutrho'],
             'degauss': input_data['system']['degauss'],
-            'kpoints_spacing': overrides.get('KPOINTS_SPACING', protocol['elements']['C']['kpoints_spacing']),
+            'kpoints_spacing': overrides.get(
+                'KPOINTS_SPACING', settings_for_species(protocol, ['C'], 'qe')['kpoints_spacing']
+            ),
             'kpoints_mesh': [int(n) for n in mesh],
             'mixing_beta': input_data['electrons']['mixing_beta'],
         },

@@ -89,7 +89,12 @@ def generation_checks(element: str) -> dict:
 
 def main() -> None:
     from aiida_gaprss.rss.eos import fit_birch_murnaghan
-    from aiida_gaprss.workflows.reference.protocols import load_protocol
+    from aiida_gaprss.workflows.reference.protocols import (
+        load_protocol,
+        qe_cutoffs,
+        qe_plugin_inputs,
+        settings_for_species,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--element', default='Ti', choices=sorted(REFERENCES))
@@ -99,8 +104,9 @@ def main() -> None:
 
     element = args.element
     protocol = load_protocol('qe', args.protocol)
-    values = dict(protocol['elements'][element])
-    values['degauss'] = protocol['degauss']
+    values = qe_cutoffs(protocol, [element], protocol['pseudo_family'], always=True)
+    values['kpoints_spacing'] = settings_for_species(protocol, [element], 'qe')['kpoints_spacing']
+    values['degauss'] = qe_plugin_inputs(protocol)['pw']['parameters']['SYSTEM']['degauss']
     results_file = RESULTS / f'pseudo_lattice.{element}.json'
     checkpoint = results_file.with_suffix('.scf.jsonl')
     load_start = os.getloadavg()

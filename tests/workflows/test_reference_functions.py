@@ -144,9 +144,11 @@ def test_kpoint_mesh_conventions(a):
 def test_protocol_settings():
     protocol = load_protocol('qe', 'accurate')
     combined = settings_for_species(protocol, ['B', 'C'], 'qe')
-    assert combined['ecutrho'] == 325.0
+    assert 'ecutrho' not in combined  # the family's recommended cut-offs (qe_cutoffs)
     assert combined['kpoints_spacing'] == 0.25
-    assert settings_for_species(protocol, ['Ti'], 'qe')['ecutrho'] == 575.0
+    fast = load_protocol('qe', 'fast')
+    assert settings_for_species(fast, ['Ti'], 'qe')['ecutrho'] == 440.0
+    assert settings_for_species(fast, ['Si'], 'qe')['kpoints_spacing'] == 0.3  # the plugin protocol's kpoints_distance
     with pytest.raises(ValueError, match='element Ge: no qe defaults'):
         settings_for_species(protocol, ['Ge'], 'qe')
     with pytest.raises(ValueError, match='field `qe.protocol`'):

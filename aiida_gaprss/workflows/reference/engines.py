@@ -20,7 +20,6 @@ from aiida.plugins import WorkflowFactory
 
 from aiida_gaprss.calculations.ase_batch import AseBatch
 from aiida_gaprss.common.merge import deep_merge
-from aiida_gaprss.rss.kpoints import kpoint_mesh
 from aiida_gaprss.workflows.python_job import AseBatchBaseWorkChain
 from aiida_gaprss.workflows.reference.functions import (
     INDEX_KEY,
@@ -29,8 +28,26 @@ from aiida_gaprss.workflows.reference.functions import (
 )
 from aiida_gaprss.workflows.reference.inputs import UNHANDLED_FAILURE_ACTIONS
 from aiida_gaprss.workflows.reference.protocols import load_protocol, settings_for_species
+from aiida_gaprss.workflows.reference.qe_builders import (
+    MOLECULE_VOLUME_PER_ATOM,
+    is_molecule_in_a_box,
+    pw_base_builder,
+    pw_options,
+    pw_parameters,
+    upper_sections,
+)
 
-__all__ = ('ENGINES', 'AseEngine', 'QeEngine', 'VaspEngine', 'is_molecule_in_a_box', 'pw_options', 'upper_sections')
+__all__ = (
+    'ENGINES',
+    'MOLECULE_VOLUME_PER_ATOM',
+    'AseEngine',
+    'QeEngine',
+    'VASP_SETTINGS',
+    'VaspEngine',
+    'is_molecule_in_a_box',
+    'pw_options',
+    'upper_sections',
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,25 +68,6 @@ def _record(index: int, node: orm.ProcessNode, message: str | None = None, exit_
         record['calculation_exit_status'] = last.exit_status
         record['calculation_message'] = last.exit_message or ''
     return record
-
-
-def upper_sections(parameters: dict) -> dict:
-    """pw.x namelists in upper case (``control`` -> ``CONTROL``), as aiida-quantumespresso writes them."""
-    return {key.upper(): value for key, value in parameters.items()}
-
-
-def pw_options(code, options: dict | None = None) -> dict:
-    """``metadata.options`` of a PwCalculation: one machine, ``withmpi`` that of ``code`` when the code says, then
-    ``options`` (which win).
-
-    aiida-quantumespresso's PwCalculation defaults ``withmpi`` to True, which aiida-core refuses for a code marked
-    serial (``with_mpi=False``); a code that does not say (``with_mpi`` None) runs as the plugin default.
-    """
-    result = {'resources': {'num_machines': 1}}
-    if getattr(code, 'with_mpi', None) is not None:
-        result['withmpi'] = bool(code.with_mpi)
-    result.update(options or {})
-    return result
 
 
 class AseEngine:
@@ -115,15 +113,6 @@ class AseEngine:
         elif report is None:
             records = [_record(position, child) for position in positions]
         return results, records
-
-
-#: Volume per atom (Å³) above which a structure is treated as a molecule in a box (dimers): Γ point only.
-MOLECULE_VOLUME_PER_ATOM = 200.0
-
-
-def is_molecule_in_a_box(atoms) -> bool:
-    """Whether ``atoms`` is a small molecule (a dimer) in a large periodic box."""
-    return len(atoms) <= 2 and atoms.get_volume() / len(atoms) > MOLECULE_VOLUME_PER_ATOM
 
 
 class _PerStructureEngine:
@@ -240,36 +229,17 @@ class QeEngine(_PerStructureEngine):
 
     @staticmethod
     def parameters(protocol: dict, atoms, overrides: dict | None = None) -> tuple[dict, list[int]]:
-        """pw.x parameters and k-point mesh for one structure (public so that tests and benchmarks reuse it)."""
-        species = sorted(set(atoms.get_chemical_symbols()))
-        settings = settings_for_species(protocol, species, 'qe')
-        parameters = {
-            'CONTROL': {'calculation': 'scf', 'tprnfor': True, 'tstress': True},
-            'SYSTEM': {
-                'ecutwfc': settings['ecutwfc'],
-                'ecutrho': settings['ecutrho'],
-                'occupations': 'smearing',
-                'smearing': protocol['smearing'],
-                'degauss': protocol['degauss'],
-            },
-            'ELECTRONS': {
-                'conv_thr': protocol['conv_thr_per_atom'] * len(atoms),
-                'mixing_beta': protocol['mixing_beta'],
-                'electron_maxstep': protocol['electron_maxstep'],
-            },
-        }
-        overrides = upper_sections(overrides or {})
-        spacing = overrides.pop('KPOINTS_SPACING', settings['kpoints_spacing'])
-        parameters = deep_merge(parameters, overrides)
-        return parameters, kpoint_mesh(atoms.cell, spacing, atoms.pbc)
+        """pw.x parameters and k-point mesh for one structure, as :meth:`build` gives them (for runs outside AiiDA:
+        tests and benchmarks; the protocol's family, its cut-offs the default family's table without a profile)."""
+        return pw_parameters(protocol, atoms, protocol['pseudo_family'], overrides)
 
     @classmethod
     def build(cls, workchain, tag, node, isolated: str | None = None):
+        """``PwBaseWorkChain.get_builder_from_protocol`` with the protocol's differences and the ``qe`` inputs."""
         PwBaseWorkChain = WorkflowFactory('quantumespresso.pw.base')
         qe = workchain.inputs.qe
         protocol = load_protocol('qe', qe.protocol.value if 'protocol' in qe else None)
         family_label = qe.pseudo_family.value if 'pseudo_family' in qe else protocol['pseudo_family']
-        atoms = node.get_ase()
         overrides = upper_sections(qe.parameters.get_dict() if 'parameters' in qe else {})
         if 'kpoints_spacing' in qe:
             overrides['KPOINTS_SPACING'] = qe.kpoints_spacing.value
@@ -279,29 +249,32 @@ class QeEngine(_PerStructureEngine):
         elif 'structure_overrides' in qe:
             extra = qe.structure_overrides.get_dict().get(str(int(tag[1:])), {})
             overrides = deep_merge(overrides, upper_sections(extra))
-        parameters, mesh = cls.parameters(protocol, atoms, overrides)
-        if is_molecule_in_a_box(atoms):
-            mesh = [1, 1, 1]  # a dimer in vacuum has no dispersion: the Γ point is exact and far cheaper
-
-        builder = PwBaseWorkChain.get_builder()
-        builder.pw.code = qe.code
-        builder.pw.structure = node
-        builder.pw.parameters = orm.Dict(parameters)
-        family = orm.load_group(family_label)
-        builder.pw.pseudos = family.get_pseudos(structure=node)
-        kpoints = orm.KpointsData()
-        kpoints.set_kpoints_mesh(mesh)
-        builder.kpoints = kpoints
-        builder.pw.metadata.options = pw_options(qe.code, qe.options.get_dict() if 'options' in qe else None)
-        if 'settings' in qe:
-            builder.pw.settings = qe.settings
-        if 'parallelization' in qe:
-            builder.pw.parallelization = qe.parallelization
-        builder.max_iterations = qe.get('max_iterations', orm.Int(3))
+        builder = pw_base_builder(
+            qe.code,
+            node,
+            protocol,
+            family_label,
+            overrides,
+            options=qe.options.get_dict() if 'options' in qe else None,
+            max_iterations=qe.max_iterations.value if 'max_iterations' in qe else 3,
+            clean_workdir=qe.clean_workdir.value if 'clean_workdir' in qe else True,
+        )
+        for key in ('settings', 'parallelization'):  # the input nodes themselves
+            if key in qe:
+                builder.pw[key] = qe[key]
         builder.on_unhandled_failure = qe.get('on_unhandled_failure', orm.Str(UNHANDLED_FAILURE_ACTIONS[0]))
-        builder.clean_workdir = orm.Bool(qe.clean_workdir.value if 'clean_workdir' in qe else True)
         builder.metadata.call_link_label = tag
         return PwBaseWorkChain, builder
+
+
+#: ``settings`` of every VASP job (single points and the validation's relaxations): forces and stress parsed, and
+#: the free energy (TOTEN, the label energy) besides the extrapolated one.
+VASP_SETTINGS = {
+    'parser_settings': {
+        'include_quantity': ['forces', 'stress'],
+        'energy_type': ['energy_free', 'energy_extrapolated'],
+    }
+}
 
 
 class VaspEngine(_PerStructureEngine):
@@ -355,14 +328,7 @@ class VaspEngine(_PerStructureEngine):
         builder.kpoints_spacing = orm.Float(spacing)
         builder.potential_family = vasp.potential_family
         builder.potential_mapping = vasp.potential_mapping
-        builder.settings = orm.Dict(
-            {
-                'parser_settings': {
-                    'include_quantity': ['forces', 'stress'],
-                    'energy_type': ['energy_free', 'energy_extrapolated'],
-                }
-            }
-        )
+        builder.settings = orm.Dict(VASP_SETTINGS)
         options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
         if 'options' in vasp:
             options.update(vasp.options.get_dict())

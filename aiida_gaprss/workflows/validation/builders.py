@@ -5,8 +5,6 @@ from __future__ import annotations
 from aiida import orm
 from qe_tools import CONSTANTS
 
-from aiida_gaprss.workflows.reference.engines import pw_options
-
 __all__ = (
     'QE_KEYS',
     'VASP_KEYS',
@@ -51,7 +49,7 @@ def vasp_relax_builder(vasp, atoms, mode: str, relax: dict, mesh=None):
     from aiida.plugins import WorkflowFactory
     from aiida_vasp.utils.opthold import RelaxOptions
 
-    from aiida_gaprss.workflows.reference.engines import VaspEngine
+    from aiida_gaprss.workflows.reference.engines import VASP_SETTINGS, VaspEngine
     from aiida_gaprss.workflows.reference.protocols import load_protocol
 
     if mode not in (*_VASP_MODES, 'none'):
@@ -92,14 +90,7 @@ def vasp_relax_builder(vasp, atoms, mode: str, relax: dict, mesh=None):
         builder.vasp.kpoints = kpoints
     builder.vasp.potential_family = vasp['potential_family']
     builder.vasp.potential_mapping = vasp['potential_mapping']
-    builder.vasp.settings = orm.Dict(
-        {
-            'parser_settings': {
-                'include_quantity': ['forces', 'stress'],
-                'energy_type': ['energy_free', 'energy_extrapolated'],
-            }
-        }
-    )
+    builder.vasp.settings = orm.Dict(VASP_SETTINGS)
     options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
     if 'options' in vasp:
         options.update(vasp['options'].get_dict())
@@ -149,27 +140,26 @@ def qe_kpoints_spacing(qe, element) -> float:
 def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
     """A ``PwRelaxWorkChain`` builder for one phase: ``mode`` 'vc-relax' (0 GPa), 'relax' or 'shape' (fixed volume).
 
+    aiida-quantumespresso's ``PwRelaxWorkChain.get_builder_from_protocol`` with the QE protocol's differences
+    (:func:`~aiida_gaprss.workflows.reference.qe_builders.pw_relax_builder`) and the thresholds of ``relax``: ``fmax``
+    (eV/Å), ``smax`` (GPa), ``steps``.
+
     Returns
     -------
     tuple
         (builder, k-point mesh used).
     """
-    from aiida.plugins import WorkflowFactory
-
-    from aiida_gaprss.common.merge import deep_merge
-    from aiida_gaprss.workflows.reference.engines import QeEngine, upper_sections
     from aiida_gaprss.workflows.reference.protocols import load_protocol
+    from aiida_gaprss.workflows.reference.qe_builders import pw_relax_builder, upper_sections
 
-    PwRelaxWorkChain = WorkflowFactory('quantumespresso.pw.relax')
     protocol = load_protocol('qe', qe['protocol'].value if 'protocol' in qe else None)
     family_label = qe['pseudo_family'].value if 'pseudo_family' in qe else protocol['pseudo_family']
     overrides = upper_sections(qe['parameters'].get_dict() if 'parameters' in qe else {})
     if 'kpoints_spacing' in qe:
         overrides['KPOINTS_SPACING'] = qe['kpoints_spacing'].value
-    parameters, own_mesh = QeEngine.parameters(protocol, atoms, overrides)
     calculation = 'relax' if mode == 'relax' else 'vc-relax'
     relax_parameters = {
-        'CONTROL': {'calculation': calculation, 'forc_conv_thr': float(relax.get('fmax', 0.01)) * RY_BOHR_PER_EV_A,
+        'CONTROL': {'forc_conv_thr': float(relax.get('fmax', 0.01)) * RY_BOHR_PER_EV_A,
                     'etot_conv_thr': 1e-5 * len(atoms), 'nstep': int(relax.get('steps', 300))},
         'IONS': {'ion_dynamics': 'bfgs'},
     }  # fmt: skip
@@ -178,23 +168,19 @@ def qe_relax_builder(qe, atoms, mode: str, relax: dict, mesh=None):
             'cell_dynamics': 'bfgs',
             'press': 0.0,
             'press_conv_thr': float(relax.get('smax', 0.01)) * KBAR_PER_GPA,
-            'cell_dofree': 'shape' if mode == 'shape' else 'all',
         }
-    parameters = deep_merge(parameters, relax_parameters)
-    structure = orm.StructureData(ase=atoms)
-    builder = PwRelaxWorkChain.get_builder()
-    builder.structure = structure
-    builder.base_relax.pw.code = qe['code']
-    builder.base_relax.pw.parameters = orm.Dict(parameters)
-    builder.base_relax.pw.pseudos = orm.load_group(family_label).get_pseudos(structure=structure)
-    kpoints = orm.KpointsData()
-    kpoints.set_kpoints_mesh(list(mesh or own_mesh))
-    builder.base_relax.kpoints = kpoints
-    options = qe['options'].get_dict() if 'options' in qe else None
-    builder.base_relax.pw.metadata.options = pw_options(qe['code'], options)
-    for key in ('settings', 'parallelization'):
+    builder, used = pw_relax_builder(
+        qe['code'],
+        orm.StructureData(ase=atoms),
+        protocol,
+        family_label,
+        overrides,
+        relax_parameters,
+        mode if mode in ('relax', 'shape') else 'vc-relax',
+        options=qe['options'].get_dict() if 'options' in qe else None,
+        mesh=mesh,
+    )
+    for key in ('settings', 'parallelization'):  # the input nodes themselves
         if key in qe:
             builder.base_relax.pw[key] = qe[key]
-    builder.meta_convergence = orm.Bool(mode == 'vc-relax')
-    builder.clean_workdir = orm.Bool(True)
-    return builder, list(mesh or own_mesh)
+    return builder, used
