@@ -8,9 +8,10 @@ reference stores the fingerprint of those settings as the extra :data:`FINGERPRI
 
 What the fingerprint holds: the engine, the system, the ``relax`` and ``eos`` settings of the jobs, the code (its
 UUID: the same code node, as a user's runs share), the effective protocol (the YAML content, not only its name), the
-pseudopotentials of the system's elements (md5 of each, QE) or the POTCAR family and mapping (VASP), every other
-input of the engine namespace by content, and the versions of aiida-gaprss and of the engine's plugin. Not in it:
-``options``, ``parallelization``, ``max_iterations`` and ``max_concurrent`` (how the jobs run, not what they compute).
+pseudopotentials of the system's elements (md5 of each and the family's recommended cut-offs, QE) or the POTCAR
+family and mapping (VASP), every other input of the engine namespace by content, and the versions of aiida-gaprss and
+of the engine's plugin. Not in it: ``options``, ``parallelization``, ``max_iterations`` and ``max_concurrent`` (how
+the jobs run, not what they compute).
 """
 
 from __future__ import annotations
@@ -62,9 +63,14 @@ def _pseudos(engine: str, namespace: Mapping, protocol: dict, elements: Sequence
     label = namespace['pseudo_family'].value if 'pseudo_family' in namespace else protocol.get('pseudo_family')
     try:
         family = orm.load_group(label)
-        return {element: family.get_pseudo(element).md5 for element in elements}
+        pseudos = {element: family.get_pseudo(element).md5 for element in elements}
     except Exception as exception:  # noqa: BLE001 - a missing family is the input check's to refuse, not ours
         return {'family': label, 'unresolved': type(exception).__name__}
+    try:  # the cut-offs the builders take from the family unless the protocol lists them
+        pseudos['recommended_cutoffs'] = list(family.get_recommended_cutoffs(elements=tuple(elements), unit='Ry'))
+    except Exception:  # noqa: BLE001 - a family without recommended cut-offs
+        pseudos['recommended_cutoffs'] = None
+    return pseudos
 
 
 def reference_fingerprint(
