@@ -13,7 +13,6 @@ import datetime
 import gzip
 import json
 import logging
-import math
 import os
 import pathlib
 import re
@@ -24,6 +23,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from aiida_gaprss.common import checks
 
 from .store import FORMAT_VERSION, METADATA_FILENAME, PACKAGE_ROOT, file_digests, shipped_root, validate_name
 
@@ -128,18 +129,12 @@ def parse_command(command_line: str) -> dict:
 
 
 # -- the evaluation JSON ---------------------------------------------------------------------------------------------
-def _number(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f'field `{field}`: expected a finite number, got {value!r}')
-    return float(value)
-
-
 def _numbers(values, field: str, length: int | None = None) -> list[float]:
     if not isinstance(values, Sequence) or isinstance(values, str) or not values:
         raise ValueError(f'field `{field}`: expected a non-empty list of numbers, got {values!r}')
     if length is not None and len(values) != length:
         raise ValueError(f'field `{field}`: {len(values)} values, expected one per seed ({length})')
-    return [_number(value, f'{field}[{index}]') for index, value in enumerate(values)]
+    return [checks.number(value, checks.field(f'{field}[{index}]')) for index, value in enumerate(values)]
 
 
 def _statistics(values: list[float]) -> dict:
@@ -155,7 +150,7 @@ def _strings(value, field: str) -> list[str]:
 def _eos_point(value, field: str) -> dict:
     if not isinstance(value, Mapping) or set(value) - {'v0', 'b0', 'b0_prime', 'e0'} or not {'v0', 'b0'} <= set(value):
         raise ValueError(f'field `{field}`: expected {{"v0": Å^3/atom, "b0": GPa}} (optional b0_prime, e0)')
-    return {key: _number(value[key], f'{field}.{key}') for key in value}
+    return {key: checks.number(value[key], checks.field(f'{field}.{key}')) for key in value}
 
 
 def _phase_energy(value, field: str) -> float:
@@ -163,7 +158,7 @@ def _phase_energy(value, field: str) -> float:
         if 'energy_per_atom' not in value:
             raise ValueError(f'field `{field}`: expected a number or {{"energy_per_atom": eV/atom}}')
         value = value['energy_per_atom']
-    return _number(value, field)
+    return checks.number(value, checks.field(field))
 
 
 def normalise_evaluation(evaluation: Mapping, base: str | os.PathLike | None = None) -> dict:
@@ -263,8 +258,7 @@ def normalise_evaluation(evaluation: Mapping, base: str | os.PathLike | None = N
             result[key] = evaluation[key]
     if 'reference_evaluations' in evaluation:
         value = evaluation['reference_evaluations']
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'field `evaluation.reference_evaluations`: expected a positive integer, got {value!r}')
+        checks.positive_integer(value, checks.field('evaluation.reference_evaluations'))
         result['reference_evaluations'] = value
     if 'learning_curve' in evaluation:
         result['learning_curve'] = _learning_curve(evaluation['learning_curve'])
@@ -275,7 +269,9 @@ def normalise_evaluation(evaluation: Mapping, base: str | os.PathLike | None = N
         extra = sorted(set(goal) - set(_GOAL_KEYS))
         if extra:
             raise ValueError(f'field `evaluation.goal.{extra[0]}`: unknown key; known: {list(_GOAL_KEYS)}')
-        result['goal'] = {key: _number(value, f'evaluation.goal.{key}') for key, value in goal.items()}
+        result['goal'] = {
+            key: checks.number(value, checks.field(f'evaluation.goal.{key}')) for key, value in goal.items()
+        }
     for key in ('intended_use', 'not_for'):
         if key in evaluation:
             result[key] = _strings(evaluation[key], f'evaluation.{key}')
@@ -293,11 +289,13 @@ def _learning_curve(rows) -> list[dict]:
                 f'field `{field}`: expected {{"reference_evaluations": int, "phases": {{phase: eV/atom}}}}'
             )
         evaluations = row['reference_evaluations']
-        if isinstance(evaluations, bool) or not isinstance(evaluations, int):
+        if not checks.is_integer(evaluations):
             raise ValueError(f'field `{field}.reference_evaluations`: expected an integer')
         if not isinstance(row['phases'], Mapping):
             raise ValueError(f'field `{field}.phases`: expected {{phase: eV/atom}}')
-        phases = {name: _number(value, f'{field}.phases.{name}') for name, value in row['phases'].items()}
+        phases = {
+            name: checks.number(value, checks.field(f'{field}.phases.{name}')) for name, value in row['phases'].items()
+        }
         result.append({'reference_evaluations': evaluations, 'phases': phases})
     return result
 

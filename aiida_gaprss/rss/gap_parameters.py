@@ -59,6 +59,8 @@ from collections.abc import Mapping, Sequence
 
 from aiida_gaprss.common.merge import deep_merge
 
+from ..common import checks
+
 logger = logging.getLogger(__name__)
 
 __all__ = (
@@ -269,8 +271,7 @@ def per_structure_sigmas(n_atoms: int, energy: float, forces: float, virial: flo
     ValueError
         For a non-positive atom count or sigma (the message names the field).
     """
-    if isinstance(n_atoms, bool) or not isinstance(n_atoms, int) or n_atoms <= 0:
-        raise ValueError(f'n_atoms: expected a positive integer, got {n_atoms!r}')
+    checks.positive_integer(n_atoms, 'n_atoms')
     energy = _number(energy, 'energy', 'pos')
     forces = _number(forces, 'forces', 'pos')
     virial = _number(virial, 'virial', 'pos')
@@ -372,9 +373,7 @@ def _validate_descriptor(descriptor, index: int) -> dict:
 
 
 def _atomic_number(value, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 118:
-        raise ValueError(f'{path}: expected an atomic number (1-118), got {value!r}')
-    return value
+    return checks.integer(value, path, minimum=1, maximum=118, expected='an atomic number (1-118)')
 
 
 def _atomic_numbers(value, path: str) -> list[int]:
@@ -383,14 +382,8 @@ def _atomic_numbers(value, path: str) -> list[int]:
     return [_atomic_number(z, f'{path}[{i}]') for i, z in enumerate(value)]
 
 
-def _flag(value, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f'{path}: expected true or false, got {value!r}')
-    return value
-
-
 #: Validators of the optional species fields of a descriptor (explicit multi-species descriptors).
-_SPECIES_KINDS = {'atomic_number': _atomic_number, 'atomic_numbers': _atomic_numbers, 'bool': _flag}
+_SPECIES_KINDS = {'atomic_number': _atomic_number, 'atomic_numbers': _atomic_numbers, 'bool': checks.boolean}
 
 
 def _check_descriptor_species(descriptors: list, symbols: list[str]) -> None:
@@ -489,13 +482,10 @@ def validate_gap_parameters(params: Mapping) -> dict:
 
     result['sparse_jitter'] = _number(params.get('sparse_jitter', 1e-8), 'sparse_jitter', 'pos')
     seed = params.get('seed', 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise ValueError(f'seed: expected an integer in [0, 2**31), got {seed!r}')
-    result['seed'] = seed
+    result['seed'] = checks.integer(seed, 'seed', minimum=0, maximum=2**31 - 1, expected='an integer in [0, 2**31)')
     for flag, default in (('do_copy_at_file', False), ('sparse_separate_file', True)):
         value = params.get(flag, default)
-        if not isinstance(value, bool):
-            raise ValueError(f'{flag}: expected true or false, got {value!r}')
+        checks.boolean(value, flag)
         result[flag] = value
     return result
 

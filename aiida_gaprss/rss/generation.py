@@ -61,6 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from ..common import checks
 from .batches import check_count, check_processes, collect, iter_batch
 from .dimers import DIMER_RANGE, generate_dimers
 from .elements import (
@@ -231,8 +232,7 @@ def _make_spec(element, *, seed, volume_mode, parity, natoms, symmops, radius, b
     if not any(symmops[0] <= k <= symmops[1] for k in POINT_GROUP_ORDERS):  # pragma: no cover - 1..48 always
         raise ValueError(f'symmops: no point-group order in {symmops}')
     atom_counts(natoms, parity)
-    if seed is None or isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')
+    checks.non_negative_integer(seed, 'seed')
     r = characteristic_radius(element, radius, bonding)
     kind = bonding_type(element, bonding)
     v0 = volume_per_atom(element, r, kind) if v0 is None else float(v0)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from aiida import orm
 
+from aiida_gaprss.common import checks
 from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
@@ -97,8 +98,7 @@ def get_indirect_builder(
     builder.code = codes['python']
     builder.parameters = orm.Dict(settings['parameters'])
     run_validation = settings.get('run_validation', True)
-    if not isinstance(run_validation, bool):
-        raise ValueError(f'field `overrides.run_validation`: expected true or false, got {run_validation!r}')
+    checks.boolean(run_validation, checks.field('overrides.run_validation'))
     builder.run_validation = orm.Bool(run_validation)
     if run_validation:
         validate_validation_settings(settings['parameters'], teacher.elements[0])
@@ -119,8 +119,7 @@ def get_indirect_builder(
 
 def _check_reference_size(settings: Mapping) -> None:
     size = settings.get('reference_subset_size', 10)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f'field `overrides.reference_subset_size`: expected an integer >= 1, got {size!r}')
+    checks.integer(size, checks.field('overrides.reference_subset_size'), minimum=1)
     if settings['parameters'].get('test_sets', {}).get('rss', {}).get('n', 0) < 1:
         raise ValueError('field `overrides.reference`: it labels a subset of the RSS test set, whose size is 0')
 
