@@ -23,7 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..common import checks
-from .build import COMMAND_FILENAME, REFIT_TOLERANCES, TRAINING_FILENAME, parse_command, phase_energies
+from .build import COMMAND_FILENAME, REFIT_TOLERANCES, TRAINING_FILENAME, parse_command
+from .measure import phase_energies
 from .store import load, metadata, path
 
 __all__ = ('REFIT_FILENAME', 'compare', 'format_comparison', 'refit')
