@@ -74,7 +74,7 @@ __all__ = (
     'fit_parameters',
     'gap_fit_command_line',
     'descriptor_string',
-    'per_structure_sigmas',
+    'structure_sigma_info',
     'select_descriptors',
     'table1_parameters',
     'validate_gap_parameters',
@@ -179,7 +179,7 @@ def fit_parameters(symbols: list[str], descriptors: list[dict], e0, overrides=No
     return validate_gap_parameters(deep_merge(params, overrides))
 
 
-def per_structure_sigmas(n_atoms: int, energy: float, forces: float, virial: float) -> dict[str, float]:
+def structure_sigma_info(n_atoms: int, energy: float, forces: float, virial: float) -> dict[str, float]:
     """``atoms.info`` sigma entries for one structure from per-atom ``energy``/``virial`` (eV/atom), ``forces`` (eV/Å).
 
     gap_fit reads per-structure ``energy_sigma`` and ``virial_sigma`` as absolute values for the whole cell, while the

@@ -4,15 +4,9 @@ The paper (Bernstein, Csányi & Deringer 2019, Methods) makes its random cells w
 6–24 atoms, positions repeated by 1–8 symmetry operations, a minimum separation of 1.8 r and a volume per atom
 centred on V0 = 14.5 r³ (covalent) or 5.5 r³ (metallic). This module reproduces that recipe in pure Python.
 
-Why not a library
------------------
-``buildcell`` is a Fortran program outside PyPI, and the Python wrapper of the paper's authors
-(``wfl.generate.buildcell``) needs that binary and pins numpy < 2. ``pyxtal`` is the well-kept Python library for
-symmetric random crystals, but measured on this machine it makes ~2 cells/s with a heavy tail (one cell took
-147 s and ignored its time-out), while the 10,000-cell initial pool has to be made in well under 90 s on two
-cores. So the *generator* is our own; the symmetry *data* come from pyxtal's Wyckoff-position tables (read once
-per space group and cached; pyxtal's generator is never called), and spglib is used in the tests to check the
-result.
+The generator is our own (buildcell is a Fortran program outside PyPI; pyxtal's generator was too slow and
+heavy-tailed for a 10,000-cell pool: docs/science.md); the symmetry *data* come from pyxtal's Wyckoff-position tables
+(read once per space group and cached), and spglib checks the result in the tests.
 
 Algorithm (per cell, all random numbers from one per-cell ``numpy`` generator)
 -----------------------------------------------------------------------------

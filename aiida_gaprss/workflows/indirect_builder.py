@@ -19,7 +19,7 @@ from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.protocols import load_indirect_protocol
 from aiida_gaprss.workflows.builders import fill_engine
-from aiida_gaprss.workflows.indirect_checks import validate_indirect_parameters, validate_validation_settings
+from aiida_gaprss.workflows.indirect_checks import check_validation_settings, validate_indirect_parameters
 
 __all__ = ('OVERRIDE_KEYS', 'get_indirect_builder')
 
@@ -101,7 +101,7 @@ def get_indirect_builder(
     checks.boolean(run_validation, checks.field('overrides.run_validation'))
     builder.run_validation = orm.Bool(run_validation)
     if run_validation:
-        validate_validation_settings(settings['parameters'], teacher.elements[0])
+        check_validation_settings(settings['parameters'], teacher.elements[0])
     if teacher_training_set is not None:
         builder.teacher_training_set = teacher_training_set
     if test_sets:

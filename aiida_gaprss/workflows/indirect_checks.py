@@ -25,7 +25,7 @@ __all__ = (
     'fit_seeds',
     'validate_indirect_inputs',
     'validate_indirect_parameters',
-    'validate_validation_settings',
+    'check_validation_settings',
     'validation_job_parameters',
 )
 
@@ -156,7 +156,7 @@ def validation_job_parameters(parameters: dict, element: str) -> dict:
     return result
 
 
-def validate_validation_settings(parameters: dict, element: str) -> None:
+def check_validation_settings(parameters: dict, element: str) -> None:
     """Check ``parameters['validation']`` with the validation job's own validator (as ``parameters.validation.*``)."""
     from aiida_gaprss.calculations.student_validation import validate_student_validation_parameters
 
@@ -181,7 +181,7 @@ def validate_indirect_inputs(value, _):
     if run_validation is None or run_validation.value:
         parameters = value['parameters'].get_dict()
         try:
-            validate_validation_settings(parameters, elements[0])
+            check_validation_settings(parameters, elements[0])
         except ValueError as exception:
             return str(exception)
         checks = parameters.get('validation', {}).get('checks', ['errors'])

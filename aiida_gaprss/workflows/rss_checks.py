@@ -14,7 +14,7 @@ __all__ = (
     'system_phases_error',
     'validate_reference_species',
     'validate_rss_inputs',
-    'validate_validation',
+    'check_validation_inputs',
     'validation_enabled',
     'validation_system',
 )
@@ -35,7 +35,7 @@ def validate_rss_inputs(value, _=None) -> str | None:
     if error:
         return error
     if validation_enabled(value):
-        error = validate_validation(value)
+        error = check_validation_inputs(value)
         if error:
             return error
     restart = value.get('restart', {})
@@ -103,7 +103,7 @@ def system_phases_error(elements) -> str | None:
     return None
 
 
-def validate_validation(value) -> str | None:
+def check_validation_inputs(value) -> str | None:
     """Errors of the loop's ``validation`` namespace (checked before anything runs), naming the field."""
     from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
     from aiida_gaprss.rss.phases import PHASES, system_phase_names
