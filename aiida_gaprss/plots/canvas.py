@@ -18,6 +18,7 @@ __all__ = (
     'PNG_MAGIC',
     'finite_array',
     'finite_pair',
+    'finish_png',
     'new_figure',
     'palette',
     'plain_log_ticks',
@@ -107,3 +108,11 @@ def palette(n: int) -> list:
 
     cmap = colormaps['tab10' if n <= 10 else 'tab20']
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def finish_png(figure, ax, path, title: str | None = None) -> pathlib.Path | bytes:
+    """Legend (small, best place) and ``title`` on ``ax``, then the PNG of ``figure`` (:func:`save_png`)."""
+    ax.legend(fontsize='small', loc='best')
+    if title:
+        ax.set_title(title)
+    return save_png(figure, path)

@@ -9,6 +9,7 @@ import numpy as np
 
 from aiida_gaprss.plots.canvas import (
     ERROR_FLOOR_MEV,
+    finish_png,
     finite_array,
     finite_pair,
     new_figure,
@@ -88,10 +89,7 @@ def plot_error_vs_cost(students: Sequence[Mapping], path=None, *, teacher_label:
     ax.set_xlabel('cost per MD step relative to the teacher')
     ax.set_ylabel('energy RMSE vs teacher (meV/atom)')
     ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize='small', loc='best')
-    if title:
-        ax.set_title(title)
-    return save_png(figure, path)
+    return finish_png(figure, ax, path, title)
 
 
 def plot_similarity_curve(curves: Mapping, path=None, *, reference_label: str = 'teacher', title=None):
@@ -117,10 +115,7 @@ def plot_similarity_curve(curves: Mapping, path=None, *, reference_label: str = 
     ax.set_xlabel('pressure (GPa)')
     ax.set_ylabel('SOAP similarity')
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize='small', loc='best')
-    if title:
-        ax.set_title(title)
-    return save_png(figure, path)
+    return finish_png(figure, ax, path, title)
 
 
 def plot_error_vs_cost_panels(students: Sequence[Mapping], path=None, *, teacher_label: str = 'teacher', title=None):

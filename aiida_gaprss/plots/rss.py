@@ -10,6 +10,7 @@ import numpy as np
 
 from aiida_gaprss.plots.canvas import (
     CONVERGED_MEV,
+    finish_png,
     finite_array,
     finite_pair,
     new_figure,
@@ -100,10 +101,7 @@ def plot_learning_curve(
     ax.set_xlabel('reference evaluations')
     ax.set_ylabel('energy error (meV/atom)')
     ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize='small', loc='best')
-    if title:
-        ax.set_title(title)
-    return save_png(figure, path)
+    return finish_png(figure, ax, path, title)
 
 
 def plot_energy_volume(curves: Mapping, path=None, *, relative: bool = True, title: str | None = None):
@@ -152,10 +150,7 @@ def plot_energy_volume(curves: Mapping, path=None, *, relative: bool = True, tit
     ax.set_xlabel('volume (Å$^3$/atom)')
     ax.set_ylabel('energy (eV/atom)' + (', relative' if relative else ''))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize='small', loc='best')
-    if title:
-        ax.set_title(title)
-    return save_png(figure, path)
+    return finish_png(figure, ax, path, title)
 
 
 def plot_formation_energies(sides: Mapping, element: str, path=None, *, title: str | None = None):
@@ -193,10 +188,7 @@ def plot_formation_energies(sides: Mapping, element: str, path=None, *, title: s
     ax.set_xlabel(f'fraction of {element}')
     ax.set_ylabel('formation energy (eV/atom)')
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize='small', loc='best')
-    if title:
-        ax.set_title(title)
-    return save_png(figure, path)
+    return finish_png(figure, ax, path, title)
 
 
 def plot_energy_scatter(per_iteration: Mapping, path=None, *, title: str | None = None):

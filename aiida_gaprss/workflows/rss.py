@@ -31,7 +31,7 @@ from aiida_gaprss.workflows.fit import GapFitWorkChain
 from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain
 from aiida_gaprss.workflows.python_job import StructureMapBaseWorkChain
 from aiida_gaprss.workflows.rss_checks import validate_rss_inputs, validation_enabled
-from aiida_gaprss.workflows.rss_functions import (
+from aiida_gaprss.workflows.rss_functions import (  # noqa: F401
     build_learning_curve,
     collect_exclusions,
     energy_scatter_data,
@@ -42,24 +42,11 @@ from aiida_gaprss.workflows.rss_functions import (
     structure_map_colours,
     structure_map_title,
 )
-from aiida_gaprss.workflows.rss_restart import restart_builder, restart_inputs
+from aiida_gaprss.workflows.rss_restart import restart_builder, restart_inputs  # noqa: F401
 from aiida_gaprss.workflows.validation import QE_KEYS, VASP_KEYS, ValidationWorkChain
 
-__all__ = (
-    'GapRssWorkChain',
-    'build_learning_curve',
-    'collect_exclusions',
-    'energy_scatter_data',
-    'plot_energy_scatter_of_run',
-    'plot_run_learning_curve',
-    'plot_run_structure_map',
-    'prediction_errors',
-    'restart_builder',
-    'restart_inputs',
-    'structure_map_colours',
-    'structure_map_title',
-    'validate_rss_inputs',
-)
+#: The calcfunctions, checks and restart helpers imported above are re-exported (their old import path).
+__all__ = ('GapRssWorkChain',)
 
 
 class GapRssWorkChain(WorkChain):
