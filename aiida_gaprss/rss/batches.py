@@ -92,13 +92,11 @@ def _ignore(count: int) -> None:
 
 def check_count(n, field='n') -> int:
     """``n`` as a non-negative int, else ValueError naming ``field``."""
-    checks.non_negative_integer(n, field)
-    return int(n)
+    return checks.non_negative_integer(n, field)
 
 
 def check_processes(processes) -> int:
     """A positive number of processes (None: all CPUs), else ValueError naming 'processes'."""
     if processes is None:
         return os.cpu_count() or 1
-    checks.positive_integer(processes, 'processes')
-    return int(processes)
+    return checks.positive_integer(processes, 'processes')

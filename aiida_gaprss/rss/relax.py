@@ -44,9 +44,8 @@ preconditioner cannot be built for an odd cell), the relaxation restarts from th
 PreconLBFGS itself treats a ``RuntimeError``/``ValueError`` raised inside its line search (by the calculator too)
 as a line-search failure: it resets its Hessian and retries once before raising.
 
-Performance notes (2-core shared machine): BLAS is limited to one thread during a relaxation (``blas_threads``);
-quippy calculators are asked for energy, forces and stress in one call; the default preconditioner is ASE's
-``'auto'`` (none below 100 atoms), which converged more random cells in fewer steps than forcing ``'Exp'``.
+BLAS is limited to one thread during a relaxation (``blas_threads``); quippy calculators are asked for energy,
+forces and stress in one call; the preconditioner is ASE's ``'auto'`` (none below 100 atoms; docs/science.md).
 """
 
 from __future__ import annotations
