@@ -157,7 +157,9 @@ def test_bad_input(tmp_path, call, field):
 def test_energy_scatter_tick_labels_do_not_overlap(monkeypatch):
     """A narrow range of large energies (QE's absolute -163.x eV/atom) gave ten x labels that ran into each other."""
     figures = []
-    monkeypatch.setattr(plots, '_save', lambda figure, path: figures.append(figure))
+    from aiida_gaprss.plots import rss as rss_plots
+
+    monkeypatch.setattr(rss_plots, 'save_png', lambda figure, path: figures.append(figure))
     rng = np.random.default_rng(0)
     for lo, hi in [(-163.6, -162.1), (-3456.2, -3455.05), (-4.4, -3.0)]:
         ref = rng.uniform(lo, hi, 30)

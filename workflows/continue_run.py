@@ -9,7 +9,7 @@ import sys
 from aiida import orm
 from aiida.engine import submit
 
-from aiida_gaprss.workflows.rss import restart_builder
+from aiida_gaprss.workflows.rss_restart import restart_builder
 
 if len(sys.argv) < 3:
     raise SystemExit('usage: verdi run workflows/continue_run.py PK NEW_BUDGET')

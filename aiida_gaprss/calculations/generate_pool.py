@@ -7,6 +7,7 @@ One element (``element``, ``radius``, ``bonding``) or a chemical system (``compo
 from __future__ import annotations
 
 from aiida_gaprss.calculations.structure_job import StructureJob
+from aiida_gaprss.common import checks
 from aiida_gaprss.rss.elements import validate_element
 from aiida_gaprss.rss.generation import parse_range
 
@@ -18,12 +19,6 @@ KEYS = {'element', 'n', 'seed', 'mode', 'parity', 'natoms', 'symmops', 'radius',
         'processes', 'dimer_box'}  # fmt: skip
 #: Keys of a chemical system (instead of ``element`` and ``radius``; ``bonding`` per element).
 COMPOUND_KEYS = (KEYS - {'element', 'radius'}) | {'composition', 'radii', 'min_separations'}
-
-
-def _positive_int(parameters: dict, key: str, *, minimum: int = 1) -> None:
-    value = parameters.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'field `parameters.{key}`: expected an integer >= {minimum}, got {value!r}')
 
 
 def validate_pool_parameters(parameters: dict) -> None:
@@ -45,14 +40,14 @@ def validate_pool_parameters(parameters: dict) -> None:
         from aiida_gaprss.rss.generation import DIMER_RANGE
 
         longest = 2 * DIMER_RANGE[1] * characteristic_radius(parameters['element'], parameters.get('radius'))
-        if isinstance(box, bool) or not isinstance(box, (int, float)) or box <= 2 * longest:
+        if not checks.is_number(box) or box <= 2 * longest:
             raise ValueError(
                 f'field `parameters.dimer_box`: expected a box edge above {2 * longest:.2f} Å (twice the longest '
                 f'dimer), got {box!r}'
             )
     radius = parameters.get('radius')
-    if radius is not None and (isinstance(radius, bool) or not isinstance(radius, (int, float)) or radius <= 0):
-        raise ValueError(f'field `parameters.radius`: expected a positive number (Å), got {radius!r}')
+    if radius is not None and (not checks.is_number(radius) or radius <= 0):
+        raise checks.refuse(checks.field('parameters.radius'), 'a positive number (Å)', radius)
     if parameters.get('bonding') not in (None, 'covalent', 'metallic'):
         raise ValueError(
             f"field `parameters.bonding`: expected 'covalent' or 'metallic', got {parameters['bonding']!r}"
@@ -61,13 +56,11 @@ def validate_pool_parameters(parameters: dict) -> None:
 
 def _validate_common(parameters: dict) -> None:
     """Counts, seed, mode, parity and ranges: the same for one element and for a chemical system."""
-    _positive_int(parameters, 'n')
-    _positive_int(parameters, 'seed', minimum=0)
-    for key in ('dimers', 'iteration'):
+    checks.integer(parameters.get('n'), checks.field('parameters.n'), minimum=1)
+    checks.integer(parameters.get('seed'), checks.field('parameters.seed'), minimum=0)
+    for key, minimum in (('dimers', 0), ('iteration', 0), ('processes', 1)):
         if key in parameters:
-            _positive_int(parameters, key, minimum=0)
-    if 'processes' in parameters:
-        _positive_int(parameters, 'processes')
+            checks.integer(parameters[key], checks.field(f'parameters.{key}'), minimum=minimum)
     if parameters.get('mode', 'narrow') not in MODES:
         raise ValueError(f'field `parameters.mode`: expected one of {MODES}, got {parameters.get("mode")!r}')
     if parameters.get('parity', 'any') not in PARITIES:
@@ -101,9 +94,9 @@ def validate_compound_pool_parameters(parameters: dict) -> None:
     common = {key: parameters.get(key) for key in ('radii', 'bonding', 'min_separations')}
     common['natoms'] = parameters.get('natoms', (6, 24))
     common['symmops'] = parameters.get('symmops', (1, 8))
-    checks = [('narrow', 'any'), ('wide', 'even')] if parameters.get('mode') == 'initial' else [
+    cell_kinds = [('narrow', 'any'), ('wide', 'even')] if parameters.get('mode') == 'initial' else [
         (parameters.get('mode', 'narrow'), parameters.get('parity', 'any'))]  # fmt: skip
-    for volume_mode, parity in checks:
+    for volume_mode, parity in cell_kinds:
         try:
             scales = check_compound_settings(
                 parameters['composition'], volume_mode=volume_mode, parity=parity, **common
@@ -115,7 +108,7 @@ def validate_compound_pool_parameters(parameters: dict) -> None:
     if box is not None:
         radii = scales.radii
         longest = 2 * DIMER_RANGE[1] * max(0.5 * (a + b) for a in radii for b in radii)
-        if isinstance(box, bool) or not isinstance(box, (int, float)) or box <= 2 * longest:
+        if not checks.is_number(box) or box <= 2 * longest:
             raise ValueError(
                 f'field `parameters.dimer_box`: expected a box edge above {2 * longest:.2f} Å (twice the longest '
                 f'dimer of any pair), got {box!r}'

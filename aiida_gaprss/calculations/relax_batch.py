@@ -7,9 +7,8 @@ ids. :class:`aiida_gaprss.workflows.relax.RelaxBatchBaseWorkChain` relaxes the r
 
 from __future__ import annotations
 
-import math
-
 from aiida_gaprss.calculations.structure_job import StructureJob
+from aiida_gaprss.common import checks
 from aiida_gaprss.rss.pressure import check_uniform
 
 __all__ = ('RelaxBatch', 'validate_relax_parameters')
@@ -30,18 +29,15 @@ def validate_relax_parameters(parameters: dict) -> None:
             if required:
                 raise ValueError(f'field `parameters.{key}`: required')
             continue
-        value = parameters[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f'field `parameters.{key}`: expected an integer >= {minimum}, got {value!r}')
+        checks.integer(parameters[key], checks.field(f'parameters.{key}'), minimum=minimum)
     fmax = parameters.get('fmax', 0.01)
-    if isinstance(fmax, bool) or not isinstance(fmax, (int, float)) or not math.isfinite(fmax) or fmax <= 0:
-        raise ValueError(f'field `parameters.fmax`: expected a positive force (eV/Å), got {fmax!r}')
+    checks.positive_number(fmax, checks.field('parameters.fmax'), expected='a positive force (eV/Å)')
     if 'trajectory_ids' in parameters:
         ids = parameters['trajectory_ids']
         if (
             not isinstance(ids, (list, tuple))
             or not ids
-            or any(isinstance(value, bool) or not isinstance(value, int) or value < 0 for value in ids)
+            or any(not checks.is_integer(value) or value < 0 for value in ids)
         ):
             raise ValueError(
                 f'field `parameters.trajectory_ids`: expected a non-empty list of integers >= 0, got {ids!r}'
@@ -59,8 +55,7 @@ def validate_relax_parameters(parameters: dict) -> None:
     for key, value in pressure.items():
         if key == 'uniform':
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f'field `parameters.pressure.{key}`: expected a positive number, got {value!r}')
+        checks.positive_number(value, checks.field(f'parameters.pressure.{key}'))
     if pressure.get('p0', 1.0) > MAX_PRESSURE_GPA:
         raise ValueError(
             f'field `parameters.pressure.p0`: {pressure["p0"]} GPa is beyond {MAX_PRESSURE_GPA} GPa '

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 from aiida_gaprss.calculations.structure_job import StructureJob
+from aiida_gaprss.common import checks
 
 __all__ = ('DIVERSITY_METHODS', 'METHODS', 'SelectStructures', 'validate_selection_parameters')
 
@@ -35,13 +34,9 @@ def validate_selection_parameters(parameters: dict) -> None:
     for key, minimum in (('n', 1), ('n_flat', 1), ('seed', 0), ('zeta', 1), ('processes', 1)):
         if key not in parameters and key in ('n',):
             raise ValueError(f'field `parameters.{key}`: required')
-        value = parameters.get(key, minimum)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f'field `parameters.{key}`: expected an integer >= {minimum}, got {value!r}')
+        checks.integer(parameters.get(key, minimum), checks.field(f'parameters.{key}'), minimum=minimum)
     if method == 'flat_histogram_cur' or 'kT' in parameters:
-        kT = parameters.get('kT')
-        if isinstance(kT, bool) or not isinstance(kT, (int, float)) or not math.isfinite(kT) or kT <= 0:
-            raise ValueError(f'field `parameters.kT`: expected a positive energy (eV), got {kT!r}')
+        checks.positive_number(parameters.get('kT'), checks.field('parameters.kT'), expected='a positive energy (eV)')
     enthalpy = parameters.get('enthalpy', 'own')
     if enthalpy not in ENTHALPY_MODES:
         raise ValueError(f'field `parameters.enthalpy`: expected one of {ENTHALPY_MODES}, got {enthalpy!r}')
@@ -69,9 +64,7 @@ def _validate_strained(strained) -> None:
     if unknown:
         raise ValueError(f'field `parameters.strained.{unknown[0]}`: unknown key; known: {sorted(STRAINED_KEYS)}')
     for key, minimum in (('n', 0), ('pool', 1)):
-        value = strained.get(key, minimum)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f'field `parameters.strained.{key}`: expected an integer >= {minimum}, got {value!r}')
+        checks.integer(strained.get(key, minimum), checks.field(f'parameters.strained.{key}'), minimum=minimum)
     if 'volume_range' in strained:
         try:
             check_volume_range(strained['volume_range'])

@@ -24,6 +24,7 @@ from aiida import orm
 from aiida.common.folders import Folder
 
 from aiida_gaprss.calculations.python_job import PythonJob
+from aiida_gaprss.common import checks
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
 
@@ -44,45 +45,34 @@ def validate_student_settings(parameters: dict, field: str = 'parameters') -> No
         if not isinstance(levels, list) or not levels:
             raise ValueError(f'field `{field}.levels`: expected a non-empty list of levels, got {levels!r}')
         for level in levels:
-            if isinstance(level, bool) or not isinstance(level, int) or level not in AVAILABLE_LEVELS:
-                raise ValueError(
-                    f'field `{field}.levels`: expected even integers in {AVAILABLE_LEVELS[0]}..{AVAILABLE_LEVELS[-1]}'
-                    f', got {level!r}'
-                )
+            if not checks.is_integer(level) or level not in AVAILABLE_LEVELS:
+                expected = f'even integers in {AVAILABLE_LEVELS[0]}..{AVAILABLE_LEVELS[-1]}'
+                raise checks.refuse(checks.field(f'{field}.levels'), expected, level)
         if len(set(levels)) != len(levels):
             raise ValueError(f'field `{field}.levels`: repeated level in {levels!r}')
     if 'seed' in parameters:
-        seed = parameters['seed']
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f'field `{field}.seed`: expected an integer >= 0, got {seed!r}')
+        checks.integer(parameters['seed'], checks.field(f'{field}.seed'), minimum=0)
     cutoff = parameters.get('cutoff', 5.0)
     min_dist = parameters.get('min_dist', 1.5)
     for key, value in (('cutoff', cutoff), ('min_dist', min_dist)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f'field `{field}.{key}`: expected a positive length (Å), got {value!r}')
+        checks.positive_number(value, checks.field(f'{field}.{key}'), expected='a positive length (Å)')
     if min_dist >= cutoff:
         raise ValueError(f'field `{field}.min_dist`: must be below the cut-off ({cutoff} Å), got {min_dist!r}')
     weights = parameters.get('weights', [10.0, 1.0, 0.01])
     if (
         not isinstance(weights, list)
         or len(weights) != 3
-        or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in weights)
+        or any(not checks.is_number(w) or not math.isfinite(w) or w < 0 for w in weights)
         or weights[0] <= 0
     ):
         raise ValueError(
             f'field `{field}.weights`: expected [energy, force, stress] >= 0 with energy > 0, got {weights!r}'
         )
-    max_iter = parameters.get('max_iter', 500)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
-        raise ValueError(f'field `{field}.max_iter`: expected an integer >= 0, got {max_iter!r}')
+    checks.integer(parameters.get('max_iter', 500), checks.field(f'{field}.max_iter'), minimum=0)
     tolerance = parameters.get('tolerance')
-    if tolerance is not None and (
-        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1
-    ):
-        raise ValueError(f'field `{field}.tolerance`: expected a fraction in (0, 1) or null, got {tolerance!r}')
-    window = parameters.get('window', 50)
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f'field `{field}.window`: expected an integer >= 1, got {window!r}')
+    if tolerance is not None:
+        checks.fraction(tolerance, checks.field(f'{field}.tolerance'), expected='a fraction in (0, 1) or null')
+    checks.integer(parameters.get('window', 50), checks.field(f'{field}.window'), minimum=1)
 
 
 def validate_student_fit_parameters(parameters: dict, field: str = 'parameters') -> None:

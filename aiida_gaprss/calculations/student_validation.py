@@ -29,6 +29,7 @@ from aiida import orm
 from aiida.common.folders import Folder
 
 from aiida_gaprss.calculations.python_job import PythonJob
+from aiida_gaprss.common import checks
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.data.student_potential import StudentPotential
@@ -72,16 +73,6 @@ SIMILARITY_KEYS = ('phase', 'pressures', 'pressure_window', 'soap')
 QUENCH_KEYS = ('relax', 'fmax', 'steps')
 
 
-def _positive_int(value, field: str, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
-
-
-def _positive_number(value, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f'field `{field}`: expected a positive number, got {value!r}')
-
-
 def _sub(parameters: dict, key: str, keys: tuple) -> dict:
     value = parameters.get(key, {})
     if value is None:
@@ -106,20 +97,20 @@ def validate_student_validation_parameters(parameters: dict) -> None:
         raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {list(KEYS)}')
     if 'seed' not in parameters:
         raise ValueError('field `parameters.seed`: required')
-    _positive_int(parameters['seed'], 'parameters.seed', 0)
+    checks.integer(parameters['seed'], checks.field('parameters.seed'), minimum=0)
     element = parameters.get('element', 'Si')
     if element not in PHASES or 'diamond' not in PHASES[element]:
         raise ValueError(f'field `parameters.element`: expected an element with a diamond phase, got {element!r}')
-    checks = parameters.get('checks', list(CHECKS))
-    if not isinstance(checks, list) or not checks or any(check not in CHECKS for check in checks):
-        raise ValueError(f'field `parameters.checks`: expected a non-empty list of {list(CHECKS)}, got {checks!r}')
+    wanted = parameters.get('checks', list(CHECKS))
+    if not isinstance(wanted, list) or not wanted or any(check not in CHECKS for check in wanted):
+        raise ValueError(f'field `parameters.checks`: expected a non-empty list of {list(CHECKS)}, got {wanted!r}')
     validate_md_protocol(parameters.get('protocol', 'fast'), parameters.get('overrides', {}) or {})
     speed = _sub(parameters, 'speed', SPEED_KEYS)
     if speed.get('kind', 'amorphous') not in ('amorphous', 'diamond'):
         raise ValueError(f"field `parameters.speed.kind`: expected 'amorphous' or 'diamond', got {speed['kind']!r}")
     for key in ('natoms', 'steps', 'repeats'):
         if key in speed:
-            _positive_int(speed[key], f'parameters.speed.{key}')
+            checks.integer(speed[key], checks.field(f'parameters.speed.{key}'), minimum=1)
     similarity = _sub(parameters, 'similarity', SIMILARITY_KEYS)
     phase = similarity.get('phase', 'sh')
     if phase not in PHASES.get(element, {}):
@@ -129,20 +120,20 @@ def validate_student_validation_parameters(parameters: dict) -> None:
         if not isinstance(pressures, list) or not pressures:
             raise ValueError('field `parameters.similarity.pressures`: expected a non-empty list of pressures (GPa)')
         for value in pressures:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not checks.is_number(value) or not math.isfinite(value):
                 raise ValueError(f'field `parameters.similarity.pressures`: not a finite pressure: {value!r}')
     if 'pressure_window' in similarity:
-        _positive_int(similarity['pressure_window'], 'parameters.similarity.pressure_window')
+        checks.integer(similarity['pressure_window'], checks.field('parameters.similarity.pressure_window'), minimum=1)
     soap = similarity.get('soap') or {}
     if not isinstance(soap, dict) or set(soap) - set(SIMILARITY_SOAP):
         raise ValueError(f'field `parameters.similarity.soap`: expected a dict with keys among {list(SIMILARITY_SOAP)}')
     quench = _sub(parameters, 'quench', QUENCH_KEYS)
-    if 'relax' in quench and not isinstance(quench['relax'], bool):
-        raise ValueError(f'field `parameters.quench.relax`: expected true or false, got {quench["relax"]!r}')
+    if 'relax' in quench:
+        checks.boolean(quench['relax'], checks.field('parameters.quench.relax'))
     if 'fmax' in quench:
-        _positive_number(quench['fmax'], 'parameters.quench.fmax')
+        checks.positive_number(quench['fmax'], checks.field('parameters.quench.fmax'))
     if 'steps' in quench:
-        _positive_int(quench['steps'], 'parameters.quench.steps')
+        checks.integer(quench['steps'], checks.field('parameters.quench.steps'), minimum=1)
 
 
 def _validate_inputs(value, _):
@@ -157,8 +148,8 @@ def _validate_inputs(value, _):
         missing = {'energy', 'forces'} - set(structures.labels)
         if missing:
             return f'field `test_sets.{name}`: every structure needs teacher labels {sorted(missing)}'
-    checks = value['parameters'].get_dict().get('checks') if 'parameters' in value else None
-    if (checks is None or 'errors' in checks) and not value.get('test_sets'):
+    wanted = value['parameters'].get_dict().get('checks') if 'parameters' in value else None
+    if (wanted is None or 'errors' in wanted) and not value.get('test_sets'):
         return 'field `test_sets`: the errors check needs at least one teacher-labelled test set'
     return None
 

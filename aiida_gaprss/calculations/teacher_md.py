@@ -14,12 +14,12 @@ Parameters (validated before submission by :func:`validate_teacher_md_parameters
 from __future__ import annotations
 
 import logging
-import math
 
 from aiida import orm
 from aiida.common.folders import Folder
 
 from aiida_gaprss.calculations.python_job import PythonJob
+from aiida_gaprss.common import checks
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 
@@ -31,22 +31,6 @@ LOGGER = logging.getLogger(__name__)
 RUNS = ('compression', 'melt_quench')
 #: Keys of the ``parameters`` input.
 KEYS = ('seed', 'protocol', 'overrides', 'runs', 'repeats', 'element')
-
-
-def _integer(value, field: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
-
-
-def _number(value, field: str, *, positive: bool = False, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f'field `{field}`: expected a number, got {value!r}')
-    if positive and value <= 0:
-        raise ValueError(f'field `{field}`: expected a positive number, got {value!r}')
-    if not positive and value < 0:
-        raise ValueError(f'field `{field}`: expected a non-negative number, got {value!r}')
 
 
 def validate_md_protocol(protocol: str, overrides: dict | None, field: str = 'parameters') -> dict:
@@ -61,26 +45,26 @@ def validate_md_protocol(protocol: str, overrides: dict | None, field: str = 'pa
         merged = get_protocol(protocol, overrides or {})
     except ValueError as exception:
         raise ValueError(f'field `{field}.overrides`: {exception}') from exception
-    _integer(merged['natoms'], f'{field}.overrides.natoms', 1)
-    for key in ('update_every', 'snapshot_every'):
-        _integer(merged[key], f'{field}.overrides.{key}', 1)
+    for key in ('natoms', 'update_every', 'snapshot_every'):
+        checks.integer(merged[key], checks.field(f'{field}.overrides.{key}'), minimum=1)
     for key in ('volume_per_atom', 'timestep_fs', 'taup_fs', 'compressibility'):
-        _number(merged[key], f'{field}.overrides.{key}', positive=True)
-    _number(merged['min_distance'], f'{field}.overrides.min_distance')
+        checks.positive_number(merged[key], checks.field(f'{field}.overrides.{key}'))
+    checks.non_negative_number(merged['min_distance'], checks.field(f'{field}.overrides.min_distance'))
     if merged['barostat'] not in BAROSTATS:
         raise ValueError(f'field `{field}.overrides.barostat`: expected one of {BAROSTATS}, got {merged["barostat"]!r}')
     compression = merged['compression']
-    _number(compression['temperature'], f'{field}.overrides.compression.temperature', positive=True)
+    checks.positive_number(compression['temperature'], checks.field(f'{field}.overrides.compression.temperature'))
     for key in ('thermalise_ps', 'ramp_ps', 'p_start', 'p_max'):
-        _number(compression[key], f'{field}.overrides.compression.{key}')
+        checks.non_negative_number(compression[key], checks.field(f'{field}.overrides.compression.{key}'))
     if compression['thermalise_ps'] + compression['ramp_ps'] <= 0:
         raise ValueError(f'field `{field}.overrides.compression`: thermalise_ps + ramp_ps must be positive')
     melt = merged['melt_quench']
     for key in ('t_melt', 't_final', 'quench_rate'):
-        _number(melt[key], f'{field}.overrides.melt_quench.{key}', positive=True)
+        checks.positive_number(melt[key], checks.field(f'{field}.overrides.melt_quench.{key}'))
     for key in ('melt_ps', 'anneal_ps'):
-        _number(melt[key], f'{field}.overrides.melt_quench.{key}')
-    _number(melt['pressure'], f'{field}.overrides.melt_quench.pressure', allow_none=True)
+        checks.non_negative_number(melt[key], checks.field(f'{field}.overrides.melt_quench.{key}'))
+    if melt['pressure'] is not None:
+        checks.non_negative_number(melt['pressure'], checks.field(f'{field}.overrides.melt_quench.pressure'))
     return merged
 
 
@@ -93,12 +77,12 @@ def validate_teacher_md_parameters(parameters: dict, field: str = 'parameters') 
         raise ValueError(f'field `{field}.{unknown[0]}`: unknown key; known: {list(KEYS)}')
     if 'seed' not in parameters:
         raise ValueError(f'field `{field}.seed`: required')
-    _integer(parameters['seed'], f'{field}.seed', 0)
+    checks.integer(parameters['seed'], checks.field(f'{field}.seed'), minimum=0)
     validate_md_protocol(parameters.get('protocol', 'fast'), parameters.get('overrides'), field)
     runs = parameters.get('runs', ['compression'])
     if not isinstance(runs, list) or not runs or any(run not in RUNS for run in runs):
         raise ValueError(f'field `{field}.runs`: expected a non-empty list of {RUNS}, got {runs!r}')
-    _integer(parameters.get('repeats', 1), f'{field}.repeats', 1)
+    checks.integer(parameters.get('repeats', 1), checks.field(f'{field}.repeats'), minimum=1)
     try:
         validate_element(parameters.get('element', 'Si'))
     except ValueError as exception:

@@ -17,7 +17,6 @@ Both are parsed by :class:`aiida_gaprss.parsers.validate_potential.ValidatePoten
 from __future__ import annotations
 
 import logging
-import math
 from typing import ClassVar
 
 from aiida import orm
@@ -25,6 +24,7 @@ from aiida.common.folders import Folder
 
 from aiida_gaprss.calculations.ase_batch import validate_calculator_or_potential
 from aiida_gaprss.calculations.python_job import PythonJob
+from aiida_gaprss.common import checks
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 
@@ -41,16 +41,6 @@ KEYS = {'element', 'phases', 'relax', 'eos', 'processes'}
 RELAX_KEYS = {'fmax', 'steps', 'smax'}
 EOS_KEYS = {'volume_factors', 'relax', 'fmax', 'steps', 'phases'}
 MAP_KEYS = {'element', 'soap', 'processes'}
-
-
-def _positive_number(value, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f'field `{field}`: expected a positive number, got {value!r}')
-
-
-def _positive_int(value, field: str, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
 
 
 def validate_validation_parameters(parameters: dict, *, known_phases_only: bool = True) -> None:
@@ -88,9 +78,9 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
         raise ValueError(f'field `parameters.relax.{unknown[0]}`: unknown key; known: {sorted(RELAX_KEYS)}')
     for key in ('fmax', 'smax'):
         if key in relax:
-            _positive_number(relax[key], f'parameters.relax.{key}')
+            checks.positive_number(relax[key], checks.field(f'parameters.relax.{key}'))
     if 'steps' in relax:
-        _positive_int(relax['steps'], 'parameters.relax.steps')
+        checks.integer(relax['steps'], checks.field('parameters.relax.steps'), minimum=1)
     eos = parameters.get('eos', {})
     if eos is not None:
         if not isinstance(eos, dict):
@@ -102,13 +92,13 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
         if not isinstance(factors, list) or len(factors) < 5:
             raise ValueError('field `parameters.eos.volume_factors`: expected a list of at least 5 numbers')
         for value in factors:
-            _positive_number(value, 'parameters.eos.volume_factors')
+            checks.positive_number(value, checks.field('parameters.eos.volume_factors'))
         if eos.get('relax', 'auto') not in RELAX_MODES:
             raise ValueError(f'field `parameters.eos.relax`: expected one of {RELAX_MODES}, got {eos["relax"]!r}')
         if 'fmax' in eos:
-            _positive_number(eos['fmax'], 'parameters.eos.fmax')
+            checks.positive_number(eos['fmax'], checks.field('parameters.eos.fmax'))
         if 'steps' in eos:
-            _positive_int(eos['steps'], 'parameters.eos.steps', 0)
+            checks.integer(eos['steps'], checks.field('parameters.eos.steps'), minimum=0)
         if 'phases' in eos:
             subset = eos['phases']
             if not isinstance(subset, list) or not subset or not all(isinstance(name, str) for name in subset):
@@ -118,7 +108,7 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
                 raise ValueError(f'field `parameters.eos.phases`: {outside[0]!r} is not one of `parameters.phases` '
                                  f'{phases}')  # fmt: skip
     if 'processes' in parameters:
-        _positive_int(parameters['processes'], 'parameters.processes')
+        checks.integer(parameters['processes'], checks.field('parameters.processes'), minimum=1)
 
 
 def validate_map_parameters(parameters: dict) -> None:
@@ -135,7 +125,7 @@ def validate_map_parameters(parameters: dict) -> None:
     if unknown:
         raise ValueError(f'field `parameters.soap.{unknown[0]}`: unknown key; known: {sorted(KPCA_SOAP)}')
     if 'processes' in parameters:
-        _positive_int(parameters['processes'], 'parameters.processes')
+        checks.integer(parameters['processes'], checks.field('parameters.processes'), minimum=1)
 
 
 def _validate_inputs(value, _):

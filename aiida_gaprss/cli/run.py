@@ -89,7 +89,7 @@ def cmd_continue(previous, budget, max_iterations, wait):
     """Continue the finished or failed GAP-RSS run PK from what it finished (no reference calculation repeated)."""
     from aiida import orm
 
-    from aiida_gaprss.workflows.rss import restart_builder
+    from aiida_gaprss.workflows.rss_restart import restart_builder
 
     pk = previous.pk
     builder = restart_builder(previous)

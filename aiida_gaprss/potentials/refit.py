@@ -22,7 +22,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .build import COMMAND_FILENAME, REFIT_TOLERANCES, TRAINING_FILENAME, parse_command, phase_energies
+from ..common import checks
+from .build import COMMAND_FILENAME, REFIT_TOLERANCES, TRAINING_FILENAME, parse_command
+from .measure import phase_energies
 from .store import load, metadata, path
 
 __all__ = ('REFIT_FILENAME', 'compare', 'format_comparison', 'refit')
@@ -70,8 +72,8 @@ def refit(
     folder = path(name, root)
     info = metadata(name, root)
     command = parse_command((folder / COMMAND_FILENAME).read_text(encoding='utf-8'))
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f'field `seed`: expected an integer, got {seed!r}')
+    if seed is not None:
+        checks.integer(seed, checks.field('seed'))
     program = shutil.which(gap_fit) or shutil.which(gap_fit, path=str(pathlib.Path(sys.executable).parent))
     if program is None:
         raise ValueError(f'field `gap_fit`: program {gap_fit!r} not found (install quippy-ase, or put gap_fit on PATH)')

@@ -10,7 +10,6 @@ import yaml
 
 __all__ = (
     'PROTOCOL_FOLDER',
-    'indirect_protocol_names',
     'load_gaprss_protocol',
     'load_indirect_protocol',
     'md_protocols',
@@ -66,11 +65,6 @@ def load_gaprss_protocol(name: str | None = None) -> dict:
         For an unknown name; the message names the field ``protocol`` and lists the known ones.
     """
     return _load('gaprss', name)
-
-
-def indirect_protocol_names() -> list[str]:
-    """Names of the indirect-learning protocols (``indirect.yaml``)."""
-    return _names('indirect')
 
 
 def load_indirect_protocol(name: str | None = None) -> dict:

@@ -25,12 +25,12 @@ Units: Å, degrees, Å⁻¹. No aiida imports.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
 
+from ..common import checks
 from .neighbours import neighbour_list
 
 logger = logging.getLogger(__name__)
@@ -77,14 +77,6 @@ def _check_atoms(atoms, field: str = 'atoms') -> Atoms:
     return atoms
 
 
-def _check_positive(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f'{field}: expected a positive number, got {value!r}')
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f'{field}: expected a positive number, got {value!r}')
-    return float(value)
-
-
 def coordination_cutoff(element: str) -> float:
     """Default nearest-neighbour cut-off (Å) for ``element`` (:data:`COORDINATION_CUTOFFS`, else 2.6 × r_cov)."""
     from ase.data import atomic_numbers, covalent_radii
@@ -98,7 +90,7 @@ def coordination_cutoff(element: str) -> float:
 
 def _cutoff_for(atoms: Atoms, cutoff: float | None) -> float:
     if cutoff is not None:
-        return _check_positive(cutoff, 'cutoff')
+        return checks.positive_number(cutoff, 'cutoff')
     elements = sorted(set(atoms.get_chemical_symbols()))
     return max(coordination_cutoff(symbol) for symbol in elements)
 
@@ -192,9 +184,8 @@ def radial_distribution(atoms: Atoms, r_max: float = 10.0, n_bins: int = 400) ->
     atoms = _check_atoms(atoms)
     if not np.all(atoms.pbc):
         raise ValueError('atoms: g(r) needs a fully periodic structure')
-    r_max = _check_positive(r_max, 'r_max')
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int | np.integer) or n_bins < 2:
-        raise ValueError(f'n_bins: expected an integer >= 2, got {n_bins!r}')
+    r_max = checks.positive_number(r_max, 'r_max')
+    checks.integer(n_bins, 'n_bins', minimum=2)
     d = neighbour_list('d', atoms, r_max)
     edges = np.linspace(0.0, r_max, n_bins + 1)
     counts, _ = np.histogram(d, bins=edges)
@@ -361,7 +352,7 @@ def soap_similarity(
         _check_atoms(atoms, f'structures[{index}]')
     for index, atoms in enumerate(references):
         _check_atoms(atoms, f'reference[{index}]')
-    zeta = _check_positive(zeta, 'zeta')
+    zeta = checks.positive_number(zeta, 'zeta')
     species = soap_species(structures + references)
     p = averaged_soap(
         structures + references,
@@ -395,7 +386,7 @@ def shortest_bond(atoms: Atoms) -> float:
 def rescale_to_shortest_bond(atoms: Atoms, r0: float = 1.0) -> Atoms:
     """A copy of ``atoms`` scaled isotropically so that its shortest bond is ``r0`` (Å)."""
     atoms = _check_atoms(atoms)
-    r0 = _check_positive(r0, 'r0')
+    r0 = checks.positive_number(r0, 'r0')
     factor = r0 / shortest_bond(atoms)
     scaled = atoms.copy()
     scaled.calc = None
@@ -458,10 +449,9 @@ def kpca_map(
     atoms_list = list(atoms_list)
     if len(atoms_list) < 2:
         raise ValueError(f'atoms_list: need at least 2 structures for a map, got {len(atoms_list)}')
-    if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer) or n_components < 1:
-        raise ValueError(f'n_components: expected a positive integer, got {n_components!r}')
-    zeta = _check_positive(zeta, 'zeta')
-    coordination_factor = _check_positive(coordination_factor, 'coordination_factor')
+    checks.positive_integer(n_components, 'n_components')
+    zeta = checks.positive_number(zeta, 'zeta')
+    coordination_factor = checks.positive_number(coordination_factor, 'coordination_factor')
     params = dict(KPCA_SOAP)
     if soap:
         unknown = set(soap) - set(KPCA_SOAP)

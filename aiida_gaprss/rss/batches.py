@@ -12,8 +12,9 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 
-import numpy as np
 from ase import Atoms
+
+from aiida_gaprss.common import checks
 
 __all__ = ('check_count', 'check_processes', 'collect', 'iter_batch', 'progress_callback', 'run_batch')
 
@@ -91,15 +92,11 @@ def _ignore(count: int) -> None:
 
 def check_count(n, field='n') -> int:
     """``n`` as a non-negative int, else ValueError naming ``field``."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f'{field}: expected a non-negative integer, got {n!r}')
-    return int(n)
+    return checks.non_negative_integer(n, field)
 
 
 def check_processes(processes) -> int:
     """A positive number of processes (None: all CPUs), else ValueError naming 'processes'."""
     if processes is None:
         return os.cpu_count() or 1
-    if isinstance(processes, bool) or not isinstance(processes, int | np.integer) or processes < 1:
-        raise ValueError(f'processes: expected a positive integer, got {processes!r}')
-    return int(processes)
+    return checks.positive_integer(processes, 'processes')

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 
+from ..common import checks
 from .elements import validate_element
 
 __all__ = ('CompositionSpace', 'formula_counts', 'formula_string', 'parse_composition')
@@ -134,8 +135,7 @@ def _stoichiometry(value) -> dict[str, int]:
                 symbol = validate_element(symbol)
             except ValueError:
                 raise ValueError(f'composition: unknown element {symbol!r}') from None
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise ValueError(f'composition.{symbol}: expected a non-negative integer count, got {count!r}')
+            checks.integer(count, f'composition.{symbol}', minimum=0, expected='a non-negative integer count')
             out[symbol] = count
         if not any(out.values()):
             raise ValueError(f'composition: the stoichiometry {value!r} has no atoms')

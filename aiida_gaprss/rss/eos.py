@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from ase import Atoms, units
 
+from ..common import checks
+
 logger = logging.getLogger(__name__)
 
 __all__ = (
@@ -218,15 +220,12 @@ def energy_volume_scan(
         raise ValueError(f'{field}: expected a non-empty list of positive numbers')
     if not (isinstance(fmax, int | float) and fmax > 0):
         raise ValueError(f'fmax: expected a positive number (eV/Å), got {fmax!r}')
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f'steps: expected a non-negative integer, got {steps!r}')
+    checks.non_negative_integer(steps, 'steps')
     if isinstance(calculator, dict):
         calculator = calculator_from_spec(calculator)
 
-    if blas_threads is not None and (
-        isinstance(blas_threads, bool) or not isinstance(blas_threads, int) or blas_threads < 1
-    ):
-        raise ValueError(f'blas_threads: expected None or a positive integer, got {blas_threads!r}')
+    if blas_threads is not None:
+        checks.positive_integer(blas_threads, 'blas_threads', expected='None or a positive integer')
     if blas_threads is None:
         return _scan(atoms, calculator, factors, relax, fmax, steps)
     from threadpoolctl import threadpool_limits

@@ -4,15 +4,9 @@ The paper (Bernstein, Csányi & Deringer 2019, Methods) makes its random cells w
 6–24 atoms, positions repeated by 1–8 symmetry operations, a minimum separation of 1.8 r and a volume per atom
 centred on V0 = 14.5 r³ (covalent) or 5.5 r³ (metallic). This module reproduces that recipe in pure Python.
 
-Why not a library
------------------
-``buildcell`` is a Fortran program outside PyPI, and the Python wrapper of the paper's authors
-(``wfl.generate.buildcell``) needs that binary and pins numpy < 2. ``pyxtal`` is the well-kept Python library for
-symmetric random crystals, but measured on this machine it makes ~2 cells/s with a heavy tail (one cell took
-147 s and ignored its time-out), while the 10,000-cell initial pool has to be made in well under 90 s on two
-cores. So the *generator* is our own; the symmetry *data* come from pyxtal's Wyckoff-position tables (read once
-per space group and cached; pyxtal's generator is never called), and spglib is used in the tests to check the
-result.
+The generator is our own (buildcell is a Fortran program outside PyPI; pyxtal's generator was too slow and
+heavy-tailed for a 10,000-cell pool: docs/science.md); the symmetry *data* come from pyxtal's Wyckoff-position tables
+(read once per space group and cached), and spglib checks the result in the tests.
 
 Algorithm (per cell, all random numbers from one per-cell ``numpy`` generator)
 -----------------------------------------------------------------------------
@@ -61,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 
+from ..common import checks
 from .batches import check_count, check_processes, collect, iter_batch
 from .dimers import DIMER_RANGE, generate_dimers
 from .elements import (
@@ -231,8 +226,7 @@ def _make_spec(element, *, seed, volume_mode, parity, natoms, symmops, radius, b
     if not any(symmops[0] <= k <= symmops[1] for k in POINT_GROUP_ORDERS):  # pragma: no cover - 1..48 always
         raise ValueError(f'symmops: no point-group order in {symmops}')
     atom_counts(natoms, parity)
-    if seed is None or isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')
+    checks.non_negative_integer(seed, 'seed')
     r = characteristic_radius(element, radius, bonding)
     kind = bonding_type(element, bonding)
     v0 = volume_per_atom(element, r, kind) if v0 is None else float(v0)

@@ -39,6 +39,7 @@ import numpy as np
 from ase import Atoms, units
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+from aiida_gaprss.common import checks
 from aiida_gaprss.protocols import md_protocols
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,7 @@ def random_start(
     ValueError
         If the arguments are out of range or the atoms cannot be placed (box too dense for ``min_distance``).
     """
-    if isinstance(natoms, bool) or not isinstance(natoms, (int, np.integer)) or natoms < 1:
-        raise ValueError(f'natoms: expected a positive integer, got {natoms!r}')
+    checks.positive_integer(natoms, 'natoms')
     if not volume_per_atom > 0:
         raise ValueError(f'volume_per_atom: expected > 0, got {volume_per_atom!r}')
     if not min_distance >= 0:
@@ -306,8 +306,7 @@ def run_schedule(
     if barostat not in BAROSTATS:
         raise ValueError(f'barostat: expected one of {BAROSTATS}, got {barostat!r}')
     for name, value in (('update_every', update_every), ('snapshot_every', snapshot_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f'{name}: expected a positive integer, got {value!r}')
+        checks.positive_integer(value, name)
     if snapshot_every % update_every:
         raise ValueError(f'snapshot_every: expected a multiple of update_every ({update_every}), got {snapshot_every}')
     for name, value in (('timestep_fs', timestep_fs), ('taup_fs', taup_fs), ('compressibility', compressibility)):

@@ -37,8 +37,9 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 from ase import Atoms
+
+from ..common import checks
 
 logger = logging.getLogger(__name__)
 
@@ -371,10 +372,7 @@ def build_phase(element: str, name: str, *, scale: float | None = None, primitiv
     if name not in table[element]:
         raise ValueError(f'name: unknown phase {name!r} of {element}; available: {list(table[element])}')
     if scale is not None:
-        if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating) or not math.isfinite(scale):
-            raise ValueError(f'scale: expected a positive number, got {scale!r}')
-        if scale <= 0:
-            raise ValueError(f'scale: expected a positive number, got {scale!r}')
+        checks.positive_number(scale, 'scale')
     spec = table[element][name]
     atoms = crystal(
         list(spec.species) or [element] * len(spec.basis),

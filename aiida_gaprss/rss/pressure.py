@@ -16,15 +16,14 @@ import math
 
 import numpy as np
 
+from aiida_gaprss.common import checks
+
 __all__ = ('check_uniform', 'pressure_density', 'sample_pressures')
 
 
 def _check_scale(p0: float, beta: float) -> float:
     for field, value in (('p0', p0), ('beta', beta)):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not math.isfinite(value):
-            raise ValueError(f'{field} must be a finite number, got {value!r}')
-        if value <= 0:
-            raise ValueError(f'{field} must be > 0, got {value}')
+        checks.positive_number(value, field)
     return float(beta) * float(p0)
 
 
@@ -40,7 +39,7 @@ def check_uniform(uniform) -> tuple[float, float, float] | None:
     values = {}
     for key in ('fraction', 'min', 'max'):
         value = uniform[key]
-        if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not math.isfinite(value):
+        if not checks.is_number(value) or not math.isfinite(value):
             raise ValueError(f'uniform.{key}: must be a finite number, got {value!r}')
         values[key] = float(value)
     if not 0 < values['fraction'] <= 1:
@@ -71,8 +70,7 @@ def sample_pressures(n: int, *, p0: float = 1.0, beta: float = 0.2, seed, unifor
     ``seed`` is an int or a numpy Generator. Without ``uniform`` the draws are those of earlier versions (same seed,
     same pressures).
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f'n must be an integer >= 0, got {n!r}')
+    checks.integer(n, 'n', minimum=0)
     if seed is None:
         raise ValueError('seed is required (pressures must be reproducible)')
     scale = _check_scale(p0, beta)

@@ -44,9 +44,8 @@ preconditioner cannot be built for an odd cell), the relaxation restarts from th
 PreconLBFGS itself treats a ``RuntimeError``/``ValueError`` raised inside its line search (by the calculator too)
 as a line-search failure: it resets its Hessian and retries once before raising.
 
-Performance notes (2-core shared machine): BLAS is limited to one thread during a relaxation (``blas_threads``);
-quippy calculators are asked for energy, forces and stress in one call; the default preconditioner is ASE's
-``'auto'`` (none below 100 atoms), which converged more random cells in fewer steps than forcing ``'Exp'``.
+BLAS is limited to one thread during a relaxation (``blas_threads``); quippy calculators are asked for energy,
+forces and stress in one call; the preconditioner is ASE's ``'auto'`` (none below 100 atoms; docs/science.md).
 """
 
 from __future__ import annotations
@@ -64,6 +63,7 @@ from ase import Atoms, units
 from ase.filters import FrechetCellFilter
 from threadpoolctl import threadpool_limits
 
+from ..common import checks
 from .neighbours import neighbour_list
 from .potentials import calculator_from_spec, validate_calculator_spec
 
@@ -213,8 +213,7 @@ def _check_structure(atoms, index: int) -> None:
 def _check_options(fmax, steps, smax, explode_factor, collapse_factor, min_distance, optimizer, fallback):
     if not (isinstance(fmax, (int, float)) and fmax > 0):
         raise ValueError(f'fmax: expected a positive number (eV/A), got {fmax!r}')
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f'steps: expected a non-negative integer, got {steps!r}')
+    checks.non_negative_integer(steps, 'steps')
     if not (isinstance(smax, (int, float)) and smax > 0):
         raise ValueError(f'smax: expected a positive number (GPa), got {smax!r}')
     if not (isinstance(explode_factor, (int, float)) and explode_factor > 1):
@@ -331,10 +330,8 @@ def relax_one(
     """
     _check_options(fmax, steps, smax, explode_factor, collapse_factor, min_distance, optimizer, fallback)
     _check_structure(atoms, trajectory_id)
-    if blas_threads is not None and (
-        isinstance(blas_threads, bool) or not isinstance(blas_threads, int) or blas_threads < 1
-    ):
-        raise ValueError(f'blas_threads: expected None or a positive integer, got {blas_threads!r}')
+    if blas_threads is not None:
+        checks.positive_integer(blas_threads, 'blas_threads', expected='None or a positive integer')
     try:
         pressure = float(pressure)
     except (TypeError, ValueError):
@@ -572,8 +569,7 @@ def relax_structures(
     for i, atoms in enumerate(atoms_list):
         _check_structure(atoms, i)
     p = _normalise_pressures(pressures, n)
-    if isinstance(processes, bool) or not isinstance(processes, (int, np.integer)) or processes < 1:
-        raise ValueError(f'processes: expected a positive integer, got {processes!r}')
+    checks.positive_integer(processes, 'processes')
     if not (isinstance(rattle, (int, float)) and rattle >= 0):
         raise ValueError(f'rattle: expected a non-negative number (A), got {rattle!r}')
     unknown = set(relax_options) - {

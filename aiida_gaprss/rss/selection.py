@@ -27,6 +27,8 @@ import logging
 
 import numpy as np
 
+from aiida_gaprss.common import checks
+
 logger = logging.getLogger(__name__)
 
 __all__ = (
@@ -50,7 +52,7 @@ DENSE_SOLVER_MAX = 3000
 
 
 def _check_count(n, pool_size: int, field: str = 'n') -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+    if not checks.is_integer(n):
         raise ValueError(f'{field} must be an integer, got {n!r}')
     n = int(n)
     if n < 1:
@@ -105,8 +107,7 @@ def kernel_matrix(descriptors, *, zeta: int = 4, center: bool = False, dtype=np.
         Working precision; ``float32`` halves the memory (10,000 structures: 0.4 GB instead of 0.8 GB).
     """
     P = _check_matrix(descriptors).astype(dtype, copy=False)
-    if isinstance(zeta, bool) or not isinstance(zeta, int | np.integer) or zeta < 1:
-        raise ValueError(f'zeta must be a positive integer, got {zeta!r}')
+    checks.positive_integer(zeta, 'zeta')
     K = P @ P.T
     if zeta != 1:
         np.power(K, int(zeta), out=K)
@@ -164,8 +165,7 @@ def _pick(scores: np.ndarray, n: int, stochastic: bool, seed) -> np.ndarray:
 def _default_rank(n: int, size: int, rank: int | None) -> int:
     if rank is None:
         rank = max(1, n // 2)
-    if isinstance(rank, bool) or not isinstance(rank, int | np.integer) or rank < 1:
-        raise ValueError(f'rank must be a positive integer, got {rank!r}')
+    checks.positive_integer(rank, 'rank')
     return int(min(rank, size - 1)) if size > 1 else 1
 
 
@@ -256,16 +256,14 @@ def descriptor_cur(
 def random_selection(pool_size: int, n: int, *, seed=0) -> np.ndarray:
     """Uniform random selection without replacement of ``n`` of ``pool_size`` indices (sorted); ablation baseline."""
     _check_seed(seed)
-    if isinstance(pool_size, bool) or not isinstance(pool_size, int | np.integer) or pool_size < 1:
-        raise ValueError(f'pool_size must be a positive integer, got {pool_size!r}')
+    checks.positive_integer(pool_size, 'pool_size')
     n = _check_count(n, int(pool_size))
     return np.sort(np.random.default_rng(seed).choice(int(pool_size), size=n, replace=False))
 
 
 def flat_histogram_kt(iteration: int) -> float:
     """The paper's Boltzmann temperature (eV) for RSS iteration ``iteration`` (1-based): 0.3, 0.2, then 0.1."""
-    if isinstance(iteration, bool) or not isinstance(iteration, int | np.integer) or iteration < 1:
-        raise ValueError(f'iteration must be an integer >= 1, got {iteration!r}')
+    checks.integer(iteration, 'iteration', minimum=1)
     return {1: 0.3, 2: 0.2}.get(int(iteration), 0.1)
 
 

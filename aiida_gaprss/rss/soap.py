@@ -54,6 +54,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from aiida_gaprss.common import checks
+
 logger = logging.getLogger(__name__)
 
 __all__ = (
@@ -82,8 +84,7 @@ class SoapParameters:
 
     def __init__(self, *, n_max: int, l_max: int, sigma: float, r_cut: float, species: Sequence[str], backend: str):
         for field, value in (('n_max', n_max), ('l_max', l_max)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f'{field} must be a positive integer, got {value!r}')
+            checks.positive_integer(value, field)
         if l_max > 20:
             raise ValueError(f'l_max must be <= 20, got {l_max}')
         for field, value in (('sigma', sigma), ('r_cut', r_cut)):
@@ -318,13 +319,12 @@ def averaged_soap(
     species = list(species) if species is not None else soap_species(atoms_list)
     params = SoapParameters(n_max=n_max, l_max=l_max, sigma=sigma, r_cut=r_cut, species=species, backend=backend)
     _validate_atoms(atoms_list, params.species)
-    if isinstance(processes, bool) or not isinstance(processes, int | np.integer) or processes < 1:
-        raise ValueError(f'processes must be a positive integer, got {processes!r}')
+    checks.positive_integer(processes, 'processes')
     n = len(atoms_list)
     if chunk_size is None:
         chunk_size = max(1, min(250, math.ceil(n / (8 * processes))))
-    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
-        raise ValueError(f'chunk_size must be a positive integer, got {chunk_size!r}')
+    else:
+        checks.positive_integer(chunk_size, 'chunk_size')
     chunks = [(start, atoms_list[start : start + chunk_size]) for start in range(0, n, chunk_size)]
     logger.info('averaged SOAP (%s) of %d cells, %d chunks, %d process(es)', backend, n, len(chunks), processes)
 

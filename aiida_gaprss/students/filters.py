@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
+from aiida_gaprss.common import checks
 from aiida_gaprss.rss.hull import SPECIAL_CONFIG_TYPES, lower_hull_distance
 from aiida_gaprss.rss.neighbours import neighbour_list
 
@@ -57,11 +58,9 @@ def validate_filter_settings(settings: dict, field: str = 'filter') -> dict:
     result = {}
     for key in FILTER_KEYS:
         value = settings.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
-        ):
-            raise ValueError(f'field `{field}.{key}`: expected a positive number or null, got {value!r}')
-        result[key] = None if value is None else float(value)
+        if value is not None:
+            value = checks.positive_number(value, checks.field(f'{field}.{key}'), expected='a positive number or null')
+        result[key] = value
     return result
 
 

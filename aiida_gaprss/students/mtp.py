@@ -37,6 +37,8 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import atomic_numbers, chemical_symbols
 
+from aiida_gaprss.common import checks
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -85,10 +87,8 @@ def untrained_mtp_text(level: int, *, cutoff: float = 5.0, min_dist: float = 1.5
     ValueError
         If ``level`` is not available or the radii are inconsistent.
     """
-    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or int(level) not in AVAILABLE_LEVELS:
-        raise ValueError(
-            f'level: expected an even integer in {AVAILABLE_LEVELS[0]}..{AVAILABLE_LEVELS[-1]}, got {level!r}'
-        )
+    if not checks.is_integer(level) or int(level) not in AVAILABLE_LEVELS:
+        raise checks.refuse('level', f'an even integer in {AVAILABLE_LEVELS[0]}..{AVAILABLE_LEVELS[-1]}', level)
     if not (0.0 < float(min_dist) < float(cutoff)):
         raise ValueError(f'cutoff: expected 0 < min_dist ({min_dist}) < cutoff ({cutoff})')
     blob = resources.files(__package__).joinpath('untrained_mtps', f'{int(level):02d}.mtp.gz').read_bytes()
@@ -201,12 +201,10 @@ def fit_student(
         raise ValueError(f'weights: expected three non-negative (energy > 0) numbers, got {weights!r}')
     if isinstance(max_iter, bool) or int(max_iter) < 0:
         raise ValueError(f'max_iter: expected a non-negative integer, got {max_iter!r}')
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')
+    checks.non_negative_integer(seed, 'seed')
     if tolerance is not None and (isinstance(tolerance, bool) or not 0 < float(tolerance) < 1):
         raise ValueError(f'tolerance: expected a number in (0, 1) or None, got {tolerance!r}')
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f'window: expected a positive integer, got {window!r}')
+    checks.positive_integer(window, 'window')
     images = _training_images(train_atoms)
     numbers = sorted({int(z) for atoms in images for z in atoms.numbers})
     workdir = Path(workdir)

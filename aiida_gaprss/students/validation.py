@@ -54,6 +54,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from ase import Atoms, units
 
+from aiida_gaprss.common import checks
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -77,14 +79,6 @@ __all__ = [
 TRANSITION_MIN_RISE = 0.05
 #: SOAP of the similarity analysis (paper Table S1; see the module docstring).
 SIMILARITY_SOAP = {'n_max': 8, 'l_max': 6, 'sigma': 0.5, 'r_cut': 5.0, 'zeta': 4.0, 'backend': 'quippy'}
-
-
-def _positive(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f'{field}: expected a positive number, got {value!r}')
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f'{field}: expected a positive number, got {value!r}')
-    return float(value)
 
 
 # ------------------------------------------------------------------------------------------------ relaxations
@@ -187,8 +181,7 @@ def snapshot_pressures(snapshots: Sequence[Atoms], window: int = 1) -> np.ndarra
 
     Snapshots without ``info['pressure_instantaneous']`` use ``info['pressure_target']``.
     """
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise ValueError(f'pressure_window: expected a positive integer, got {window!r}')
+    checks.positive_integer(window, 'pressure_window')
     values = []
     for index, atoms in enumerate(snapshots):
         value = atoms.info.get('pressure_instantaneous', atoms.info.get('pressure_target'))
@@ -264,7 +257,7 @@ def similarity_curve(
         return {**empty, 'volume_per_atom': [], 'soap': params}
     pressures = snapshot_pressures(frames, pressure_window)
     references = [reference_at_pressure(grid, p) for p in pressures]
-    zeta = _positive(params.pop('zeta'), 'soap.zeta')
+    zeta = checks.positive_number(params.pop('zeta'), 'soap.zeta')
     cells = list(frames) + references + [grid[0]]
     p = averaged_soap(cells, species=soap_species(cells), **params)
     n = len(frames)
@@ -293,8 +286,7 @@ def _sorted_curve(pressure, similarity) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise ValueError(f'window: expected a positive integer, got {window!r}')
+    checks.positive_integer(window, 'window')
     half = int(window) // 2
     return np.array([values[max(0, i - half) : i + half + 1].mean() for i in range(len(values))])
 
@@ -428,8 +420,7 @@ def speed_cell(kind: str = 'amorphous', natoms: int = 64, *, element: str = 'Si'
     from aiida_gaprss.rss.md import random_start
     from aiida_gaprss.rss.phases import build_phase
 
-    if isinstance(natoms, bool) or not isinstance(natoms, int | np.integer) or natoms < 1:
-        raise ValueError(f'speed_cell.natoms: expected a positive integer, got {natoms!r}')
+    checks.positive_integer(natoms, 'speed_cell.natoms')
     if kind == 'diamond':
         n = max(1, round((natoms / 8) ** (1 / 3)))
         return build_phase(element, 'diamond', primitive=False) * (n, n, n)
@@ -446,10 +437,8 @@ def md_cost(
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f'speed_steps: expected a positive integer, got {steps!r}')
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f'speed_repeats: expected a positive integer, got {repeats!r}')
+    checks.positive_integer(steps, 'speed_steps')
+    checks.positive_integer(repeats, 'speed_repeats')
     start = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     MaxwellBoltzmannDistribution(start, temperature_K=300.0, rng=np.random.default_rng(seed))
     best = float('inf')

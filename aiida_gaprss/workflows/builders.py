@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from aiida import orm
 
+from aiida_gaprss.common import checks
 from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.protocols import load_gaprss_protocol
 from aiida_gaprss.rss.elements import validate_element
@@ -34,12 +35,6 @@ ENGINE_CODES = {'qe': 'pw', 'vasp': 'vasp', 'ase': 'python'}
 #: Keys ``overrides`` may hold.
 OVERRIDE_KEYS = ('budget', 'max_iterations', 'num_select_initial', 'num_select', 'parameters', 'fit', 'reference',
                  'convergence_tolerance', 'max_concurrent', 'gap_fit_options', 'validation')  # fmt: skip
-
-
-def _positive(value, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'field `{field}`: expected a positive integer, got {value!r}')
-    return value
 
 
 def get_gaprss_builder(
@@ -100,7 +95,7 @@ def get_gaprss_builder(
     builder = process_class.get_builder()
     builder.code = codes['python']
     for key in ('budget', 'max_iterations', 'num_select_initial', 'num_select'):
-        setattr(builder, key, orm.Int(_positive(settings[key], key)))
+        setattr(builder, key, orm.Int(checks.positive_integer(settings[key], checks.field(key))))
     if settings.get('convergence_tolerance') is not None:
         builder.convergence_tolerance = orm.Float(float(settings['convergence_tolerance']))
     if composition is not None:
@@ -159,7 +154,8 @@ def _fill_reference(builder, engine: str, settings: dict, codes, ase_default) ->
     reference = builder.reference
     reference.engine = orm.Str(engine)
     if 'max_concurrent' in settings:
-        reference.max_concurrent = orm.Int(_positive(settings['max_concurrent'], 'max_concurrent'))
+        concurrent = checks.positive_integer(settings['max_concurrent'], checks.field('max_concurrent'))
+        reference.max_concurrent = orm.Int(concurrent)
     choice = settings['reference'].get(engine)
     if engine == 'ase':
         choice = dict(choice or {})
@@ -173,8 +169,7 @@ def _set_validation(builder, element: str, engine: str, protocol: str | None, en
     from aiida_gaprss.rss.phases import PHASES
     from aiida_gaprss.workflows.validation import loop_validation_inputs
 
-    if not isinstance(enabled, bool):
-        raise ValueError(f'field `overrides.validation`: expected true or false, got {enabled!r}')
+    checks.boolean(enabled, checks.field('overrides.validation'))
     if not enabled:
         return
     if element not in PHASES:

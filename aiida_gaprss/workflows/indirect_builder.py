@@ -13,12 +13,13 @@ from collections.abc import Mapping
 
 from aiida import orm
 
+from aiida_gaprss.common import checks
 from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.protocols import load_indirect_protocol
 from aiida_gaprss.workflows.builders import fill_engine
-from aiida_gaprss.workflows.indirect_checks import validate_indirect_parameters, validate_validation_settings
+from aiida_gaprss.workflows.indirect_checks import check_validation_settings, validate_indirect_parameters
 
 __all__ = ('OVERRIDE_KEYS', 'get_indirect_builder')
 
@@ -97,11 +98,10 @@ def get_indirect_builder(
     builder.code = codes['python']
     builder.parameters = orm.Dict(settings['parameters'])
     run_validation = settings.get('run_validation', True)
-    if not isinstance(run_validation, bool):
-        raise ValueError(f'field `overrides.run_validation`: expected true or false, got {run_validation!r}')
+    checks.boolean(run_validation, checks.field('overrides.run_validation'))
     builder.run_validation = orm.Bool(run_validation)
     if run_validation:
-        validate_validation_settings(settings['parameters'], teacher.elements[0])
+        check_validation_settings(settings['parameters'], teacher.elements[0])
     if teacher_training_set is not None:
         builder.teacher_training_set = teacher_training_set
     if test_sets:
@@ -119,8 +119,7 @@ def get_indirect_builder(
 
 def _check_reference_size(settings: Mapping) -> None:
     size = settings.get('reference_subset_size', 10)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f'field `overrides.reference_subset_size`: expected an integer >= 1, got {size!r}')
+    checks.integer(size, checks.field('overrides.reference_subset_size'), minimum=1)
     if settings['parameters'].get('test_sets', {}).get('rss', {}).get('n', 0) < 1:
         raise ValueError('field `overrides.reference`: it labels a subset of the RSS test set, whose size is 0')
 

@@ -9,13 +9,13 @@ Every check raises (or, as the spec validator, returns) a message naming the fie
 from __future__ import annotations
 
 import copy
-import math
 
 from aiida_gaprss.calculations.generate_pool import validate_pool_parameters
 from aiida_gaprss.calculations.relax_batch import validate_relax_parameters
 from aiida_gaprss.calculations.select_structures import validate_selection_parameters
 from aiida_gaprss.calculations.student_fit import validate_student_settings
 from aiida_gaprss.calculations.teacher_md import validate_teacher_md_parameters
+from aiida_gaprss.common import checks
 from aiida_gaprss.students.filters import validate_filter_settings
 
 __all__ = (
@@ -25,7 +25,7 @@ __all__ = (
     'fit_seeds',
     'validate_indirect_inputs',
     'validate_indirect_parameters',
-    'validate_validation_settings',
+    'check_validation_settings',
     'validation_job_parameters',
 )
 
@@ -44,12 +44,6 @@ STEPS = ('md', 'generate', 'relabel', 'select', 'relax', 'label', 'fit', 'valida
 RESERVED_TEST_SETS = ('rss', 'compression', 'rss_reference')
 
 
-def _integer(value, field: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f'field `{field}`: expected an integer >= {minimum}, got {value!r}')
-    return value
-
-
 def _check_keys(section, known, field: str) -> dict:
     if not isinstance(section, dict):
         raise ValueError(f'field `{field}`: expected a dict, got {section!r}')
@@ -66,7 +60,7 @@ def _reprefix(exception: ValueError, old: str, new: str) -> ValueError:
 def validate_indirect_parameters(parameters: dict, element: str = 'Si') -> None:
     """Raise ``ValueError`` naming the field (``parameters.<section>.<key>``) for bad indirect-learning parameters."""
     _check_keys(parameters, SECTIONS, 'parameters')
-    seed = _integer(parameters.get('seed', 1), 'parameters.seed', 0)
+    seed = checks.integer(parameters.get('seed', 1), checks.field('parameters.seed'), minimum=0)
 
     md = _check_keys(parameters.get('md', {}), MD_KEYS, 'parameters.md')
     try:
@@ -81,7 +75,7 @@ def validate_indirect_parameters(parameters: dict, element: str = 'Si') -> None:
     dataset = _check_keys(parameters.get('dataset', {}), DATASET_KEYS, 'parameters.dataset')
     if 'size' not in dataset:
         raise ValueError('field `parameters.dataset.size`: required (number of snapshots)')
-    _integer(dataset['size'], 'parameters.dataset.size', 1)
+    checks.integer(dataset['size'], checks.field('parameters.dataset.size'), minimum=1)
     method = dataset.get('method', 'cur')
     if method not in SELECTION_METHODS:
         raise ValueError(
@@ -103,12 +97,11 @@ def validate_indirect_parameters(parameters: dict, element: str = 'Si') -> None:
         {key: value for key, value in student.items() if key not in ('seeds', 'direct')}, 'parameters.student'
     )
     fit_seeds(parameters)
-    if not isinstance(student.get('direct', False), bool):
-        raise ValueError(f'field `parameters.student.direct`: expected true or false, got {student["direct"]!r}')
+    checks.boolean(student.get('direct', False), checks.field('parameters.student.direct'))
 
     test_sets = _check_keys(parameters.get('test_sets', {}), TEST_SET_KEYS, 'parameters.test_sets')
     rss = _check_keys(test_sets.get('rss', {}), RSS_KEYS, 'parameters.test_sets.rss')
-    if _integer(rss.get('n', 0), 'parameters.test_sets.rss.n', 0) > 0:
+    if checks.integer(rss.get('n', 0), checks.field('parameters.test_sets.rss.n'), minimum=0) > 0:
         pool = {key: rss[key] for key in ('natoms', 'symmops', 'processes') if key in rss}
         try:
             validate_pool_parameters({**pool, 'element': element, 'n': rss['n'], 'seed': seed})
@@ -120,10 +113,9 @@ def validate_indirect_parameters(parameters: dict, element: str = 'Si') -> None:
         except ValueError as exception:
             raise _reprefix(exception, 'parameters.', 'parameters.test_sets.rss.') from exception
     compression = _check_keys(test_sets.get('compression', {}), COMPRESSION_KEYS, 'parameters.test_sets.compression')
-    _integer(compression.get('size', 0), 'parameters.test_sets.compression.size', 0)
+    checks.integer(compression.get('size', 0), checks.field('parameters.test_sets.compression.size'), minimum=0)
     min_pressure = compression.get('min_pressure', 5.0)
-    if isinstance(min_pressure, bool) or not isinstance(min_pressure, (int, float)) or not math.isfinite(min_pressure):
-        raise ValueError(f'field `parameters.test_sets.compression.min_pressure`: expected GPa, got {min_pressure!r}')
+    checks.number(min_pressure, checks.field('parameters.test_sets.compression.min_pressure'), expected='GPa')
     if not isinstance(test_sets.get('relabel_extra', True), bool):
         raise ValueError('field `parameters.test_sets.relabel_extra`: expected true or false')
 
@@ -164,7 +156,7 @@ def validation_job_parameters(parameters: dict, element: str) -> dict:
     return result
 
 
-def validate_validation_settings(parameters: dict, element: str) -> None:
+def check_validation_settings(parameters: dict, element: str) -> None:
     """Check ``parameters['validation']`` with the validation job's own validator (as ``parameters.validation.*``)."""
     from aiida_gaprss.calculations.student_validation import validate_student_validation_parameters
 
@@ -189,7 +181,7 @@ def validate_indirect_inputs(value, _):
     if run_validation is None or run_validation.value:
         parameters = value['parameters'].get_dict()
         try:
-            validate_validation_settings(parameters, elements[0])
+            check_validation_settings(parameters, elements[0])
         except ValueError as exception:
             return str(exception)
         checks = parameters.get('validation', {}).get('checks', ['errors'])
@@ -230,8 +222,7 @@ def fit_seeds(parameters: dict) -> list[int]:
     if not isinstance(seeds, list) or not seeds:
         raise ValueError(f'field `parameters.student.seeds`: expected a non-empty list of integers, got {seeds!r}')
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f'field `parameters.student.seeds`: expected integers >= 0, got {seed!r}')
+        checks.integer(seed, checks.field('parameters.student.seeds'), minimum=0, expected='integers >= 0')
     if len(set(seeds)) != len(seeds):
         raise ValueError(f'field `parameters.student.seeds`: repeated seed in {seeds!r}')
     return list(seeds)

@@ -28,6 +28,7 @@ from aiida.engine import ToContext, WorkChain, append_, if_
 from aiida_gaprss.calculations.generate_pool import validate_pool_parameters
 from aiida_gaprss.calculations.relax_batch import validate_relax_parameters
 from aiida_gaprss.calculations.select_structures import METHODS, validate_selection_parameters
+from aiida_gaprss.common import checks
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.selection import flat_histogram_kt
@@ -53,14 +54,10 @@ def validate_iteration_parameters(parameters: dict, element: str = 'Si', composi
     unknown = sorted(set(parameters) - set(ITERATION_KEYS))
     if unknown:
         raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {list(ITERATION_KEYS)}')
-    seed = parameters.get('seed', 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f'field `parameters.seed`: expected an integer >= 0, got {seed!r}')
+    seed = checks.integer(parameters.get('seed', 0), checks.field('parameters.seed'), minimum=0)
     pool = dict(parameters.get('pool', {}))
     pool.setdefault('n', 1)
-    n_relax = pool.pop('n_relax', 1)
-    if isinstance(n_relax, bool) or not isinstance(n_relax, int) or n_relax < 1:
-        raise ValueError(f'field `parameters.pool.n_relax`: expected an integer >= 1, got {n_relax!r}')
+    checks.integer(pool.pop('n_relax', 1), checks.field('parameters.pool.n_relax'), minimum=1)
     with _section('pool'):
         if composition is None:
             validate_pool_parameters({**pool, 'element': element, 'seed': seed})
@@ -71,14 +68,11 @@ def validate_iteration_parameters(parameters: dict, element: str = 'Si', composi
     }
     with _section('relax'):
         validate_relax_parameters({**relax, 'seed': seed})
-    batches = parameters.get('relax', {}).get('batches', 1)
-    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
-        raise ValueError(f'field `parameters.relax.batches`: expected an integer >= 1, got {batches!r}')
+    checks.integer(parameters.get('relax', {}).get('batches', 1), checks.field('parameters.relax.batches'), minimum=1)
     if 'trajectory_ids' in parameters.get('relax', {}):
         raise ValueError('field `parameters.relax.trajectory_ids`: set by the workflow on restarts, not an input')
     jobs = parameters.get('relax', {}).get('max_iterations', 3)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f'field `parameters.relax.max_iterations`: expected an integer >= 1, got {jobs!r}')
+    checks.integer(jobs, checks.field('parameters.relax.max_iterations'), minimum=1)
     selection = dict(parameters.get('selection', {}))
     for key, default in (('initial_method', 'kernel_cur'), ('later_method', 'flat_histogram_cur')):
         method = selection.pop(key, default)

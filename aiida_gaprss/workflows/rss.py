@@ -1,271 +1,52 @@
 """``GapRssWorkChain`` (``gaprss.rss``): GAP-RSS from nothing (or from an earlier run) to a potential.
 
-Runs :class:`~aiida_gaprss.workflows.iteration.GapRssIterationWorkChain` children, labelled ``iteration_00``,
-``iteration_01``, ..., until the reference budget is used, ``max_iterations`` is reached, or (optionally) the
-energy error of the previous potential on the newly labelled structures falls below ``convergence_tolerance``.
+Runs :class:`~aiida_gaprss.workflows.iteration.GapRssIterationWorkChain` children (``iteration_00``, ``01``, ...)
+until the reference budget is used, ``max_iterations`` is reached, or the energy error of the previous potential on
+the newly labelled structures falls below ``convergence_tolerance``. Outputs the final ``potential`` and
+``database``, every iteration's potential, the ``learning_curve``, the ``exclusions`` and PNG ``plots``.
 
-Outputs: the final ``potential`` and ``database``, every iteration's potential in ``potentials.iteration_XX``, the
-``learning_curve`` (reference evaluations, database size, training errors and prediction errors per iteration) and
-the run's ``exclusions``, and PNG plots (``plots.learning_curve`` always; ``plots.energy_scatter`` once an iteration
-k >= 1 has run).
+**Validation** (optional, ``validation.enabled``): after each fit a
+:class:`~aiida_gaprss.workflows.validation.ValidationWorkChain` (``validation_XX``) relaxes the known phases and
+scans E(V) beside the next iteration; the reference side is computed once per run (a phase whose reference
+relaxation failed is computed by the next validation) and reused. The run then outputs the last ``phase_errors``,
+``energy_volume`` (``formation_energies`` for several elements), ``validation_reference`` and, unless
+``validation.structure_map`` is False, the KPCA ``structure_map`` of the final database.
 
-**Validation** (optional, off by default; ``validation.enabled``): after each iteration's fit, a
-:class:`~aiida_gaprss.workflows.validation.ValidationWorkChain` (``validation_XX``) relaxes the known phases and scans
-E(V) with the new potential; the reference side (engine ``ase`` or ``qe`` of the loop's ``reference`` inputs, or
-``validation.reference_results``) is computed once per run, in the first validation, and reused by the later ones;
-a phase whose reference relaxation failed there (e.g. a pw.x killed with its machine) is computed by the next one.
-Nothing in the loop depends on a validation, so it runs beside the next iteration (which awaits it: the first
-validation has finished before the second starts); the last one runs beside the structure map.
-The learning curve then has each iteration's phase errors (``phase_errors``: phase -> eV/atom, each phase at its own
-method's minimum), and the run outputs the last ``phase_errors`` and ``energy_volume``, the reference side
-(``validation_reference``), ``plots.energy_volume`` and — unless ``validation.structure_map`` is False — the KPCA
-``structure_map`` of the final database (a :class:`~aiida_gaprss.calculations.validate_potential.StructureMap` job)
-and ``plots.structure_map``.
-
-``plots.energy_scatter`` shows, for every iteration k >= 1, the energy of the structures labelled in iteration k as
-predicted by the previous potential (the relaxation frames it produced) against the reference; iteration 0 has no
-previous potential and is left out (its training errors are in the learning curve).
-
-**Several elements.** ``composition`` instead of ``element`` (see :mod:`aiida_gaprss.workflows.chemical_system`):
-iteration 0 has dimers of every species pair, every fit uses ``e0`` per element (the isolated-atom energies of the
-first iteration, passed on to the later ones). The validation is that of the chemical system (``elements``, the
-composition's elements in its order): the elements' ground states and their known compounds (Si–C: the SiC
-polytypes), with the run's outputs ``formation_energies`` and ``plots.formation_energies`` of the last one; a system
-without known compound phases is refused by name when its validation is asked for. The structure map marks no
-phases and is coloured by composition.
-
-**Continuing a run.** ``restart.database`` (and ``restart.potential``, ``restart.iteration``) start from what an
-earlier run finished — to raise its budget or to recover from a failure — without repeating any reference
-calculation: the finished labels are in the database. Without ``restart.potential`` the first iteration of the
-continued run is fitted to the given database before anything else happens (:func:`restart_inputs` finds the inputs
-from an earlier run's node).
+**Several elements**: ``composition`` instead of ``element`` (:mod:`aiida_gaprss.workflows.chemical_system`).
+**Continuing a run**: ``restart.*`` (:mod:`aiida_gaprss.workflows.rss_restart`). The calcfunctions are in
+:mod:`aiida_gaprss.workflows.rss_functions`, the input checks in :mod:`aiida_gaprss.workflows.rss_checks`.
 """
 
 from __future__ import annotations
 
 from aiida import orm
 from aiida.common import AttributeDict
-from aiida.engine import ToContext, WorkChain, calcfunction, if_, while_
+from aiida.engine import ToContext, WorkChain, if_, while_
 
-from aiida_gaprss.calculations.gap_fit import validate_training_set
 from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.rss.validation import retry_phases
-from aiida_gaprss.workflows import chemical_system, compound_iteration, rss_checks
+from aiida_gaprss.workflows import chemical_system, compound_iteration
 from aiida_gaprss.workflows.fit import GapFitWorkChain
-from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain, validate_system_parameters
+from aiida_gaprss.workflows.iteration import GapRssIterationWorkChain
 from aiida_gaprss.workflows.python_job import StructureMapBaseWorkChain
+from aiida_gaprss.workflows.rss_checks import validate_rss_inputs, validation_enabled
+from aiida_gaprss.workflows.rss_functions import (  # noqa: F401
+    build_learning_curve,
+    collect_exclusions,
+    energy_scatter_data,
+    plot_energy_scatter_of_run,
+    plot_run_learning_curve,
+    plot_run_structure_map,
+    prediction_errors,
+    structure_map_colours,
+    structure_map_title,
+)
+from aiida_gaprss.workflows.rss_restart import restart_builder, restart_inputs  # noqa: F401
 from aiida_gaprss.workflows.validation import QE_KEYS, VASP_KEYS, ValidationWorkChain
 
-__all__ = (
-    'GapRssWorkChain',
-    'plot_energy_scatter_of_run',
-    'plot_run_learning_curve',
-    'restart_builder',
-    'restart_inputs',
-    'structure_map_colours',
-    'structure_map_title',
-)
-
-
-@calcfunction
-def build_learning_curve(**nodes) -> orm.Dict:
-    """Learning curve from each iteration's fit metrics, selection and labels (keys ``<kind>_<iteration>``).
-
-    ``training_energy_rmse`` is over every training structure, ``training_energy_rmse_cells`` over the periodic cells
-    only (no dimers: :func:`aiida_gaprss.jobs.gap_errors.energy_rmse_of_cells`).
-    """
-    from aiida_gaprss.jobs.gap_errors import energy_rmse_of_cells
-
-    iterations = sorted({int(key.rsplit('_', 1)[1]) for key in nodes})
-    rows = []
-    evaluations = 0
-    for k in iterations:
-        row = {'iteration': k}
-        if f'selected_{k:02d}' in nodes:
-            evaluations += len(nodes[f'selected_{k:02d}'])
-        row['reference_evaluations'] = evaluations
-        if f'database_{k:02d}' in nodes:
-            row['database_size'] = len(nodes[f'database_{k:02d}'])
-        if f'fit_{k:02d}' in nodes:
-            metrics = nodes[f'fit_{k:02d}'].get_dict()
-            for key in ('energy_rmse', 'forces_rmse', 'virial_rmse'):
-                row[f'training_{key}'] = metrics.get(key)
-            row['training_energy_rmse_cells'] = energy_rmse_of_cells(metrics.get('training_errors') or {})
-        if f'prediction_{k:02d}' in nodes:
-            row.update(nodes[f'prediction_{k:02d}'].get_dict())
-        if f'validation_{k:02d}' in nodes:
-            errors = nodes[f'validation_{k:02d}'].get_dict()
-            row['phase_errors'] = {name: entry['error'] for name, entry in errors['phases'].items()}
-            row['phase_max_abs_error'] = errors['max_abs_error']
-            row['phases_converged'] = errors['all_converged']
-        rows.append(row)
-    return orm.Dict({'iterations': rows, 'units': {'energy': 'eV/atom', 'forces': 'eV/Angstrom'}})
-
-
-@calcfunction
-def collect_exclusions(**exclusions) -> orm.Dict:
-    """All excluded reference calculations of a run, tagged with their iteration."""
-    rows = []
-    for key in sorted(exclusions):
-        for record in exclusions[key].get_dict().get('excluded', []):
-            rows.append({'iteration': int(key.rsplit('_', 1)[1]), **record})
-    return orm.Dict({'excluded': rows, 'num_excluded': len(rows)})
-
-
-@calcfunction
-def prediction_errors(potential_labels: StructureSet, reference: StructureSet) -> orm.Dict:
-    """Energy and force errors of the previous potential on the newly labelled structures (matched by origin)."""
-    import numpy as np
-
-    predicted = {atoms.info.get('origin'): atoms for atoms in potential_labels.iter_atoms()}
-    energy, forces = [], []
-    for atoms in reference.iter_atoms():
-        other = predicted.get(atoms.info.get('origin'))
-        if other is None or 'energy' not in atoms.info:
-            continue
-        energy.append((other.info['energy'] - atoms.info['energy']) / len(atoms))
-        if 'forces' in atoms.arrays and 'forces' in other.arrays:
-            forces.append((other.arrays['forces'] - atoms.arrays['forces']).ravel())
-    result = {'prediction_count': len(energy)}
-    if energy:
-        result['prediction_energy_rmse'] = float(np.sqrt(np.mean(np.square(energy))))
-        result['prediction_energy_mae'] = float(np.mean(np.abs(energy)))
-    if forces:
-        result['prediction_forces_rmse'] = float(np.sqrt(np.mean(np.square(np.concatenate(forces)))))
-    return orm.Dict(result)
-
-
-@calcfunction
-def plot_run_learning_curve(learning_curve: orm.Dict) -> orm.SinglefileData:
-    """PNG of the learning curve: training and prediction RMSE and per-phase errors vs reference evaluations."""
-    import io
-
-    from aiida_gaprss.plots import plot_learning_curve
-
-    rows = learning_curve['iterations']
-    phase_errors = {}
-    for row in rows:
-        for name, error in (row.get('phase_errors') or {}).items():
-            phase_errors.setdefault(name, []).append((row['reference_evaluations'], error))
-    data = plot_learning_curve(rows, None, phase_errors=phase_errors or None)
-    return orm.SinglefileData(io.BytesIO(data), filename='learning_curve.png')
-
-
-def energy_scatter_data(trajectories, labelled) -> tuple[list[float], list[float]]:
-    """Reference and predicted energies per atom (eV/atom) of labelled structures matched to frames by origin."""
-    predicted = {atoms.info.get('origin'): atoms for atoms in trajectories.iter_atoms()}
-    reference, prediction = [], []
-    for atoms in labelled.iter_atoms():
-        other = predicted.get(atoms.info.get('origin'))
-        if other is None or 'energy' not in atoms.info or 'energy' not in other.info:
-            continue
-        reference.append(float(atoms.info['energy']) / len(atoms))
-        prediction.append(float(other.info['energy']) / len(other))
-    return reference, prediction
-
-
-@calcfunction
-def plot_energy_scatter_of_run(**nodes) -> orm.SinglefileData:
-    """PNG: predicted (previous potential) vs reference energy of the structures added in each iteration k >= 1.
-
-    ``nodes``: ``trajectories_XX`` (the relaxation frames of iteration XX, energies of the previous potential) and
-    ``labelled_XX`` (the same structures with reference labels), matched by ``info['origin']``.
-    """
-    import io
-
-    from aiida_gaprss.plots import plot_energy_scatter
-
-    per_iteration = {}
-    for key in sorted(nodes):
-        if not key.startswith('labelled_'):
-            continue
-        k = key.rsplit('_', 1)[1]
-        reference, prediction = energy_scatter_data(nodes[f'trajectories_{k}'], nodes[key])
-        if reference:
-            per_iteration[int(k)] = (reference, prediction)
-    data = plot_energy_scatter(per_iteration, None, title='previous potential vs reference')
-    return orm.SinglefileData(io.BytesIO(data), filename='energy_scatter.png')
-
-
-def structure_map_title(content: dict) -> str:
-    """Title of the structure map: how many database structures it shows, and how many it leaves out.
-
-    The map job leaves out dimers and non-periodic structures (``num_skipped``): a title counting only the others
-    must say so, or a 54-structure database looks like 52.
-    """
-    shown, skipped = content['num_structures'], int(content.get('num_skipped') or 0)
-    if not skipped:
-        return f'{shown} database structures'
-    return f'{shown} of {shown + skipped} database structures ({skipped} dimers and clusters left out)'
-
-
-def structure_map_colours(content: dict) -> tuple[list[float], str | None]:
-    """The colour of each point of the map and its label: the mean coordination for one element, the atomic
-    fraction of the first species (alphabetically, e.g. C of Si–C) for a database of several."""
-    n = content['num_structures']
-    species = content.get('species') or []
-    composition = content.get('composition') or {}
-    if len(species) > 1 and species[0] in composition:
-        return list(composition[species[0]][:n]), f'fraction of {species[0]}'
-    return list(content['coordination'][:n]), None
-
-
-@calcfunction
-def plot_run_structure_map(structure_map: orm.Dict) -> orm.SinglefileData:
-    """PNG of the KPCA structure map, coloured by mean coordination (by composition for several elements), known
-    phases marked."""
-    import io
-
-    from aiida_gaprss.plots import plot_structure_map
-
-    content = structure_map.get_dict()
-    coordinates = content['coordinates']
-    n = content['num_structures']
-    marked = {name: coordinates[index] for name, index in content['phases'].items()}
-    colours, label = structure_map_colours(content)
-    data = plot_structure_map(
-        coordinates[:n], colours, None, marked=marked, title=structure_map_title(content), colour_label=label
-    )
-    return orm.SinglefileData(io.BytesIO(data), filename='structure_map.png')
-
-
-_validation_enabled = rss_checks.validation_enabled
-
-
-def _validate_inputs(value, _):
-    if value['budget'].value < 1:
-        return f'field `budget`: must be a positive number of reference evaluations, got {value["budget"].value}'
-    if value['max_iterations'].value < 1:
-        return f'field `max_iterations`: must be >= 1, got {value["max_iterations"].value}'
-    for key in ('num_select', 'num_select_initial'):
-        if value[key].value < 1:
-            return f'field `{key}`: must be >= 1, got {value[key].value}'
-    if 'convergence_tolerance' in value and value['convergence_tolerance'].value <= 0:
-        return 'field `convergence_tolerance`: must be a positive energy per atom (eV)'
-    error = validate_system_parameters(value)
-    if error:
-        return error
-    if _validation_enabled(value):
-        error = rss_checks.validate_validation(value)
-        if error:
-            return error
-    restart = value.get('restart', {})
-    if 'potential' in restart and 'database' not in restart:
-        return 'field `restart.database`: a restart potential needs the database it was fitted to'
-    if 'database' in restart:
-        error = validate_training_set(restart['database'], None)
-        if error:
-            return f'field `restart.database`: {error}'
-        used = (
-            restart['reference_evaluations'].value if 'reference_evaluations' in restart else len(restart['database'])
-        )
-        if used >= value['budget'].value:
-            return (
-                f'field `budget`: the restart already used {used} reference evaluations; raise the budget above it '
-                f'(got {value["budget"].value})'
-            )
-    return rss_checks.validate_reference_species(value)
+#: The calcfunctions, checks and restart helpers imported above are re-exported (their old import path).
+__all__ = ('GapRssWorkChain',)
 
 
 class GapRssWorkChain(WorkChain):
@@ -323,7 +104,7 @@ class GapRssWorkChain(WorkChain):
             help='Compute the KPCA structure map of the final database (default True).',
         )
         spec.input('validation.map_parameters', valid_type=orm.Dict, required=False, help='soap overrides, processes.')
-        spec.inputs.validator = _validate_inputs
+        spec.inputs.validator = validate_rss_inputs
         spec.outline(
             cls.setup,
             if_(cls.needs_initial_fit)(cls.initial_fit, cls.inspect_initial_fit),
@@ -497,7 +278,7 @@ class GapRssWorkChain(WorkChain):
 
     def should_validate(self):
         """Validation enabled and a new potential to validate."""
-        return _validation_enabled(self.inputs) and self.ctx.validate_k is not None
+        return validation_enabled(self.inputs) and self.ctx.validate_k is not None
 
     def validate(self):
         """Validate this iteration's potential beside the next iteration (nothing in the loop waits for it).
@@ -572,7 +353,7 @@ class GapRssWorkChain(WorkChain):
 
     def should_map(self):
         """The KPCA map of the final database, when validation is enabled (and the map not switched off)."""
-        if not _validation_enabled(self.inputs) or self.ctx.database is None:
+        if not validation_enabled(self.inputs) or self.ctx.database is None:
             return False
         flag = self.inputs.validation.get('structure_map')
         return flag is None or flag.value
@@ -643,92 +424,3 @@ class GapRssWorkChain(WorkChain):
             self.out('learning_curve', curve)
             self._plots(curve)
         self.out('exclusions', collect_exclusions(**self.ctx.exclusions))
-
-
-def restart_builder(node: orm.WorkflowNode):
-    """A builder that continues the run ``node``: its own inputs, with ``restart`` from :func:`restart_inputs`.
-
-    ``ProcessNode.get_builder_restart`` cannot be used: it validates exposed namespaces without their metadata
-    defaults. The inputs are the run's incoming links plus its non-database metadata inputs (e.g. the gap_fit
-    options), merged.
-    """
-    from aiida.common.links import LinkType
-
-    from aiida_gaprss.common.merge import deep_merge
-
-    inputs = node.base.links.get_incoming(link_type=(LinkType.INPUT_CALC, LinkType.INPUT_WORK)).nested()
-    inputs = deep_merge(node.get_metadata_inputs() or {}, inputs) if hasattr(node, 'get_metadata_inputs') else inputs
-    inputs.pop('restart', None)
-    inputs.pop('metadata', None)
-    builder = GapRssWorkChain.get_builder()
-    _set_leaves(builder, inputs)
-    builder.restart = restart_inputs(node)
-    return builder
-
-
-def _set_leaves(namespace, values: dict) -> None:
-    """Set ``values`` on a builder namespace leaf by leaf.
-
-    ``ProcessBuilder._update`` validates each namespace as a whole, which refuses a partial ``metadata.options`` (e.g.
-    only ``num_threads``, whose ``resources`` the CalcJob fills in from the computer's defaults at submission).
-    """
-    from aiida.engine.processes.builder import ProcessBuilderNamespace
-
-    for key, value in values.items():
-        current = namespace[key] if key in namespace else None
-        if isinstance(value, dict) and isinstance(current, ProcessBuilderNamespace):
-            _set_leaves(current, value)
-        else:
-            namespace[key] = value
-
-
-def restart_inputs(node: orm.WorkflowNode) -> dict:
-    """Inputs of ``restart`` that continue the run ``node`` (finished or failed) from what it finished.
-
-    The database is the last one any iteration produced (a failed fit still leaves its merged database); the
-    potential is the last one fitted to that database, if any.
-    """
-    from aiida.orm import QueryBuilder, WorkChainNode
-
-    iterations = (
-        QueryBuilder()
-        .append(WorkChainNode, filters={'id': node.pk}, tag='run')
-        .append(
-            WorkChainNode,
-            with_incoming='run',
-            edge_filters={'label': {'like': 'iteration_%'}},
-            edge_project='label',
-            project='*',
-        )  # fmt: skip
-        .all()
-    )
-    iterations = sorted(iterations, key=lambda row: row[1])
-    database = potential = None
-    next_k = 0
-    evaluations = 0
-    for child, label in iterations:
-        k = int(label.split('_')[1])
-        if 'selected' in child.outputs:
-            evaluations += len(child.outputs.selected)
-        if 'database' in child.outputs:
-            database = child.outputs.database
-            potential = child.outputs.potential if 'potential' in child.outputs else None
-            next_k = k + 1
-    restart = {}
-    for link in node.base.links.get_incoming(link_label_filter='restart__%').all():
-        restart[link.link_label.split('__', 1)[1]] = link.node
-    if database is None:
-        database = restart.get('database')
-        potential = restart.get('potential')
-        next_k = restart['iteration'].value if 'iteration' in restart else 0
-    result = {}
-    if database is not None:
-        result = {'database': database, 'iteration': orm.Int(next_k)}
-        if potential is not None:
-            result['potential'] = potential
-        if 'reference_evaluations' in restart:
-            previous = restart['reference_evaluations'].value
-        else:
-            previous = len(restart['database']) if 'database' in restart else 0
-        result['reference_evaluations'] = orm.Int(previous + evaluations)
-    return result

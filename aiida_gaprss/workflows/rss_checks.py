@@ -1,20 +1,59 @@
-"""Input checks of ``GapRssWorkChain`` about its chemical system (one ``element`` or a ``composition``).
+"""Input checks of ``GapRssWorkChain``: the whole input set (:func:`validate_rss_inputs`, its spec validator) and its
+chemical system (one ``element`` or a ``composition``).
 
-Run by the work chain's spec validator before anything is submitted; each returns the first problem, naming its
-field, or ``None``.
+Each returns the first problem, naming its field, or ``None``, before anything is submitted.
 """
 
 from __future__ import annotations
 
+from aiida_gaprss.calculations.gap_fit import validate_training_set
 from aiida_gaprss.workflows import chemical_system
+from aiida_gaprss.workflows.iteration import validate_system_parameters
 
 __all__ = (
     'system_phases_error',
     'validate_reference_species',
-    'validate_validation',
+    'validate_rss_inputs',
+    'check_validation_inputs',
     'validation_enabled',
     'validation_system',
 )
+
+
+def validate_rss_inputs(value, _=None) -> str | None:
+    """The spec validator of ``GapRssWorkChain``: the first problem of its inputs, naming its field, or ``None``."""
+    if value['budget'].value < 1:
+        return f'field `budget`: must be a positive number of reference evaluations, got {value["budget"].value}'
+    if value['max_iterations'].value < 1:
+        return f'field `max_iterations`: must be >= 1, got {value["max_iterations"].value}'
+    for key in ('num_select', 'num_select_initial'):
+        if value[key].value < 1:
+            return f'field `{key}`: must be >= 1, got {value[key].value}'
+    if 'convergence_tolerance' in value and value['convergence_tolerance'].value <= 0:
+        return 'field `convergence_tolerance`: must be a positive energy per atom (eV)'
+    error = validate_system_parameters(value)
+    if error:
+        return error
+    if validation_enabled(value):
+        error = check_validation_inputs(value)
+        if error:
+            return error
+    restart = value.get('restart', {})
+    if 'potential' in restart and 'database' not in restart:
+        return 'field `restart.database`: a restart potential needs the database it was fitted to'
+    if 'database' in restart:
+        error = validate_training_set(restart['database'], None)
+        if error:
+            return f'field `restart.database`: {error}'
+        used = (
+            restart['reference_evaluations'].value if 'reference_evaluations' in restart else len(restart['database'])
+        )
+        if used >= value['budget'].value:
+            return (
+                f'field `budget`: the restart already used {used} reference evaluations; raise the budget above it '
+                f'(got {value["budget"].value})'
+            )
+    return validate_reference_species(value)
 
 
 def validate_reference_species(value) -> str | None:
@@ -64,7 +103,7 @@ def system_phases_error(elements) -> str | None:
     return None
 
 
-def validate_validation(value) -> str | None:
+def check_validation_inputs(value) -> str | None:
     """Errors of the loop's ``validation`` namespace (checked before anything runs), naming the field."""
     from aiida_gaprss.calculations.validate_potential import validate_validation_parameters
     from aiida_gaprss.rss.phases import PHASES, system_phase_names

@@ -54,7 +54,7 @@ def tiny_fit(tmp_path_factory) -> dict:
     and ``strained``) and the real GAP fitted to it with the fit workflow's own command line (2b + 3b + SOAP, a few
     sparse points); returns ``folder`` and ``command_line``."""
     from aiida_gaprss.data.extxyz import write_frames
-    from aiida_gaprss.rss.gap_parameters import build_gap_fit_command, per_structure_sigmas, table1_parameters
+    from aiida_gaprss.rss.gap_parameters import build_gap_fit_command, structure_sigma_info, table1_parameters
     from aiida_gaprss.rss.potentials import stillinger_weber_si
     from tests.conftest import labelled_si_cells
 
@@ -62,7 +62,7 @@ def tiny_fit(tmp_path_factory) -> dict:
     frames = labelled_si_cells(16, calculator=stillinger_weber_si())
     for index, atoms in enumerate(frames):
         atoms.info['config_type'] = 'bulk' if index % 2 else 'strained'
-        atoms.info.update(per_structure_sigmas(len(atoms), 0.002, 0.1, 0.1))
+        atoms.info.update(structure_sigma_info(len(atoms), 0.002, 0.1, 0.1))
     with open(folder / 'train.xyz', 'w', encoding='utf-8') as handle:
         write_frames(handle, frames)
     sizes = {'distance_2b': {'n_sparse': 10}, 'angle_3b': {'n_sparse': 20}}

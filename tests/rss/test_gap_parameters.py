@@ -11,8 +11,8 @@ from aiida_gaprss.common.merge import deep_merge
 from aiida_gaprss.rss.gap_parameters import (
     build_gap_fit_command,
     descriptor_string,
-    per_structure_sigmas,
     select_descriptors,
+    structure_sigma_info,
     table1_parameters,
     validate_gap_parameters,
 )
@@ -149,16 +149,16 @@ def test_command_is_accepted_by_gap_fit(tmp_path):
 
 def test_per_structure_sigmas_scale_like_gap_fit_defaults():
     """Per-atom energy/virial sigmas become absolute with sqrt(N), as gap_fit scales its per-atom defaults."""
-    sigmas = per_structure_sigmas(16, 0.001, 0.0316, 0.0632)
+    sigmas = structure_sigma_info(16, 0.001, 0.0316, 0.0632)
     assert sigmas == pytest.approx({'energy_sigma': 0.004, 'force_sigma': 0.0316, 'virial_sigma': 0.2528})
     with pytest.raises(ValueError, match='forces'):
-        per_structure_sigmas(4, 0.001, 0.0, 0.1)
+        structure_sigma_info(4, 0.001, 0.0, 0.1)
     with pytest.raises(ValueError, match='n_atoms'):
-        per_structure_sigmas(0, 0.001, 0.1, 0.1)
+        structure_sigma_info(0, 0.001, 0.1, 0.1)
 
 
 def test_per_structure_sigmas_equal_default_sigma_in_a_real_fit(tmp_path):
-    """gap_fit with per-structure sigmas from per_structure_sigmas predicts exactly as with the per-atom defaults."""
+    """gap_fit with per-structure sigmas from structure_sigma_info predicts exactly as with the per-atom defaults."""
     from quippy.potential import Potential
 
     from aiida_gaprss.data.extxyz import frames_to_string
@@ -169,7 +169,7 @@ def test_per_structure_sigmas_equal_default_sigma_in_a_real_fit(tmp_path):
     params['descriptors'] = params['descriptors'][:2]  # 2b + 3b: fast
     (tmp_path / 'a.xyz').write_text(frames_to_string(frames))
     for atoms in frames:
-        atoms.info.update(per_structure_sigmas(len(atoms), 0.001, 0.03, 0.05))
+        atoms.info.update(structure_sigma_info(len(atoms), 0.001, 0.03, 0.05))
     (tmp_path / 'b.xyz').write_text(frames_to_string(frames))
     other = dict(params, default_sigma={'energy': 0.5, 'forces': 0.5, 'virial': 0.5})  # overridden per structure
     for at_file, gp_file, p in (('a.xyz', 'a.xml', params), ('b.xyz', 'b.xml', other)):

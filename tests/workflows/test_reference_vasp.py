@@ -107,7 +107,8 @@ def test_bad_vasp_inputs_refused(vasp_code, potcar_family, change, message):
 
 def test_loop_on_vasp_validates_with_vasp(vasp_code, potcar_family, fixture_code):
     """A GAP-RSS run on the VASP engine gets the validation namespace; its reference side is VASP (not refused)."""
-    from aiida_gaprss.workflows.rss import GapRssWorkChain, _validate_inputs
+    from aiida_gaprss.workflows.rss import GapRssWorkChain
+    from aiida_gaprss.workflows.rss_checks import validate_rss_inputs
 
     python = fixture_code('python')
     codes = {'python': python, 'gap_fit': fixture_code('gaprss.gap_fit'), 'vasp': vasp_code}
@@ -117,4 +118,4 @@ def test_loop_on_vasp_validates_with_vasp(vasp_code, potcar_family, fixture_code
     )
     assert builder.validation.enabled.value and 'diamond' in builder.validation.phases.get_list()
     inputs = {key: builder[key] for key in builder if builder[key] is not None and key != 'metadata'}
-    assert _validate_inputs(inputs, None) is None
+    assert validate_rss_inputs(inputs, None) is None

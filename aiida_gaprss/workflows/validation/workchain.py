@@ -24,34 +24,16 @@ The heavy work runs in :class:`~aiida_gaprss.calculations.validate_potential.Val
 of ``code``; the daemon only compares numbers and draws the plot (calcfunctions, so every number and PNG has
 provenance).
 
-Reference side — one of:
+Reference side (docs/validation.md gives the settings of each engine):
 
-* ``reference.engine = 'ase'`` with ``reference.ase.calculator`` (an ASE calculator spec, e.g. ``{'type': 'sw_si'}``)
-  or ``reference.ase.potential`` (a GapPotential used as the reference calculator): the same job, run with the
-  reference calculator;
-* ``reference.engine = 'qe'`` with ``reference.qe`` (the inputs of the QE engine of the ReferenceWorkChain: ``code``,
-  ``protocol``, ``pseudo_family``, ``kpoints_spacing``, ``parameters``, ``options``, ``settings``,
-  ``parallelization``): each phase is relaxed by aiida-quantumespresso's ``PwRelaxWorkChain`` (``vc-relax``, 0 GPa,
-  ``forc_conv_thr`` and ``press_conv_thr`` from ``relax.fmax`` and ``relax.smax``), then each E(V) point by another
-  ``PwRelaxWorkChain`` at fixed volume (``relax`` of the positions for cubic phases, ``vc-relax`` with
-  ``cell_dofree = 'shape'`` otherwise), on the k-point mesh of the phase's vc-relax. pw.x energies are converted with
-  QE's CODATA-2006 constants, as the reference labels of the loop (:func:`~aiida_gaprss.workflows.reference.functions.
-  labels_from_qe`), so a GAP fitted to QE labels is compared in the same units;
-* ``reference.engine = 'vasp'`` with ``reference.vasp`` (the inputs of the VASP engine of the ReferenceWorkChain:
-  ``code``, ``protocol``, ``potential_family``, ``potential_mapping``, ``parameters``, ``options``,
-  ``max_iterations``): each phase is relaxed by aiida-vasp's ``VaspRelaxWorkChain`` (``vasp.v2.relax``; ``ISIF = 3``,
-  0 GPa, ``EDIFFG = -relax.fmax``, restarted with a fresh basis until one whole VASP run changes the volume by less
-  than 1 % (aiida-vasp's ``convergence_mode = 'inout'``), then a final single point in the relaxed cell, so the
-  energy has no Pulay stress), then each E(V) point by another
-  ``VaspRelaxWorkChain`` at fixed volume (``ISIF = 2`` for cubic phases, ``ISIF = 4`` otherwise; no relaxation for
-  ``eos.relax = 'none'``) on the k-point mesh of the phase's relaxed single point. INCAR as the reference labels
-  (``reference_vasp.yaml``: ENCUT, KSPACING with 2π — aiida-vasp's ``kpoints_spacing`` is KSPACING / 2π — smearing);
-  the energy is ``energy_free`` (TOTEN), as in the labels (:func:`~aiida_gaprss.workflows.reference.functions.
-  labels_from_vasp`). VASP has no stress criterion: ``relax.smax`` is not used, the cell is converged by the
-  workchain's restarts;
-* ``reference_results``: the ``reference_results`` output of an earlier validation of the same phases and settings
-  (the GAP-RSS loop computes the reference side once per run and reuses it); with ``reference`` (QE or VASP) too,
-  the phases it lacks are relaxed and the side is completed (``complete_reference_results``);
+* ``reference.engine = 'ase'`` with ``reference.ase.calculator`` (an ASE calculator spec) or ``reference.ase.potential``
+  (a GapPotential): the same job, run with the reference calculator;
+* ``reference.engine = 'qe'`` / ``'vasp'`` with the inputs of that engine of the ReferenceWorkChain: each phase
+  relaxed by aiida-quantumespresso's ``PwRelaxWorkChain`` / aiida-vasp's ``VaspRelaxWorkChain`` at 0 GPa, then each
+  E(V) point at fixed volume on the k-point mesh of the phase's relaxation; energies in the units and with the
+  settings of the loop's reference labels, so a GAP fitted to them is compared like for like;
+* ``reference_results`` of an earlier validation of the same phases and settings (the GAP-RSS loop computes the
+  reference side once per run and reuses it); with ``reference`` too, the phases it lacks are computed;
 * none: only the potential's side (relaxed phases, E–V curves and fits), no errors.
 """
 
