@@ -31,3 +31,17 @@ def test_vasp_inputs_equal_the_snapshots(vasp_code, potcar_family):
     assert sorted(got) == sorted(expected)
     differences = [f'{case}: {line}' for case in sorted(expected) for line in _differences(expected[case], got[case])]
     assert not differences, '\n'.join(differences[:60]) + f'\n({len(differences)} differences)'
+
+
+def test_incar_outside_aiida_equals_the_builder():
+    """``VaspEngine.incar`` (runs outside AiiDA) gives the INCAR and ``kpoints_spacing`` the builder does."""
+    from aiida_gaprss.workflows.reference.engines import VaspEngine
+    from aiida_gaprss.workflows.reference.protocols import load_protocol
+    from tests.workflows.qe_input_cases import structures
+
+    expected = json.loads(SNAPSHOTS.read_text(encoding='utf-8'))
+    for name, atoms in structures().items():
+        incar, spacing = VaspEngine.incar(load_protocol('vasp', 'paper'), atoms)
+        case = expected[f'scf/paper/{name}']
+        assert json.loads(json.dumps(incar)) == case['parameters']['incar'], name
+        assert spacing == case['kpoints_spacing'], name
