@@ -161,7 +161,7 @@ def test_protocol_settings():
         'Si': 400.0,
         'Ti': 285.0,
     }
-    assert vasp['incar']['GGA'] == 'PS'
+    assert vasp['plugin_protocol'] == 'balanced' and vasp['overrides']['parameters']['incar']['gga'] == 'PS'
 
 
 def test_missing_family_message():

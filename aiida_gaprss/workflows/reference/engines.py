@@ -13,7 +13,6 @@ CalcJob for a workflow child).
 from __future__ import annotations
 
 import logging
-import math
 
 from aiida import orm
 from aiida.plugins import WorkflowFactory
@@ -36,6 +35,7 @@ from aiida_gaprss.workflows.reference.qe_builders import (
     pw_parameters,
     upper_sections,
 )
+from aiida_gaprss.workflows.reference.vasp_builders import vasp_incar, vasp_workchain_builder
 
 __all__ = (
     'ENGINES',
@@ -268,13 +268,8 @@ class QeEngine(_PerStructureEngine):
 
 
 #: ``settings`` of every VASP job (single points and the validation's relaxations): forces and stress parsed, and
-#: the free energy (TOTEN, the label energy) besides the extrapolated one.
-VASP_SETTINGS = {
-    'parser_settings': {
-        'include_quantity': ['forces', 'stress'],
-        'energy_type': ['energy_free', 'energy_extrapolated'],
-    }
-}
+#: the free energy (TOTEN, the label energy) besides the extrapolated one (``reference_vasp.yaml``'s overrides).
+VASP_SETTINGS = load_protocol('vasp')['overrides']['settings']
 
 
 class VaspEngine(_PerStructureEngine):
@@ -302,38 +297,29 @@ class VaspEngine(_PerStructureEngine):
 
     @staticmethod
     def incar(protocol: dict, atoms, overrides: dict | None = None) -> tuple[dict, float]:
-        """INCAR tags and aiida-vasp ``kpoints_spacing`` (KSPACING / 2π) for one structure."""
-        species = sorted(set(atoms.get_chemical_symbols()))
-        settings = settings_for_species(protocol, species, 'vasp')
-        incar = {key.lower(): value for key, value in protocol['incar'].items()}
-        incar['encut'] = settings['ENCUT']
-        overrides = {key.lower(): value for key, value in (overrides or {}).items()}
-        kspacing = overrides.pop('kspacing', settings['kspacing'])
-        incar.update(overrides)
-        return incar, kspacing / (2 * math.pi)
+        """INCAR tags and aiida-vasp ``kpoints_spacing`` (KSPACING / 2π) for one structure, as :meth:`build` gives
+        them (for runs outside AiiDA)."""
+        return vasp_incar(protocol, atoms, overrides)
 
     @classmethod
     def build(cls, workchain, tag, node, isolated: str | None = None):
+        """``VaspWorkChain.get_builder_from_protocol`` with the protocol's differences and the ``vasp`` inputs."""
         VaspWorkChain = WorkflowFactory('vasp.v2.vasp')
         vasp = workchain.inputs.vasp
         protocol = load_protocol('vasp', vasp.protocol.value if 'protocol' in vasp else None)
         overrides = vasp.parameters.get_dict() if 'parameters' in vasp else {}
         if isolated:
             overrides = {**overrides, 'ispin': 2, 'kspacing': 1e3}
-        incar, spacing = cls.incar(protocol, node.get_ase(), overrides)
-        builder = VaspWorkChain.get_builder()
-        builder.code = vasp.code
-        builder.structure = node
-        builder.parameters = orm.Dict({'incar': incar})
-        builder.kpoints_spacing = orm.Float(spacing)
-        builder.potential_family = vasp.potential_family
-        builder.potential_mapping = vasp.potential_mapping
-        builder.settings = orm.Dict(VASP_SETTINGS)
-        options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
-        if 'options' in vasp:
-            options.update(vasp.options.get_dict())
-        builder.calc.metadata.options = options
-        builder.max_iterations = vasp.get('max_iterations', orm.Int(2))
+        builder = vasp_workchain_builder(
+            vasp.code,
+            node,
+            protocol,
+            vasp.potential_family,
+            vasp.potential_mapping,
+            overrides,
+            options=vasp.options.get_dict() if 'options' in vasp else None,
+            max_iterations=vasp.get('max_iterations', None),
+        )
         builder.on_unhandled_failure = vasp.get('on_unhandled_failure', orm.Str(UNHANDLED_FAILURE_ACTIONS[0]))
         builder.metadata.call_link_label = tag
         return VaspWorkChain, builder

@@ -5,6 +5,9 @@ from __future__ import annotations
 from aiida import orm
 from qe_tools import CONSTANTS
 
+from aiida_gaprss.workflows.reference.protocols import load_protocol
+from aiida_gaprss.workflows.reference.vasp_builders import VASP_RELAX_TAGS, vasp_relax_workchain_builder
+
 __all__ = (
     'QE_KEYS',
     'VASP_KEYS',
@@ -15,8 +18,6 @@ __all__ = (
     'vasp_relax_builder',
 )
 
-#: INCAR tags of a relaxation that the validation sets itself (from ``relax`` / ``eos`` and the mode).
-VASP_RELAX_TAGS = ('ibrion', 'nsw', 'isif', 'ediffg', 'pstress')
 #: Inputs of the ``vasp`` namespace (those of the ReferenceWorkChain's VASP engine used here).
 VASP_KEYS = ('code', 'protocol', 'potential_family', 'potential_mapping', 'parameters', 'options', 'max_iterations')
 #: Degrees of freedom (positions, shape, volume) of a VASP relaxation per mode; ISIF 3, 4 and 2.
@@ -46,58 +47,35 @@ def vasp_relax_builder(vasp, atoms, mode: str, relax: dict, mesh=None):
     -------
     ProcessBuilder
     """
-    from aiida.plugins import WorkflowFactory
-    from aiida_vasp.utils.opthold import RelaxOptions
-
-    from aiida_gaprss.workflows.reference.engines import VASP_SETTINGS, VaspEngine
-    from aiida_gaprss.workflows.reference.protocols import load_protocol
-
     if mode not in (*_VASP_MODES, 'none'):
         raise ValueError(f'mode: expected one of {[*_VASP_MODES, "none"]}, got {mode!r}')
-    VaspRelaxWorkChain = WorkflowFactory('vasp.v2.relax')
     protocol = load_protocol('vasp', vasp['protocol'].value if 'protocol' in vasp else None)
-    overrides = vasp['parameters'].get_dict() if 'parameters' in vasp else {}
-    incar, spacing = VaspEngine.incar(protocol, atoms, overrides)
-    for key in VASP_RELAX_TAGS:  # the single-point tags of the label protocol; the relax settings set them
-        incar.pop(key, None)
     positions, shape, volume = _VASP_MODES.get(mode, (False, False, False))
-    fmax = float(relax.get('fmax', 0.01))
-    structure = orm.StructureData(ase=atoms)
-    builder = VaspRelaxWorkChain.get_builder()
-    builder.structure = structure
-    # every option written out (aiida-vasp's defaults filled in), as its own serializer would for a plain dict
-    builder.relax_settings = RelaxOptions(
-        perform=mode != 'none',
-        algo='cg',
-        force_cutoff=fmax,
-        steps=int(relax.get('steps', 300)),
-        positions=positions,
-        shape=shape,
-        volume=volume,
+    relax_settings = {
+        'perform': mode != 'none',
+        'algo': 'cg',
+        'force_cutoff': float(relax.get('fmax', 0.01)),
+        'steps': int(relax.get('steps', 300)),
+        'positions': positions,
+        'shape': shape,
+        'volume': volume,
         # variable cell: VASP relaxes with the plane-wave basis of the starting cell (Pulay stress), so aiida-vasp
         # restarts until one whole run changes the volume by < 1 % and the positions by < 0.1 Å ('inout'); at fixed
         # volume its default ('last': the last two ionic steps) suffices
-        convergence_mode='inout' if volume else 'last',
-    ).aiida_dict()
-    builder.verbose = orm.Bool(False)
-    builder.vasp.code = vasp['code']
-    builder.vasp.parameters = orm.Dict({'incar': incar})
-    if mesh is None:
-        builder.vasp.kpoints_spacing = orm.Float(spacing)
-    else:
-        kpoints = orm.KpointsData()
-        kpoints.set_kpoints_mesh([int(n) for n in mesh])
-        builder.vasp.kpoints = kpoints
-    builder.vasp.potential_family = vasp['potential_family']
-    builder.vasp.potential_mapping = vasp['potential_mapping']
-    builder.vasp.settings = orm.Dict(VASP_SETTINGS)
-    options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
-    if 'options' in vasp:
-        options.update(vasp['options'].get_dict())
-    builder.vasp.calc.metadata.options = options
-    builder.vasp.max_iterations = vasp['max_iterations'] if 'max_iterations' in vasp else orm.Int(2)
-    builder.vasp.clean_workdir = orm.Bool(True)
-    return builder
+        'convergence_mode': 'inout' if volume else 'last',
+    }
+    return vasp_relax_workchain_builder(
+        vasp['code'],
+        orm.StructureData(ase=atoms),
+        protocol,
+        vasp['potential_family'],
+        vasp['potential_mapping'],
+        vasp['parameters'].get_dict() if 'parameters' in vasp else {},
+        relax_settings,
+        options=vasp['options'].get_dict() if 'options' in vasp else None,
+        max_iterations=vasp['max_iterations'] if 'max_iterations' in vasp else None,
+        mesh=mesh,
+    )
 
 
 def last_kpoints_mesh(node: orm.ProcessNode) -> list[int] | None:
