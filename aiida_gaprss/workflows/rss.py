@@ -104,6 +104,13 @@ class GapRssWorkChain(WorkChain):
             help='Compute the KPCA structure map of the final database (default True).',
         )
         spec.input('validation.map_parameters', valid_type=orm.Dict, required=False, help='soap overrides, processes.')
+        spec.input(
+            'validation.reuse_reference',
+            valid_type=orm.Bool,
+            required=False,
+            help='QE/VASP: reuse the reference side of an earlier run with the same settings in this profile (default '
+            'True; ValidationWorkChain `reference.reuse`). False computes it again in the first validation.',
+        )
         spec.inputs.validator = validate_rss_inputs
         spec.outline(
             cls.setup,
@@ -321,6 +328,8 @@ class GapRssWorkChain(WorkChain):
                 'max_concurrent': self.inputs.reference.max_concurrent,
                 engine: {key: side[key] for key in keys if key in side},
             }
+            if 'reuse_reference' in validation:
+                inputs.reference['reuse'] = validation['reuse_reference']
         elif reused is None:
             ase = self.inputs.reference.get('ase', {})
             side = {'calculator': ase['calculator']} if 'calculator' in ase else {'potential': ase['potential']}
