@@ -400,10 +400,21 @@ class GapRssWorkChain(WorkChain):
         return self.ctx.database is not None and self.ctx.potential is None
 
     def initial_fit(self):
-        """Fit the restart database."""
+        """Fit the restart database (a chemical system's as its iterations do: composition hull, e0 per element)."""
         inputs = AttributeDict(self.exposed_inputs(GapFitWorkChain, 'fit'))
         inputs.training_set = self.ctx.database
         inputs.metadata = {'call_link_label': 'restart_fit'}
+        if chemical_system.is_compound(self.inputs):
+            elements = chemical_system.system_elements(self.inputs)
+            inputs.parameters, inputs.settings = compound_iteration.compound_fit_inputs(inputs, elements, {})
+            e0 = inputs.parameters.get_dict()['e0']
+            if isinstance(e0, dict):
+                self.ctx.e0 = e0
+            else:
+                self.report(
+                    f'restart fit with e0 {e0!r}: fit.parameters has no isolated-atom energy of every element '
+                    '(restart_builder takes them from the earlier run)'
+                )
         return ToContext(restart_fit=self.submit(GapFitWorkChain, **inputs))
 
     def inspect_initial_fit(self):
@@ -663,7 +674,20 @@ def restart_builder(node: orm.WorkflowNode):
     builder = GapRssWorkChain.get_builder()
     _set_leaves(builder, inputs)
     builder.restart = restart_inputs(node)
+    e0 = _last_fitted_e0(node) if chemical_system.is_compound(node.inputs) else None
+    if e0:  # a chemical system: the restart fit starts from the isolated-atom energies the run used
+        builder.fit.parameters = orm.Dict({**builder.fit.parameters.get_dict(), 'e0': e0})
     return builder
+
+
+def _last_fitted_e0(node: orm.WorkflowNode) -> dict[str, float] | None:
+    """The per-element ``e0`` of the run's last iteration that fitted one (``None`` if none did)."""
+    links = node.base.links.get_outgoing(link_label_filter='iteration_%').all()
+    for link in sorted(links, key=lambda link: link.link_label, reverse=True):
+        e0 = compound_iteration.fitted_e0(link.node)
+        if e0:
+            return e0
+    return None
 
 
 def _set_leaves(namespace, values: dict) -> None:
