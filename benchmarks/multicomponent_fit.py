@@ -8,7 +8,7 @@ potential (the ASE engine's default reference); e0 = Tersoff's isolated atoms (0
 * ``crystals``: the same plus 12 strained, rattled crystals (3C and rock-salt SiC, diamond Si and C; seed 1), the
   low-energy environments a later iteration adds.
 
-Each is fitted as ``GapFitWorkChain`` fits a composition run (:func:`aiida_gaprss.rss.gap_staged.staged_fit`:
+Each is fitted as ``GapFitWorkChain`` fits a composition run (:func:`aiida_gaprss.jobs.gap_staged.staged_fit`:
 ``multicomponent_parameters`` with the tiny protocol's fit overrides, δ_2b over composition, the 2b → 2b+3b →
 2b+3b+SOAP stages, the real ``gap_fit`` at ``nice -n 10``), ``before`` with the per-structure sigmas of the
 (composition, V, E) hull ramp (the previous default), ``after`` with the package's default now
@@ -105,8 +105,8 @@ def formation_3c(energies: dict) -> float:
 
 
 def measure(train: list, test: list, known: dict, hull_sigmas: bool, e0: dict, workdir: str) -> dict:
+    from aiida_gaprss.jobs.gap_staged import energy_errors, staged_fit
     from aiida_gaprss.rss.gap_multicomponent import multicomponent_parameters
-    from aiida_gaprss.rss.gap_staged import energy_errors, staged_fit
 
     parameters = multicomponent_parameters(ELEMENTS, e0=e0, overrides=TINY_FIT)
     result = staged_fit(

@@ -17,8 +17,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .gap_hyper import delta_2b, delta_from_error
-from .gap_parameters import DESCRIPTOR_TYPES, build_gap_fit_command, select_descriptors, validate_gap_parameters
+from aiida_gaprss.rss.gap_hyper import delta_2b, delta_from_error
+from aiida_gaprss.rss.gap_parameters import (
+    DESCRIPTOR_TYPES,
+    build_gap_fit_command,
+    select_descriptors,
+    validate_gap_parameters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +38,9 @@ def prepare_training_frames(
     ``elements`` (several): the (composition, V, E) hull and δ_2b over composition; else the elemental (V, E) hull and
     the spread of E/N. ``special_sigmas`` as :func:`aiida_gaprss.rss.hull.per_structure_sigmas`.
     """
-    from .formation_hull import composition_fractions, composition_volume_hull_distance
-    from .gap_multicomponent import delta_2b_multicomponent
-    from .hull import set_sigmas
+    from aiida_gaprss.rss.formation_hull import composition_fractions, composition_volume_hull_distance
+    from aiida_gaprss.rss.gap_multicomponent import delta_2b_multicomponent
+    from aiida_gaprss.rss.hull import set_sigmas
 
     frames = list(frames)
     energies = [atoms.info['energy'] for atoms in frames]
