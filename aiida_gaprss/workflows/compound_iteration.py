@@ -8,13 +8,17 @@ set (see :mod:`aiida_gaprss.workflows.chemical_system`); the elemental iteration
   have the same length), the flat histogram on the enthalpy above the formation hull;
 * reference: the isolated-atom energy of every element (``isolated_atoms``; computed once per element and settings,
   then reused by the reference work chain);
-* fit: ``e0`` per element from those energies, ``settings.elements`` (composition–volume hull sigmas and δ_2b).
+* fit: ``e0`` per element from those energies, ``settings.elements`` (δ_2b over composition, the composition–volume
+  hull report) and, unless the settings say otherwise, ``hull_sigmas`` off
+  (:data:`~aiida_gaprss.rss.gap_multicomponent.COMPOUND_HULL_SIGMAS`: the same ``default_sigma`` for every structure;
+  docs/multicomponent.md says why).
 """
 
 from __future__ import annotations
 
 from aiida import orm
 
+from aiida_gaprss.rss.gap_multicomponent import COMPOUND_HULL_SIGMAS
 from aiida_gaprss.workflows.chemical_system import COMPOUND_ENTHALPY
 
 __all__ = (
@@ -71,6 +75,7 @@ def compound_fit_inputs(fit_inputs, elements: list[str], e0: dict[str, float]) -
         parameters['e0'] = {element: float(known[element]) for element in elements}
     settings = fit_inputs['settings'].get_dict() if 'settings' in fit_inputs else {}
     settings['elements'] = list(elements)
+    settings.setdefault('hull_sigmas', COMPOUND_HULL_SIGMAS)
     return orm.Dict(parameters), orm.Dict(settings)
 
 

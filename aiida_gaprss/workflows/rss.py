@@ -188,10 +188,21 @@ class GapRssWorkChain(WorkChain):
         return self.ctx.database is not None and self.ctx.potential is None
 
     def initial_fit(self):
-        """Fit the restart database."""
+        """Fit the restart database (a chemical system's as its iterations do: composition hull, e0 per element)."""
         inputs = AttributeDict(self.exposed_inputs(GapFitWorkChain, 'fit'))
         inputs.training_set = self.ctx.database
         inputs.metadata = {'call_link_label': 'restart_fit'}
+        if chemical_system.is_compound(self.inputs):
+            elements = chemical_system.system_elements(self.inputs)
+            inputs.parameters, inputs.settings = compound_iteration.compound_fit_inputs(inputs, elements, {})
+            e0 = inputs.parameters.get_dict()['e0']
+            if isinstance(e0, dict):
+                self.ctx.e0 = e0
+            else:
+                self.report(
+                    f'restart fit with e0 {e0!r}: fit.parameters has no isolated-atom energy of every element '
+                    '(restart_builder takes them from the earlier run)'
+                )
         return ToContext(restart_fit=self.submit(GapFitWorkChain, **inputs))
 
     def inspect_initial_fit(self):

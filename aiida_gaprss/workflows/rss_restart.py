@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from aiida import orm
 
-__all__ = ('restart_builder', 'restart_inputs')
+from aiida_gaprss.workflows import chemical_system, compound_iteration
+
+__all__ = ('last_fitted_e0', 'restart_builder', 'restart_inputs')
 
 
 def restart_builder(node: orm.WorkflowNode):
@@ -31,7 +33,20 @@ def restart_builder(node: orm.WorkflowNode):
     builder = WorkflowFactory('gaprss.rss').get_builder()  # by entry point: workflows/rss.py imports this module
     _set_leaves(builder, inputs)
     builder.restart = restart_inputs(node)
+    e0 = last_fitted_e0(node) if chemical_system.is_compound(node.inputs) else None
+    if e0:  # a chemical system: the restart fit starts from the isolated-atom energies the run used
+        builder.fit.parameters = orm.Dict({**builder.fit.parameters.get_dict(), 'e0': e0})
     return builder
+
+
+def last_fitted_e0(node: orm.WorkflowNode) -> dict[str, float] | None:
+    """The per-element ``e0`` of the run's last iteration that fitted one (``None`` if none did)."""
+    links = node.base.links.get_outgoing(link_label_filter='iteration_%').all()
+    for link in sorted(links, key=lambda link: link.link_label, reverse=True):
+        e0 = compound_iteration.fitted_e0(link.node)
+        if e0:
+            return e0
+    return None
 
 
 def _set_leaves(namespace, values: dict) -> None:
