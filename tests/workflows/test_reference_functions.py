@@ -177,3 +177,30 @@ def test_dimers_in_a_box_get_the_gamma_point_only():
     assert is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[12.0] * 3, pbc=True))
     assert not is_molecule_in_a_box(bulk('Si', 'diamond', a=5.43))
     assert not is_molecule_in_a_box(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.3]], cell=[4.0] * 3, pbc=True))
+
+
+def test_a_family_without_recommended_cutoffs_is_refused_before_submission(aiida_code_installed, tmp_path):
+    """A family that recommends no cut-offs, with a protocol that lists none: refused by name unless the parameters
+    give them (the builder would otherwise fail only when the job is built)."""
+    import shutil
+
+    from aiida_pseudo.data.pseudo import UpfData
+    from aiida_pseudo.groups.family import PseudoPotentialFamily
+
+    from aiida_gaprss.pseudos import DEFAULT_PBE, pseudo_folder
+    from aiida_gaprss.workflows.reference.engines import QeEngine
+
+    shutil.copy(pseudo_folder({'Si'}) / DEFAULT_PBE['Si'][0], tmp_path)
+    label = 'test/no-cutoffs'
+    if not orm.QueryBuilder().append(PseudoPotentialFamily, filters={'label': label}).count():
+        PseudoPotentialFamily.create_from_folder(tmp_path, label, pseudo_type=UpfData)
+    code = aiida_code_installed(default_calc_job_plugin='quantumespresso.pw', filepath_executable='/usr/bin/pw.x')
+    qe = {
+        'code': code,
+        'protocol': orm.Str('accurate'),
+        'pseudo_family': orm.Str(label),
+    }  # accurate lists no Si cut-off
+    error = QeEngine.validate({'qe': qe}, [bulk('Si')])
+    assert error is not None and 'field `qe.pseudo_family`' in error and 'recommends no cut-offs' in error, error
+    qe['parameters'] = orm.Dict({'SYSTEM': {'ecutwfc': 30.0, 'ecutrho': 120.0}})
+    assert QeEngine.validate({'qe': qe}, [bulk('Si')]) is None

@@ -204,7 +204,24 @@ class QeEngine(_PerStructureEngine):
         from aiida_gaprss.pseudos import check_family_elements
 
         family = namespace['pseudo_family'].value if 'pseudo_family' in namespace else protocol['pseudo_family']
-        return check_family_elements(family, species)
+        return check_family_elements(family, species) or QeEngine._check_cutoffs(namespace, protocol, family, species)
+
+    @staticmethod
+    def _check_cutoffs(namespace, protocol: dict, family: str, species: list[str]) -> str | None:
+        """The cut-offs must come from somewhere: the parameters, the protocol or the family's recommendation."""
+        from aiida_gaprss.workflows.reference.protocols import qe_cutoffs
+
+        overrides = upper_sections(namespace['parameters'].get_dict() if 'parameters' in namespace else {})
+        if {'ecutwfc', 'ecutrho'} <= {key.lower() for key in overrides.get('SYSTEM', {})}:
+            return None
+        try:
+            qe_cutoffs(protocol, species, family, always=True)
+        except Exception:  # noqa: BLE001 - aiida-pseudo's own errors do not name our field
+            return (
+                f'field `qe.pseudo_family`: family `{family}` recommends no cut-offs and the protocol lists none for '
+                f'{", ".join(species)}: give qe.parameters.SYSTEM.ecutwfc and ecutrho (Ry)'
+            )
+        return None
 
     @staticmethod
     def _check_parameters(namespace) -> str | None:
