@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from aiida_gaprss.rss.gap_hyper import delta_2b, delta_from_error
+from aiida_gaprss.rss.gap_hyper import delta_from_error
 from aiida_gaprss.rss.gap_parameters import (
     DESCRIPTOR_TYPES,
     build_gap_fit_command,
@@ -27,33 +27,7 @@ from aiida_gaprss.rss.gap_parameters import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ('energy_errors', 'prepare_training_frames', 'staged_fit')
-
-
-def prepare_training_frames(
-    frames: Sequence, *, elements: Sequence[str] | None = None, special_sigmas: Mapping | None = None
-) -> float:
-    """Write the hull sigmas into ``frames`` (in place) and return δ_2b (eV), as ``add_hull_sigmas`` does.
-
-    ``elements`` (several): the (composition, V, E) hull and δ_2b over composition; else the elemental (V, E) hull and
-    the spread of E/N. ``special_sigmas`` as :func:`aiida_gaprss.rss.hull.per_structure_sigmas`.
-    """
-    from aiida_gaprss.rss.formation_hull import composition_fractions, composition_volume_hull_distance
-    from aiida_gaprss.rss.gap_multicomponent import delta_2b_multicomponent
-    from aiida_gaprss.rss.hull import set_sigmas
-
-    frames = list(frames)
-    energies = [atoms.info['energy'] for atoms in frames]
-    sizes = [len(atoms) for atoms in frames]
-    if elements:
-
-        def distance(regular, volumes, per_atom):
-            return composition_volume_hull_distance(composition_fractions(regular, elements), volumes, per_atom)
-
-        set_sigmas(frames, special_sigmas=special_sigmas, hull_distance=distance)
-        return delta_2b_multicomponent(energies, composition_fractions(frames, elements), sizes)
-    set_sigmas(frames, special_sigmas=special_sigmas)
-    return delta_2b(energies, sizes)
+__all__ = ('energy_errors', 'staged_fit')
 
 
 def energy_errors(potential_file: str | os.PathLike, frames: Sequence) -> np.ndarray:
@@ -104,10 +78,11 @@ def staged_fit(
         ``energy_rmse`` eV/atom over every frame), ``argv`` (the last gap_fit arguments).
     """
     from aiida_gaprss.data.extxyz import frames_to_string
+    from aiida_gaprss.rss.training_sigmas import set_training_sigmas
 
     frames = [atoms.copy() for atoms in frames]
     marked = [atoms.copy() for atoms in frames]
-    deltas = {'distance_2b': prepare_training_frames(marked, elements=elements, special_sigmas=special_sigmas)}
+    deltas = {'distance_2b': set_training_sigmas(marked, elements=elements, special_sigmas=special_sigmas)}
     if hull_sigmas:
         frames = marked
     parameters = validate_gap_parameters(parameters)

@@ -34,30 +34,18 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
     Returns ``structures`` (the same structures with ``energy_sigma``, ``force_sigma``, ``virial_sigma`` and
     ``hull_distance``) and ``report`` (``delta_2b`` in eV, hull statistics).
     """
-    from aiida_gaprss.rss.gap_hyper import delta_2b
-    from aiida_gaprss.rss.hull import set_sigmas
+    from aiida_gaprss.rss.training_sigmas import set_training_sigmas
 
     options = settings.get_dict()
     frames = structures.get_atoms()
-    elements = options.get('elements')
-    extra = {'hull_distance': _composition_hull(elements)} if elements else {}
-    set_sigmas(
+    delta = set_training_sigmas(
         frames,
+        elements=options.get('elements'),
         natoms_scaling=options.get('natoms_scaling', 'linear'),
         special_sigmas=options.get('special_sigmas'),
-        **extra,
+        e0=options.get('e0') or None,
+        delta_2b_about=options.get('delta_2b_about', 'mean'),
     )
-    e0 = options.get('e0') or None
-    if elements:
-        delta = _delta_2b_of_compositions(frames, elements)
-    else:
-        delta = delta_2b(
-            [atoms.info['energy'] for atoms in frames],
-            [len(atoms) for atoms in frames],
-            e0=e0,
-            symbols=[atoms.get_chemical_symbols() for atoms in frames] if e0 else None,
-            about=options.get('delta_2b_about', 'mean'),
-        )
     distances = np.array([atoms.info.get('hull_distance', np.nan) for atoms in frames], dtype=float)
     on_hull = int(np.sum(np.isfinite(distances) & (distances < 1e-6)))
     report = {
@@ -67,28 +55,6 @@ def add_hull_sigmas(structures: StructureSet, settings: orm.Dict) -> dict:
         'max_hull_distance': float(np.nanmax(distances)) if np.isfinite(distances).any() else None,
     }
     return {'structures': StructureSet.from_atoms(frames), 'report': orm.Dict(report)}
-
-
-def _composition_hull(elements: list[str]):
-    """ΔE above the (composition, V, E) lower hull, as ``set_sigmas``' ``hull_distance``."""
-    from aiida_gaprss.rss.formation_hull import composition_fractions, composition_volume_hull_distance
-
-    def distance(regular, volumes, energies):
-        return composition_volume_hull_distance(composition_fractions(regular, elements), volumes, energies)
-
-    return distance
-
-
-def _delta_2b_of_compositions(frames: list, elements: list[str]) -> float:
-    """δ_2b of several elements: the spread of E/N after the best linear function of the composition."""
-    from aiida_gaprss.rss.formation_hull import composition_fractions
-    from aiida_gaprss.rss.gap_multicomponent import delta_2b_multicomponent
-
-    return delta_2b_multicomponent(
-        [atoms.info['energy'] for atoms in frames],
-        composition_fractions(frames, elements),
-        [len(atoms) for atoms in frames],
-    )
 
 
 @calcfunction
