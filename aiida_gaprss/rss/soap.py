@@ -1,47 +1,13 @@
 """Configuration-averaged SOAP descriptors for structure selection (GAP-RSS, Methods Eqs. 1–4).
 
-The neighbour density of every atom ``i`` in a cell is expanded in radial functions and spherical harmonics,
-``c^(i)_nlm``; the coefficients are **averaged over the atoms of the cell first**, ``c̄_nlm = (1/N) Σ_i c^(i)_nlm``,
-and only then combined into the rotationally invariant power spectrum ``p̄_nn'l = Σ_m c̄*_nlm c̄_n'lm``. This is
-quippy's ``soap ... average=T`` and dscribe's ``SOAP(average='inner')``; it is *not* the mean of the atomic power
-spectra (dscribe's ``average='outer'``). Rows are normalised to unit length, so ``k_AB = (p̄_A · p̄_B)^ζ``.
-
-Backends
---------
-``'numpy'`` (default)
-    The *same descriptor* as ``'dscribe'`` (its GTO basis, cut-off padding and weights; equal to 1e-10 relative),
-    computed by :mod:`aiida_gaprss.rss.soap_gto` from a half pair list: the averaged expansion is a sum over pairs
-    and the two directions of a pair differ only by ``(-1)^l``, so each pair is evaluated once and, for one species,
-    the odd ``l`` (zero in the average) are skipped. ~4× less CPU per cell than dscribe on the initial pool's cells
-    (``benchmarks/soap_backends.py``).
-``'dscribe'``
-    dscribe 2.1 ``SOAP(rbf='gto', average='inner', periodic=...)``, which expands the density of every atom and
-    averages afterwards. Every atom within ``r_cut + 3.7 σ`` counts (dscribe's padding: 12.4 Å at σ 0.5), no smooth
-    cut-off.
-    Both store each symmetric ``(n, n')`` pair once; entries with ``n != n'`` (and every cross-species entry) are
-    multiplied here by √2 so that the dot product of two vectors equals the full sum ``Σ_{nn'l} p̄_A p̄_B`` of Eq. 4,
-    as quippy's vectors do.
-``'quippy'``
-    ``quippy.descriptors.Descriptor('soap ... average=T')`` with ``cutoff_transition_width`` 0.5 Å; quippy appends a
-    component that is always zero, which is dropped.
-
-dscribe's GTO basis (``'numpy'``, ``'dscribe'``) and quippy's differ, so their kernels are close but not identical
-(``measured.md``: 23/30 top CUR picks shared at 10.5 Å; ``benchmarks/soap_backends.py`` gives the kernel correlation
-and pick overlap on the pool's cells, featomic's basis included). Any of them is a valid selection descriptor; the
-backend is recorded by callers. featomic is not a backend: on the same cells it costs about what dscribe does.
-
-Default atom width
-------------------
-The paper prints σ_at = 0.0875 Å together with n_max = l_max = 12 and r_cut = 10.5 Å. Twelve radial functions spread
-over 10.5 Å are ~0.875 Å apart (= r_cut / n_max, ten times the printed σ), so they cannot represent a 0.0875 Å
-Gaussian: the expansion is then just the projection of point-like atoms onto a coarse basis and depends more on the
-library's basis than on σ. We therefore use **σ = 0.5 Å by default** (:data:`DEFAULT_SIGMA`), a width the basis
-resolves and the one at which the library timings and cross-checks in ``measured.md`` were taken; the paper's value
-is available as :data:`PAPER_SIGMA` (``sigma=0.0875``) and works with both backends. Measured on 60 random Si
-cells (6–24 atoms, r_cut 10.5 Å, n = l = 12): the kernels ``(P Pᵀ)^4`` of quippy and dscribe correlate with
-r = 0.92 at σ = 0.5 Å but only r = 0.35 at σ = 0.0875 Å, i.e. at the printed width the descriptor reflects the
-library's radial basis more than the structure; on 300 cells the top-30 kernel-CUR picks of dscribe at 0.0875 and
-0.5 Å share 21.
+The expansion coefficients of every atom's neighbour density are averaged over the cell *before* the power spectrum
+is formed (quippy ``average=T``, dscribe ``average='inner'``, not the mean of atomic power spectra); rows are
+normalised, so the kernel is ``k_AB = (p̄_A · p̄_B)^ζ``. Backends: ``'numpy'`` (default; dscribe's GTO descriptor
+to 1e-10, each atom pair evaluated once, :mod:`aiida_gaprss.rss.soap_gto`), ``'dscribe'`` and ``'quippy'``
+(its always-zero last component dropped). Off-diagonal (n, n′) and cross-species entries of the dscribe/numpy
+vectors are weighted by √2 so that a dot product is the full sum of Eq. 4, as quippy's is. The default atom width
+is 0.5 Å (:data:`DEFAULT_SIGMA`), not the paper's 0.0875 Å (:data:`PAPER_SIGMA`, available): why, and the
+backends' costs and agreement, in docs/science.md ("Selection SOAP width", "SOAP library").
 """
 
 from __future__ import annotations
@@ -290,7 +256,7 @@ def averaged_soap(
     n_max, l_max : int
         Radial and angular expansion orders (selection SOAP in the paper: 12, 12).
     sigma : float
-        Gaussian atom width in Å (default :data:`DEFAULT_SIGMA`; the paper printed 0.0875 — see the module docstring).
+        Gaussian atom width in Å (default :data:`DEFAULT_SIGMA`; the paper printed 0.0875 — see docs/science.md).
     r_cut : float
         Cut-off radius in Å (paper: 10.5).
     species : list of str, optional

@@ -1,47 +1,12 @@
 """Physically guided validation of students against their teacher (Morrow & Deringer 2022, Fig. 4 and Table I).
 
-Pure science (no AiiDA): every function takes ASE calculators and structures.
-
-Similarity to pressure-adjusted simple-hexagonal Si (Fig. 4)
---------------------------------------------------------------
-Along a compression run, each snapshot's configuration-averaged SOAP vector is compared to that of sh Si *at the
-snapshot's pressure* (:func:`similarity_curve`), so that the trivial isotropic contraction of the bonds does not
-show up as a change of similarity (paper, SI Sec. "SOAP similarity analysis", "scaled" curves of Fig. S1).
-
-Choice of the reference: the paper optimises sh Si with DFT at 1 GPa intervals and interpolates the lattice
-parameters to the pressure measured over each ps of MD; the *same* reference serves every model. Here the reference
-grid is relaxed with the **teacher** (:func:`pressure_reference_grid`; the most accurate model in the job, the stand-in
-for DFT) and used for the teacher and for every student, so the curves differ only through the trajectories. Scaling
-sh Si to each snapshot's *density* was not chosen: an amorphous cell is much less dense than sh Si at the same
-pressure (sh is ~20 % denser than a-Si at 10 GPa), so a density-matched sh cell has stretched bonds and the
-similarity would mostly measure that mismatch. The relaxation keeps the sh symmetry (``FixSymmetry``), so the
-reference stays sh even where sh is not a minimum of the potential.
-
-The pressure of a snapshot is its instantaneous pressure (virial + kinetic, ``info['pressure_instantaneous']``)
-averaged over a centred window of ``pressure_window`` snapshots (the paper averages over each ps); snapshots without
-a pressure target (the NVT thermalisation) are left out. SOAP (paper Table S1): quippy, ``average=T``, r_cut 5 Å,
-σ 0.5 Å, l_max 6, n_max 8 (garbled in the extracted table; 8 chosen), ζ = 4; quippy's cut-off transition width is
-0.5 Å here (the module :mod:`aiida_gaprss.rss.soap` fixes it), 1.0 Å in the paper.
-
-Transition pressure: where a curve crosses half-way between its low-pressure and its high-pressure similarity
-(:func:`transition_level`, :func:`transition_pressure`); to compare models, every curve is cut at the *teacher's*
-half-way level, so a student that never gets as sh-like as the teacher half-way has no transition (None).
-
-Melt–quench metrics (Table I)
------------------------------
-:func:`quench_metrics`: N3, N5 (fractions), H⁻¹ (inverse height of the FSDP of S(Q)), mean and width of the
-bond-angle distribution (:func:`aiida_gaprss.rss.analysis.amorphous_metrics`), and ΔE. The paper's table gives ΔE in
-"eV" (0.144–0.156 for GAP-18 and the MTPs) without a definition; the values are those of a-Si relative to crystalline
-diamond Si per atom, so here ``delta_e = E(quenched, relaxed)/N − E(diamond, relaxed)/N`` in **eV/atom**, both relaxed
-(variable cell, 0 GPa) with the *same* calculator (:func:`diamond_energy`); reports show it in meV/atom. The
-quenched cell is relaxed before the analysis, as the paper's models are ("quenching ... to 500 K before relaxation").
-
-Cost (Fig. 3)
--------------
-:func:`md_cost`: seconds per MD step per atom of a calculator, timed on velocity-Verlet steps from the same positions
-and velocities (best of ``repeats``); costs relative to the teacher are ratios measured in the same process.
-
-Units: eV, Å, GPa, K, ps; similarities 0–1.
+Pure science (no AiiDA): every function takes ASE calculators and structures. :func:`similarity_curve` (SOAP
+similarity of compression snapshots to simple-hexagonal Si at each snapshot's pressure, the reference grid relaxed
+with the teacher: :func:`pressure_reference_grid`), :func:`transition_level` / :func:`transition_pressure` (where a
+curve rises through the teacher's half-way level), :func:`quench_metrics` (Table I: N3, N5, H⁻¹, bond angles and ΔE
+in eV/atom against diamond relaxed with the same calculator) and :func:`md_cost` (seconds per MD step per atom).
+The choices behind each (why pressure-adjusted, why the teacher relaxes the reference, ΔE's definition) are in
+docs/indirect.md, "Validation". Units: eV, Å, GPa, K, ps; similarities 0–1.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def build_reference(codes: dict, *, protocol=None, structure=None, isolated=None
     """The QE engine's builder for one structure (``tag`` s000000) or isolated atom."""
     from aiida_gaprss.pseudos import DEFAULT_FAMILY_LABEL
     from aiida_gaprss.workflows.reference.engines import QeEngine
-    from aiida_gaprss.workflows.reference.isolated import _atom
+    from aiida_gaprss.workflows.reference.isolated import centred_atom
 
     if inputs.get('pseudo_family') == 'default':
         inputs['pseudo_family'] = DEFAULT_FAMILY_LABEL
@@ -188,7 +188,7 @@ def build_reference(codes: dict, *, protocol=None, structure=None, isolated=None
             nodes[key] = orm.Str(value)
     qe = _namespace(code=codes[code], protocol=orm.Str(protocol) if protocol else None, **nodes)
     workchain = SimpleNamespace(inputs=AttributeDict({'qe': qe}))
-    atoms = _atom(isolated, 12.0) if isolated else structures()[structure]
+    atoms = centred_atom(isolated, 12.0) if isolated else structures()[structure]
     _, builder = QeEngine.build(workchain, 's000000', orm.StructureData(ase=atoms), isolated=isolated)
     return builder
 

@@ -91,11 +91,11 @@ def reference_cases() -> list[tuple[str, dict]]:
 def build_reference(code, *, protocol=None, structure=None, isolated=None, mapping=None, **inputs):
     """The VASP engine's builder for one structure (``tag`` s000000) or isolated atom."""
     from aiida_gaprss.workflows.reference.engines import VaspEngine
-    from aiida_gaprss.workflows.reference.isolated import _atom
+    from aiida_gaprss.workflows.reference.isolated import centred_atom
 
     vasp = vasp_namespace(code, protocol=protocol, mapping=mapping, **inputs)
     workchain = SimpleNamespace(inputs=AttributeDict({'vasp': vasp}))
-    atoms = _atom(isolated, 12.0) if isolated else structures()[structure]
+    atoms = centred_atom(isolated, 12.0) if isolated else structures()[structure]
     _, builder = VaspEngine.build(workchain, 's000000', orm.StructureData(ase=atoms), isolated=isolated)
     return builder
 

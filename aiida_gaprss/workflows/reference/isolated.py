@@ -23,7 +23,7 @@ from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.workflows.reference.functions import INDEX_KEY, labels_from_qe, labels_from_vasp
 from aiida_gaprss.workflows.reference.inputs import RUN_ONLY_INPUTS
 
-__all__ = ('EXTRA_KEY', 'IsolatedAtomsMixin', 'isolated_atom_energy', 'isolated_atom_key')
+__all__ = ('EXTRA_KEY', 'IsolatedAtomsMixin', 'centred_atom', 'isolated_atom_energy', 'isolated_atom_key')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ LOGGER = logging.getLogger(__name__)
 EXTRA_KEY = 'gaprss_isolated_atom_key'
 
 
-def _atom(element: str, box: float) -> Atoms:
+def centred_atom(element: str, box: float) -> Atoms:
+    """One atom of ``element`` at the centre of a cubic periodic box of edge ``box`` Å, labelled as item 0 of a set."""
     atoms = Atoms(element, positions=[[box / 2] * 3], cell=[box] * 3, pbc=True)
     atoms.info[INDEX_KEY] = 0
     return atoms
@@ -40,13 +41,13 @@ def _atom(element: str, box: float) -> Atoms:
 @calcfunction
 def isolated_atom_structure(element: orm.Str, box: orm.Float) -> orm.StructureData:
     """One atom of ``element`` in a cubic periodic box of edge ``box`` Å, as StructureData."""
-    return orm.StructureData(ase=_atom(element.value, box.value))
+    return orm.StructureData(ase=centred_atom(element.value, box.value))
 
 
 @calcfunction
 def isolated_atom_set(element: orm.Str, box: orm.Float) -> StructureSet:
     """One atom of ``element`` in a cubic periodic box of edge ``box`` Å, as a StructureSet."""
-    return StructureSet.from_atoms([_atom(element.value, box.value)])
+    return StructureSet.from_atoms([centred_atom(element.value, box.value)])
 
 
 @calcfunction

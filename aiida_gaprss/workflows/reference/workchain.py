@@ -5,8 +5,8 @@ Outline: validate everything before anything runs (input validator) → split th
 child's result or record its failure → gather into one labelled StructureSet (+ ``exclusions``) → optional
 isolated-atom energies → exit 401 if more than ``max_failure_fraction`` failed.
 
-On a 2-core ``core.direct`` computer ``max_concurrent`` 2 with one MPI rank per pw.x keeps both cores busy and hides
-each job's daemon latency behind the other job; on SLURM it can be large.
+``max_concurrent`` is how many labels the computer runs at once (docs/workflows.md: one per core with one MPI rank
+each on a ``core.direct`` workstation, many on a SLURM cluster).
 """
 
 from __future__ import annotations
