@@ -40,7 +40,7 @@ LOGGER = logging.getLogger(__name__)
 KEYS = {'element', 'phases', 'relax', 'eos', 'processes'}
 RELAX_KEYS = {'fmax', 'steps', 'smax'}
 EOS_KEYS = {'volume_factors', 'relax', 'fmax', 'steps', 'phases'}
-MAP_KEYS = {'element', 'soap', 'processes'}
+MAP_KEYS = {'element', 'elements', 'soap', 'processes'}
 
 
 def validate_validation_parameters(parameters: dict, *, known_phases_only: bool = True) -> None:
@@ -112,12 +112,29 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
 
 
 def validate_map_parameters(parameters: dict) -> None:
-    """Raise ``ValueError`` naming the field for bad ``StructureMap`` parameters (element, soap, processes)."""
-    from aiida_gaprss.rss.analysis import KPCA_SOAP
+    """Raise ``ValueError`` naming the field for bad ``StructureMap`` parameters (element or elements, soap,
+    processes)."""
+    from ase.data import chemical_symbols
+
+    from aiida_gaprss.rss.structure_map import KPCA_SOAP
 
     unknown = sorted(set(parameters) - MAP_KEYS)
     if unknown:
         raise ValueError(f'field `parameters.{unknown[0]}`: unknown key; known: {sorted(MAP_KEYS)}')
+    if parameters.get('element') is not None and parameters.get('elements') is not None:
+        raise ValueError('field `parameters.elements`: give either `element` or `elements`, not both')
+    if parameters.get('elements') is not None:
+        elements = parameters['elements']
+        if (
+            not isinstance(elements, list)
+            or len(elements) < 2
+            or len(set(elements)) != len(elements)
+            or not all(isinstance(symbol, str) for symbol in elements)
+        ):
+            raise ValueError(f'field `parameters.elements`: expected two or more distinct symbols, got {elements!r}')
+        unknown = [symbol for symbol in elements if symbol not in chemical_symbols or symbol == 'X']
+        if unknown:
+            raise ValueError(f'field `parameters.elements`: unknown chemical symbol {unknown[0]!r}')
     soap = parameters.get('soap', {}) or {}
     if not isinstance(soap, dict):
         raise ValueError('field `parameters.soap`: expected a dict')

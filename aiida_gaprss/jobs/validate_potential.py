@@ -20,13 +20,14 @@ Run as ``python -m aiida_gaprss.jobs.validate_potential job.json`` by
          'failures': [{'phase', 'error'}], 'calculator': spec, 'element': ..., 'seconds': {name: s}}
 
 ``structure_map``
-    GAP-RSS Fig. 5: :func:`aiida_gaprss.rss.analysis.kpca_map` of the input structures plus the known phases of
-    ``element`` (averaged SOAP n = l = 16, σ 0.1 r0, r_cut 2.5 r0, every cell rescaled to shortest bond r0 = 1 Å,
-    coloured by mean coordination up to 1.2 r0; ``composition`` gives each structure's atomic fraction per species,
-    to colour a chemical system's map by composition); dimers (``config_type = 'dimer'``) and non-periodic
-    structures are left out. Writes ``results.json`` with ``coordinates`` (N×2),
-    ``coordination``, ``iteration``/``config_type`` of every input structure and ``phases`` (name -> index of the
-    phase among the rows, which follow the input structures).
+    GAP-RSS Fig. 5: :func:`aiida_gaprss.rss.structure_map.kpca_map` of the input structures plus the known phases of
+    ``element`` or, for a chemical system, of ``elements`` (its elements' ground states and compounds:
+    :func:`map_phases`): averaged SOAP n = l = 16, σ 0.1 r0, r_cut 2.5 r0, every cell rescaled to shortest bond
+    r0 = 1 Å, coloured by mean coordination up to 1.2 r0; ``composition`` gives each structure's atomic fraction per
+    species, to colour a chemical system's map by composition. Dimers (``config_type = 'dimer'``) and non-periodic
+    structures are left out. Writes ``results.json`` with ``coordinates`` (N×2), ``coordination``,
+    ``iteration``/``config_type`` of every input structure and ``phases`` (name -> index of the phase among the rows,
+    which follow the input structures).
 
 Units: eV, Å, GPa; energies per atom in eV/atom, volumes in Å³/atom.
 """
@@ -43,7 +44,7 @@ import numpy as np
 from aiida_gaprss.data.extxyz import read_frames, write_frames
 from aiida_gaprss.jobs.runner import main, write_json
 
-__all__ = ('DEFAULT_VOLUME_FACTORS', 'run', 'structure_map', 'validate_phase')
+__all__ = ('DEFAULT_VOLUME_FACTORS', 'map_phases', 'run', 'structure_map', 'validate_phase')
 
 LOGGER = logging.getLogger(__name__)
 
@@ -200,13 +201,31 @@ def _validate(parameters: dict, workdir: pathlib.Path) -> dict:
     return {'num_phases': len(phases), 'num_failed': len(failures)}
 
 
-def structure_map(atoms_list, element: str | None, *, soap: dict | None = None, processes: int = 1) -> dict:
-    """KPCA map of ``atoms_list`` plus the known phases of ``element`` (plain lists, JSON-ready)."""
-    from aiida_gaprss.rss.analysis import kpca_map
-    from aiida_gaprss.rss.phases import PHASES, known_phases
+def map_phases(element: str | None, elements=None) -> dict:
+    """The known phases a structure map marks: those of ``element``, or of the chemical system of ``elements`` (each
+    element's ground state and the compounds of those elements, named as by
+    :func:`aiida_gaprss.rss.phases.system_phase_names`, e.g. ``SiC_3C``); none for an element, or a system with an
+    element, without known phases."""
+    from aiida_gaprss.rss.phases import PHASES, build_system_phase, known_phases, system_phase_names
+
+    if elements:
+        try:
+            names = system_phase_names(list(elements))
+        except ValueError:  # an element without known phases: a map with nothing marked
+            return {}
+        return {name: build_system_phase(name) for name in names}
+    return known_phases(element) if element in PHASES else {}
+
+
+def structure_map(
+    atoms_list, element: str | None, *, elements=None, soap: dict | None = None, processes: int = 1
+) -> dict:
+    """KPCA map of ``atoms_list`` plus the known phases of ``element`` or of the system of ``elements``
+    (:func:`map_phases`; plain lists, JSON-ready)."""
+    from aiida_gaprss.rss.structure_map import kpca_map
 
     atoms_list = list(atoms_list)
-    phases = known_phases(element) if element in PHASES else {}
+    phases = map_phases(element, elements)
     rows = atoms_list + list(phases.values())
     result = kpca_map(rows, soap=soap or None, processes=processes)
     n = len(atoms_list)
@@ -225,6 +244,7 @@ def structure_map(atoms_list, element: str | None, *, soap: dict | None = None, 
         'config_type': [atoms.info.get('config_type') for atoms in atoms_list],
         'phases': {name: n + index for index, name in enumerate(phases)},
         'element': element,
+        'elements': list(elements) if elements else None,
     }
 
 
@@ -234,7 +254,11 @@ def _structure_map(parameters: dict, workdir: pathlib.Path) -> dict:
     # dimers (isolated pairs in a box) and non-periodic clusters have no place on a map of crystal topologies
     periodic = [atoms for atoms in atoms_list if all(atoms.pbc) and atoms.info.get('config_type') != 'dimer']
     result = structure_map(
-        periodic, parameters.get('element'), soap=parameters.get('soap'), processes=int(parameters.get('processes', 1))
+        periodic,
+        parameters.get('element'),
+        elements=parameters.get('elements'),
+        soap=parameters.get('soap'),
+        processes=int(parameters.get('processes', 1)),
     )
     result['num_skipped'] = len(atoms_list) - len(periodic)
     write_json(workdir / parameters['results'], result)

@@ -246,7 +246,7 @@ def plot_structure_map(
     Parameters
     ----------
     coordinates : (N, 2) array
-        2-D embedding (:func:`aiida_gaprss.rss.analysis.kpca_map`).
+        2-D embedding (:func:`aiida_gaprss.rss.structure_map.kpca_map`).
     colour_values : (N,) array
         Colour of each point (mean coordination number, or e.g. the fraction of one element of a chemical system).
     colour_label : str, optional

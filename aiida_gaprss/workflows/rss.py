@@ -386,7 +386,9 @@ class GapRssWorkChain(WorkChain):
         # a job: averaged SOAP n = l = 16 of many cells
         validation = self.inputs.validation
         parameters = validation['map_parameters'].get_dict() if 'map_parameters' in validation else {}
-        if not chemical_system.is_compound(self.inputs):  # several elements: no phases marked, coloured by composition
+        if chemical_system.is_compound(self.inputs):  # the system's phases marked, points coloured by composition
+            parameters.setdefault('elements', chemical_system.system_elements(self.inputs))
+        else:
             parameters.setdefault('element', self.inputs.element.value)
         options = dict(self.inputs.parameters.get_dict().get('job_options', {}))
         job = {

@@ -5,7 +5,7 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 
-from aiida_gaprss.rss import analysis
+from aiida_gaprss.rss import analysis, structure_map
 from aiida_gaprss.rss.phases import build_phase
 
 A_SI = 5.431
@@ -91,11 +91,11 @@ def test_soap_similarity(diamond):
 
 
 def test_shortest_bond_and_rescale(diamond):
-    assert analysis.shortest_bond(diamond) == pytest.approx(A_SI * np.sqrt(3) / 4)
-    scaled = analysis.rescale_to_shortest_bond(diamond, 1.0)
-    assert analysis.shortest_bond(scaled) == pytest.approx(1.0)
+    assert structure_map.shortest_bond(diamond) == pytest.approx(A_SI * np.sqrt(3) / 4)
+    scaled = structure_map.rescale_to_shortest_bond(diamond, 1.0)
+    assert structure_map.shortest_bond(scaled) == pytest.approx(1.0)
     dimer = Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2.5]])
-    assert analysis.shortest_bond(analysis.rescale_to_shortest_bond(dimer, 1.0)) == pytest.approx(1.0)
+    assert structure_map.shortest_bond(structure_map.rescale_to_shortest_bond(dimer, 1.0)) == pytest.approx(1.0)
 
 
 def test_kpca_map_identical_and_rescaled_structures_coincide():
@@ -104,7 +104,7 @@ def test_kpca_map_identical_and_rescaled_structures_coincide():
     si_big = build_phase('Si', 'diamond', scale=1.3)
     rotated = si.repeat((2, 1, 1))  # same structure in a different cell
     others = [build_phase('Si', 'sh'), build_phase('C', 'graphite'), build_phase('Ti', 'hcp'), bulk('Cu', 'fcc')]
-    result = analysis.kpca_map([si, c, si_big, rotated, *others], return_kernel=True)
+    result = structure_map.kpca_map([si, c, si_big, rotated, *others], return_kernel=True)
     xy = result['coordinates']
     assert xy.shape == (8, 2)
     spread = np.ptp(xy, axis=0).max()
@@ -127,8 +127,8 @@ def test_kpca_map_identical_and_rescaled_structures_coincide():
         (lambda: analysis.structure_factor(bulk('Si'), q=[]), 'q'),
         (lambda: analysis.structure_factor(bulk('Si'), window='hann'), 'window'),
         (lambda: analysis.radial_distribution(Atoms('Si2', positions=[[0, 0, 0], [0, 0, 2]])), 'atoms'),
-        (lambda: analysis.kpca_map([bulk('Si')]), 'atoms_list'),
-        (lambda: analysis.kpca_map([bulk('Si'), bulk('Si')], soap={'nmax': 3}), 'soap'),
+        (lambda: structure_map.kpca_map([bulk('Si')]), 'atoms_list'),
+        (lambda: structure_map.kpca_map([bulk('Si'), bulk('Si')], soap={'nmax': 3}), 'soap'),
         (lambda: analysis.soap_similarity([bulk('Si')], [bulk('Si'), bulk('Si')]), 'reference'),
         (lambda: analysis.coordination_cutoff('Qq'), 'element'),
     ],

@@ -9,6 +9,8 @@ from aiida import orm
 from aiida.common.links import LinkType
 from aiida.plugins import WorkflowFactory
 
+from aiida_gaprss.rss.phases import system_phase_names
+
 GapRssWorkChain = WorkflowFactory('gaprss.rss')
 
 
@@ -168,8 +170,10 @@ def test_binary_run_validated_on_the_known_phases(finished_run):
     curve = node.outputs.learning_curve['iterations']
     assert all('SiC_3C' in row['phase_errors'] and 'Si_diamond' in row['phase_errors'] for row in curve)
 
-    # the structure map of the final database: no phases marked, coloured by composition
+    # the structure map of the final database: the system's known phases marked, coloured by composition
     structure_map = node.outputs.structure_map.get_dict()
-    assert structure_map['species'] == ['C', 'Si'] and structure_map['phases'] == {}
+    assert structure_map['species'] == ['C', 'Si'] and structure_map['elements'] == ['Si', 'C']
+    assert list(structure_map['phases']) == system_phase_names(['Si', 'C'])
+    assert min(structure_map['phases'].values()) == structure_map['num_structures']
     assert any(0.0 < fraction < 1.0 for fraction in structure_map['composition']['C'])
     assert node.outputs.plots.structure_map.get_content(mode='rb')[:8] == PNG_MAGIC
