@@ -2,8 +2,9 @@
 
 Stages (each timed, with the peak resident memory of this process plus its children sampled every 50 ms):
 
-1. ``generation``: ``aiida_gaprss.rss.generation.initial_pool('Si', n, seed, processes=2)`` (falls back to plain
-   random P1 cells if the module is missing);
+1. ``generation``: ``aiida_gaprss.rss.generation.initial_pool('Si', n, seed, processes=2)``, and its baseline in CPU
+   seconds: the plainest numpy P1 generator with the same minimum separation (``plain_p1_cells``, one process; the
+   ratio ``generation_cpu_ratio_ours_over_plain_p1``: what space-group symmetry and Wyckoff placement cost);
 2. ``soap``: ``aiida_gaprss.rss.soap.averaged_soap`` with the selection parameters (n = l = 12, r_cut 10.5 Å,
    σ = default) on 2 processes, backend ``--backend`` (default: the library's default, 'numpy');
 3. ``soap_direct``: baseline, dscribe called directly on the same cells
@@ -104,16 +105,25 @@ class PeakMemory:
         self.peak_gb = self.peak / 1e9
 
 
-def random_p1_cells(n: int, seed: int):
-    """Fallback generator (plain random P1 Si cells, 6-24 atoms, V0 = 14.5 r³)."""
-    from ase import Atoms
-
+def plain_p1_cells(n: int, seed: int, v0: float, dmin: float, natoms=(6, 24)) -> list:
+    """Baseline generator: the simplest numpy P1 generator (cubic-ish cell, sequential rejection of atoms closer than
+    ``dmin`` Å), as ``(cell, fractional positions)`` pairs; the cost floor of any random-cell generator."""
     rng = np.random.default_rng(seed)
     cells = []
-    for _ in range(n):
-        natoms = int(rng.integers(6, 25))
-        a = (natoms * 14.5 * 1.11**3) ** (1 / 3)
-        cells.append(Atoms(f'Si{natoms}', scaled_positions=rng.random((natoms, 3)), cell=[a, a, a], pbc=True))
+    while len(cells) < n:
+        count = int(rng.integers(natoms[0], natoms[1] + 1))
+        cell = np.diag(rng.uniform(0.8, 1.2, 3))
+        cell *= (count * v0 * rng.uniform(0.95, 1.05) / np.linalg.det(cell)) ** (1 / 3)
+        frac = np.zeros((0, 3))
+        for _ in range(count * 50):
+            trial = rng.random(3)
+            diff = frac - trial
+            diff -= np.rint(diff)
+            if len(frac) == 0 or np.min(np.linalg.norm(diff @ cell, axis=1)) >= dmin:
+                frac = np.vstack([frac, trial])
+                if len(frac) == count:
+                    cells.append((cell, frac))
+                    break
     return cells
 
 
@@ -156,20 +166,25 @@ def main(argv=None) -> dict:
         'load_average_start': [round(x, 2) for x in os.getloadavg()],
     }
 
-    # 1. generation
-    with PeakMemory() as mem:
-        try:
-            from aiida_gaprss.rss.generation import initial_pool
+    # 1. generation, and its baseline: the plain P1 generator on one process (CPU seconds for the same number of cells)
+    from aiida_gaprss.rss.elements import volume_per_atom
+    from aiida_gaprss.rss.generation import generate_random_cells, initial_pool
 
-            cells = initial_pool('Si', args.n, seed=args.seed, processes=args.processes)
-            figures['generator'] = 'aiida_gaprss.rss.generation.initial_pool'
-        except ImportError:
-            cells = random_p1_cells(args.n, args.seed)
-            figures['generator'] = 'fallback random P1 cells'
+    generate_random_cells(2, 'Si', seed=0)  # the symmetry tables are built outside the timing
+    with PeakMemory() as mem:
+        cells = initial_pool('Si', args.n, seed=args.seed, processes=args.processes)
+    figures['generator'] = 'aiida_gaprss.rss.generation.initial_pool'
     figures['generation_seconds'] = round(mem.seconds, 2)
     figures['generation_cpu_seconds'] = round(mem.cpu_seconds, 2)
     figures['generation_peak_gb'] = round(mem.peak_gb, 3)
     figures['mean_atoms_per_cell'] = round(float(np.mean([len(c) for c in cells])), 2)
+    start = time.process_time()
+    plain_p1_cells(args.n, args.seed, volume_per_atom('Si'), 1.8 * 1.11)
+    figures['generation_baseline'] = 'plain numpy P1 cells with the same minimum separation, one process'
+    figures['generation_baseline_cpu_seconds'] = round(time.process_time() - start, 2)
+    figures['generation_cpu_ratio_ours_over_plain_p1'] = round(
+        figures['generation_cpu_seconds'] / figures['generation_baseline_cpu_seconds'], 2
+    )
     log(f'generation: {mem.seconds:.1f} s, {len(cells)} cells')
 
     # 2. averaged SOAP through our function

@@ -1,7 +1,5 @@
 """Buildcell-style random cells and dimers (aiida_gaprss.rss.generation)."""
 
-import time
-
 import numpy as np
 import pytest
 import spglib
@@ -202,45 +200,3 @@ def test_bad_dimer_input():
         generate_dimers('Si', 3, box=5.0)
     with pytest.raises(ValueError, match='element'):
         generate_dimers('Qq', 3)
-
-
-def _plain_p1_cells(n, seed, v0, dmin, natoms=(6, 24)):
-    """Baseline: the simplest numpy P1 generator (cubic-ish cell, sequential rejection of too-close atoms)."""
-    rng = np.random.default_rng(seed)
-    cells = []
-    while len(cells) < n:
-        count = int(rng.integers(natoms[0], natoms[1] + 1))
-        cell = np.diag(rng.uniform(0.8, 1.2, 3))
-        cell *= (count * v0 * rng.uniform(0.95, 1.05) / np.linalg.det(cell)) ** (1 / 3)
-        frac = np.zeros((0, 3))
-        for _ in range(count * 50):
-            trial = rng.random(3)
-            diff = frac - trial
-            diff -= np.rint(diff)
-            if len(frac) == 0 or np.min(np.linalg.norm(diff @ cell, axis=1)) >= dmin:
-                frac = np.vstack([frac, trial])
-                if len(frac) == count:
-                    cells.append((cell, frac))
-                    break
-    return cells
-
-
-@pytest.mark.slow
-def test_speed_relative_to_plain_p1_generator():
-    """Symmetric cells cost a small multiple of the plainest P1 generator, measured in the same run.
-
-    measured.md: the plain numpy P1 generator makes 10,000 cells in ~8 s on two processes; the 5-minute benchmark
-    (10,000 cells + SOAP + CUR) leaves generation ~90 s, i.e. ~11x that baseline.
-    """
-    generate_random_cells(2, 'Si', seed=0)  # build the symmetry tables outside the timing
-    n = 1000
-    start = time.perf_counter()
-    _plain_p1_cells(n, 1, volume_per_atom('Si'), 1.8 * 1.11)
-    baseline = time.perf_counter() - start
-    start = time.perf_counter()
-    cells = initial_pool('Si', n, seed=1, processes=1)
-    ours = time.perf_counter() - start
-    assert len(cells) == n
-    ratio = ours / baseline
-    print(f'plain P1 {n / baseline:.0f} cells/s, buildcell-style {n / ours:.0f} cells/s, ratio {ratio:.2f}')
-    assert ratio < 8.0, ratio
