@@ -221,6 +221,14 @@ FIGURES = [
      'dscribe 20.72 vs 19.04'),
     ('soap_backends', 'soap_backends.json', 'averaged_soap_cpu_ms_per_cell.numpy_2_process', 1, '{:.2f}',
      'numpy 4.99 vs 4.02'),
+    ('multicomponent_fit', 'multicomponent_fit.json', 'summary.hull.mean_abs_3c_formation_error_mev', 1, '{:.1f}',
+     'with the ramp (mean 11.0)'),
+    ('multicomponent_fit', 'multicomponent_fit.json', 'summary.uniform.mean_abs_3c_formation_error_mev', 1, '{:.1f}',
+     'one sigma for all (mean 249.7)'),
+    ('multicomponent_fit', 'multicomponent_fit.json', 'summary.hull.max_abs_3c_formation_error_mev', 1, '{:.0f}',
+     '7–16 meV/atom'),
+    ('multicomponent_fit', 'multicomponent_fit.json', 'summary.uniform.max_abs_3c_formation_error_mev', 1, '{:.0f}',
+     '161–327'),
 ]  # fmt: skip
 
 

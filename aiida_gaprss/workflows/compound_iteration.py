@@ -9,8 +9,8 @@ set (see :mod:`aiida_gaprss.workflows.chemical_system`); the elemental iteration
 * reference: the isolated-atom energy of every element (``isolated_atoms``; computed once per element and settings,
   then reused by the reference work chain);
 * fit: ``e0`` per element from those energies, ``settings.elements`` (δ_2b over composition, the composition–volume
-  hull report) and, unless the settings say otherwise, ``hull_sigmas`` off
-  (:data:`~aiida_gaprss.rss.gap_multicomponent.COMPOUND_HULL_SIGMAS`: the same ``default_sigma`` for every structure;
+  hull report) and, unless the settings say otherwise, ``hull_sigmas`` as
+  :data:`~aiida_gaprss.rss.gap_multicomponent.COMPOUND_HULL_SIGMAS` (on: the ramp above the (composition, V, E) hull;
   docs/multicomponent.md says why).
 """
 

@@ -153,12 +153,12 @@ def test_tiny_si_c_gap_reproduces_tersoff(tmp_path):
 
 
 def test_composition_fit_reproduces_tersoff_as_the_loop_fits_it(tmp_path):
-    """The GAP-RSS fit of a composition run (rss.gap_staged: the work chain's sigmas, δ heuristics and stages, the real
+    """The GAP-RSS fit of a composition run (jobs.gap_staged: the work chain's sigmas, δ heuristics and stages, the real
     gap_fit) on the tiny protocol's first Si–C database plus 12 strained crystals, Tersoff labels, e0 = 0.
 
-    benchmarks/results/multicomponent_fit.json ('crystals'): with the (composition, V, E) hull ramp (the earlier
-    default) the training energy RMSE is ~1 eV/atom (dimers and far cells left loose, δ_3b and δ_SOAP of eV); with the
-    default now (every structure default_sigma) a few tens of meV/atom."""
+    With the default sigmas (the (composition, V, E) hull ramp) 3C SiC's formation energy is within 30 meV/atom of
+    Tersoff's (benchmarks/results/multicomponent_fit.json: 7–16 meV/atom over three databases; one default_sigma for
+    every structure: 161–327)."""
     import pathlib
     import sys
 
@@ -168,15 +168,19 @@ def test_composition_fit_reproduces_tersoff_as_the_loop_fits_it(tmp_path):
     sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / 'benchmarks'))
     from multicomponent_fit import ELEMENTS, TINY_FIT, database, formation_3c, phases, strained_crystals
 
+    assert COMPOUND_HULL_SIGMAS is True
     calculator = tersoff_si_c()
-    cells, dimers = database(calculator)
-    train = cells + dimers + strained_crystals(12, 1, calculator)
+    cells, dimers = database(calculator, 2)
+    train = cells + dimers + strained_crystals(12, 2, calculator)
     parameters = multicomponent_parameters(ELEMENTS, e0={'Si': 0.0, 'C': 0.0}, overrides=TINY_FIT)
     result = staged_fit(train, parameters, tmp_path, elements=ELEMENTS, hull_sigmas=COMPOUND_HULL_SIGMAS)
     assert [stage['descriptors'][-1] for stage in result['stages']] == ['distance_2b', 'angle_3b', 'soap']
+    # the hull ramp: structures on the (composition, V, E) hull fitted tightly, those far above it loosely
     errors = energy_errors(result['potential'], train)
-    assert np.sqrt(np.mean(errors**2)) < 0.2, errors  # hull ramp: 1.07 eV/atom
-    assert np.abs(errors[[a.info['config_type'] == 'dimer' for a in train]]).max() < 0.5  # hull ramp: 3.9
+    crystals = np.array([a.info['config_type'] == 'crystal' for a in train])
+    assert np.sqrt(np.mean(errors[crystals] ** 2)) < 0.05, errors[crystals]
+    held_out = strained_crystals(12, 102, calculator)
+    assert np.sqrt(np.mean(energy_errors(result['potential'], held_out) ** 2)) < 0.3
     known = phases(calculator)
     energies = energy_errors(result['potential'], list(known.values()))
     predicted = {
@@ -184,4 +188,4 @@ def test_composition_fit_reproduces_tersoff_as_the_loop_fits_it(tmp_path):
     }
     reference = {name: a.info['energy'] / len(a) for name, a in known.items()}
     assert formation_3c(reference) == pytest.approx(-0.16, abs=0.01)
-    assert -0.6 < formation_3c(predicted) < 0.0  # Tersoff: -0.16 eV/atom
+    assert formation_3c(predicted) == pytest.approx(formation_3c(reference), abs=0.03)

@@ -104,17 +104,25 @@ def test_binary_run_through_the_daemon(finished_run):
     assert command.count('soap ') == 2
     assert sorted(potential.base.attributes.get('elements')) == ['C', 'Si']
 
-    # the (composition, V, E) hull is reported, but every structure takes default_sigma (COMPOUND_HULL_SIGMAS): no ramp
+    # per-structure sigmas from the (composition, V, E) hull ramp (COMPOUND_HULL_SIGMAS): tight on the hull, loose
+    # far above it and for the dimers (kept out of the hull)
     fit = _child(second, 'fit')
-    assert fit.inputs.settings['hull_sigmas'] is False
+    assert fit.inputs.settings['hull_sigmas'] is True
     training = fit.outputs.training_set.get_atoms()
-    assert all('energy_sigma' not in a.info and 'hull_distance' not in a.info for a in training)
     hull = fit.outputs.output_parameters['hull']
     assert hull['num_on_hull'] >= 2 and hull['num_outside_hull'] == 9  # the dimers
-    # the fit reproduces its training set (with the hull ramp: 1.2 and 2.5 eV/atom, dimers and far cells left loose)
-    for iteration in iterations:
-        metrics = _child(iteration, 'fit').outputs.output_parameters.get_dict()
-        assert metrics['energy_rmse'] < 0.3, metrics['stages']
+    on_hull = [a for a in training if a.info.get('hull_distance', 1.0) < 1e-6]
+    assert len(on_hull) == hull['num_on_hull']
+    assert all(a.info['energy_sigma'] == pytest.approx(0.001 * len(a)) for a in on_hull)
+    dimers = [a for a in training if a.info.get('config_type') == 'dimer']
+    assert len(dimers) == 9 and all('hull_distance' not in a.info for a in dimers)
+    assert all(a.info['energy_sigma'] == pytest.approx(0.1 * len(a)) for a in dimers)
+    # the fit reproduces the structures on the hull it was told to fit tightly
+    calculator = node.outputs.potential.get_calculator()
+    for atoms in on_hull:
+        work = atoms.copy()
+        work.calc = calculator
+        assert abs(work.get_potential_energy() - atoms.info['energy']) / len(atoms) < 0.05
 
     # iteration 1: GAP relaxations of binary cells, then the flat histogram on the enthalpy above the formation hull
     relaxations = [child for _, child in _children(second, 'relax_')]
