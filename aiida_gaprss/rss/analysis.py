@@ -362,14 +362,3 @@ def soap_similarity(
     dots = (pa @ pr[0]) if single else np.einsum('ij,ij->i', pa, pr)
     return np.clip(dots, 0.0, 1.0) ** zeta
 
-
-#: Names that moved to :mod:`aiida_gaprss.rss.structure_map` (issue 21); importing them from here still works.
-_MOVED_TO_STRUCTURE_MAP = ('KPCA_SOAP', 'kpca_map', 'rescale_to_shortest_bond', 'shortest_bond')
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_STRUCTURE_MAP:
-        from . import structure_map
-
-        return getattr(structure_map, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
