@@ -3,9 +3,11 @@
 Read from the provenance of a finished (or running) ``GapRssWorkChain``: for every ``iteration_XX`` the wall time
 (ctime → mtime of the process node) of each stage — pool generation, relaxation batches, selection, reference
 (the ReferenceWorkChain: every SCF), the fit (GapFitWorkChain: its three gap_fit stages), and the validation that ran
-beside the next iteration — with the database size after the iteration, the number of labels and the summed pw.x job
-times (ctime → mtime of each PwCalculation) and their median per label. The stage times of one iteration overlap
-only with the validation of the previous one (the loop itself is sequential).
+beside the next iteration — with the database size after the iteration, the number of labels, the summed pw.x job
+times (ctime → mtime of each PwCalculation), their median per label and the median and largest number of irreducible
+k-points of those jobs. The stage times of one iteration overlap only with the validation of the previous one (the
+loop itself is sequential); a run stopped and resumed across sessions has the pause inside its stage wall times, not
+inside the pw.x job times.
 
 Usage::
 
@@ -67,6 +69,11 @@ def iteration_cost(iteration) -> dict:
     row['pw_jobs'] = len(pw_jobs)
     row['pw_job_seconds_total'] = round(sum(wall(node) for node in pw_jobs), 1)
     row['pw_job_seconds_median'] = statistics.median(wall(node) for node in pw_jobs) if pw_jobs else None
+    kpoints = [node.outputs.output_parameters.get('number_of_k_points') for node in pw_jobs
+               if 'output_parameters' in node.outputs]  # fmt: skip
+    kpoints = [value for value in kpoints if value]
+    row['pw_kpoints_median'] = statistics.median(kpoints) if kpoints else None
+    row['pw_kpoints_max'] = max(kpoints) if kpoints else None
     fits = [node for label, node in children if label == 'fit']
     gap_fits = (
         [node for node in fits[0].called_descendants if node.process_label == 'GapFitCalculation'] if fits else []

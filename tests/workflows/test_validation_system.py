@@ -110,3 +110,66 @@ def test_bad_system_input_refused(fixture_code, changes, message):
         builder[key] = orm.Str(value) if isinstance(value, str) else orm.List(value)
     with pytest.raises(ValueError, match=message):
         run_get_node(builder)
+
+
+@pytest.mark.slow
+@pytest.mark.ci_slow
+def test_quantum_espresso_reference_of_a_binary(fixture_code, aiida_code_installed):
+    """The QE side of a Si–C validation with the real pw.x: Si, C and 3C SiC relaxed by PwRelaxWorkChain (one
+    pseudopotential per element from the embedded family, the cut-offs of its hardest element), formation energies
+    and the hull from those energies, the E(V) curve of 3C SiC; Tersoff as the potential under test."""
+    from aiida_gaprss.pseudos import install_debian_family
+    from tests.conftest import installed_program
+
+    install_debian_family()
+    pw = aiida_code_installed(
+        default_calc_job_plugin='quantumespresso.pw',
+        filepath_executable=installed_program('pw.x'),
+        label='pw-serial',
+        with_mpi=False,
+    )
+    builder = _builder(fixture_code('python'))
+    builder.phases = orm.List(['Si_diamond', 'C_diamond', 'SiC_3C'])
+    builder.parameters = orm.Dict(
+        {
+            'relax': {'fmax': 0.02, 'steps': 100, 'smax': 0.05},
+            'eos': {'volume_factors': [0.94, 0.97, 1.0, 1.03, 1.06], 'fmax': 0.05, 'steps': 20, 'phases': ['SiC_3C']},
+        }
+    )
+    builder.reference = {'engine': orm.Str('qe'), 'qe': {'code': pw, 'kpoints_spacing': orm.Float(0.5)}}
+    results, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+
+    relaxations = {
+        link.link_label: link.node
+        for link in node.base.links.get_outgoing().all()
+        if link.link_label.startswith('reference_relax_')
+    }
+    assert set(relaxations) == {'reference_relax_Si_diamond', 'reference_relax_C_diamond', 'reference_relax_SiC_3C'}
+
+    def pw_calculation(relaxation):
+        return next(n for n in relaxation.called_descendants if n.process_label == 'PwCalculation')
+
+    calculation = pw_calculation(relaxations['reference_relax_SiC_3C'])
+    pseudos = {kind: pseudo.filename for kind, pseudo in calculation.inputs.pseudos.items()}
+    assert sorted(pseudos) == ['C', 'Si'] and all('pbe' in name.lower() for name in pseudos.values())
+    parameters = calculation.inputs.parameters.get_dict()
+    carbon = pw_calculation(relaxations['reference_relax_C_diamond']).inputs.parameters.get_dict()
+    assert parameters['SYSTEM']['ecutwfc'] == carbon['SYSTEM']['ecutwfc']  # the hardest element's cut-off
+
+    reference = results['reference_results'].get_dict()['phases']
+    # PBE 3C SiC: a = 4.38 Å, 10.5 Å^3/atom (coarse k-mesh and cut-off here: a few %)
+    assert 9.8 < reference['SiC_3C']['volume_per_atom'] < 11.2
+    formation = results['formation_energies'].get_dict()
+    row = formation['reference']['phases']['SiC_3C']
+    expected = reference['SiC_3C']['energy_per_atom'] - 0.5 * (
+        reference['Si_diamond']['energy_per_atom'] + reference['C_diamond']['energy_per_atom']
+    )
+    assert row['formation_energy'] == pytest.approx(expected, abs=1e-9)
+    assert -0.45 < row['formation_energy'] < -0.1  # PBE: about -0.27 eV/atom (experiment -0.36)
+    assert 'SiC_3C' in formation['reference']['on_hull']
+    error = formation['potential']['phases']['SiC_3C']['formation_energy'] - row['formation_energy']
+    assert formation['errors']['max_abs_formation_energy_error'] == pytest.approx(abs(error), abs=1e-6)
+    fit = results['energy_volume']['phases']['SiC_3C']['reference']['fit']
+    assert fit['v0'] == pytest.approx(reference['SiC_3C']['volume_per_atom'], rel=0.03)
+    assert 150 < fit['b0'] < 280  # PBE 3C SiC: about 210 GPa
