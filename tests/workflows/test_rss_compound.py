@@ -185,3 +185,30 @@ def test_binary_run_validated_on_the_known_phases(finished_run):
     assert min(structure_map['phases'].values()) == structure_map['num_structures']
     assert any(0.0 < fraction < 1.0 for fraction in structure_map['composition']['C'])
     assert node.outputs.plots.structure_map.get_content(mode='rb')[:8] == PNG_MAGIC
+
+
+@pytest.mark.daemon
+@pytest.mark.timeout(2400)
+def test_sic_run_benchmark_scores_the_run(finished_run):
+    """benchmarks/sic_qe_run.py reads a Si–C run's learning curve and validations (here the ASE run: no E(V) curves,
+    so its lattice-constant condition stays open) and scores each point against the run's own reference side."""
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / 'benchmarks'))
+    try:
+        from sic_qe_run import run_points
+    finally:
+        sys.path.pop(0)
+
+    points = run_points(finished_run)
+    assert [point['reference_evaluations'] for point in points] == [19, 27]
+    for point, (_, validation) in zip(points, _children(finished_run, 'validation_0'), strict=True):
+        assert point['validation'] == validation.pk
+        formation = validation.outputs.formation_energies.get_dict()
+        expected = (
+            formation['potential']['phases']['SiC_3C']['formation_energy']
+            - formation['reference']['phases']['SiC_3C']['formation_energy']
+        )
+        assert point['formation_errors']['SiC_3C'] == pytest.approx(expected)
+        assert point['goal']['lattice_3c'] is None and point['goal']['all'] is False
