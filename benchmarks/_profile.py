@@ -91,3 +91,17 @@ def is_terminated(node, retries: int = 20) -> bool:
             get_manager().get_profile_storage().get_session().rollback()
             time.sleep(0.5 * (attempt + 1))
     return node.is_terminated
+
+
+def add_run_arguments(parser, protocol: str) -> None:
+    """The command-line options of a benchmark that submits a GAP-RSS run or resumes one (``protocol``: the default
+    protocol of a new run): --protocol, --overrides, --resume, --profile, --folder, --no-wait, --keep-daemon,
+    --submit-only."""
+    parser.add_argument('--protocol', default=protocol, help='GAP-RSS protocol of a new run')
+    parser.add_argument('--overrides', default='{}', help='JSON overrides of a new run (e.g. {"budget": 600})')
+    parser.add_argument('--resume', type=int, default=None, help='PK of an existing GapRssWorkChain')
+    parser.add_argument('--profile', default=None, help='an existing profile (default: a private embedded one)')
+    parser.add_argument('--folder', default=None, help='keep the private AIIDA_PATH here (to resume later)')
+    parser.add_argument('--no-wait', action='store_true', help='with --resume: use the iterations finished so far')
+    parser.add_argument('--keep-daemon', action='store_true', help='leave the private daemon running (a run goes on)')
+    parser.add_argument('--submit-only', action='store_true', help='submit the run and stop (with --keep-daemon)')

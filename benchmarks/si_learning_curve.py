@@ -57,7 +57,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from _profile import bench_profile, is_terminated  # noqa: E402
+from _profile import add_run_arguments, bench_profile, is_terminated  # noqa: E402
 from _record import provenance  # noqa: E402
 from _scoring import (  # noqa: E402
     B0_GOAL,
@@ -305,14 +305,7 @@ def main() -> None:  # noqa: PLR0915 - one script, read top to bottom
     parser.add_argument(
         '--element', default=DEFAULT_ELEMENT, help='element (also to find a resumed run: profile bench-<element>)'
     )
-    parser.add_argument('--protocol', default='moderate', help='GAP-RSS protocol of a new run')
-    parser.add_argument('--overrides', default='{}', help='JSON overrides of a new run (e.g. {"budget": 600})')
-    parser.add_argument('--resume', type=int, default=None, help='PK of an existing GapRssWorkChain')
-    parser.add_argument('--profile', default=None, help='an existing profile (default: a private embedded one)')
-    parser.add_argument('--folder', default=None, help='keep the private AIIDA_PATH here (to resume later)')
-    parser.add_argument('--no-wait', action='store_true', help='with --resume: use the iterations finished so far')
-    parser.add_argument('--keep-daemon', action='store_true', help='leave the private daemon running (a run goes on)')
-    parser.add_argument('--submit-only', action='store_true', help='submit the run and stop (with --keep-daemon)')
+    add_run_arguments(parser, 'moderate')
     parser.add_argument('--seeds', type=int, nargs='+', default=list(DEFAULT_SEEDS), help='gap_fit rnd_seed values')
     parser.add_argument('--points', type=int, default=3, help='last learning-curve points refitted over seeds')
     parser.add_argument('--workers', type=int, default=2, help='refits side by side')

@@ -32,7 +32,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from _profile import bench_profile  # noqa: E402
+from _profile import add_run_arguments, bench_profile  # noqa: E402
 from _record import write_results  # noqa: E402
 
 ELEMENTS = ['Si', 'C']
@@ -117,14 +117,7 @@ def main() -> None:
     from si_learning_curve import submit_run, wait
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--protocol', default='fast', help='GAP-RSS protocol of a new run')
-    parser.add_argument('--overrides', default='{}', help='JSON overrides of a new run')
-    parser.add_argument('--resume', type=int, default=None, help='PK of an existing GapRssWorkChain')
-    parser.add_argument('--profile', default=None, help='an existing profile (default: a private embedded one)')
-    parser.add_argument('--folder', default=None, help='keep the private AIIDA_PATH here (to resume later)')
-    parser.add_argument('--no-wait', action='store_true', help='with --resume: score the iterations finished so far')
-    parser.add_argument('--keep-daemon', action='store_true', help='leave the private daemon running (a run goes on)')
-    parser.add_argument('--submit-only', action='store_true', help='submit the run and stop (with --keep-daemon)')
+    add_run_arguments(parser, 'fast')
     parser.add_argument('--tag', default='')
     args = parser.parse_args()
 
