@@ -113,7 +113,7 @@ def get_gaprss_builder(
     pool = settings['parameters'].get('pool', {})
     user_box = ((overrides.get('parameters') or {}).get('pool') or {}).get('dimer_box')
     if 'dimer_box' in pool and user_box is None:
-        # the protocol's box is for Si; larger elements need a box above twice their longest dimer
+        # the protocol's box (12 Å) holds dimers up to 5.5 Å; every element needs one above twice its longest (5 r)
         from aiida_gaprss.rss.elements import characteristic_radius
         from aiida_gaprss.rss.generation import DIMER_RANGE
 
