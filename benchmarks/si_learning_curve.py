@@ -75,19 +75,25 @@ from _scoring import (  # noqa: E402
 RESULTS_DIR = pathlib.Path(__file__).parent / 'results'
 DEFAULT_SEEDS = (11, 12, 13, 14, 15)
 DEFAULT_ELEMENT = 'Si'
-#: What the model card says the Si potential is for, and not for (the evaluation JSON's lists).
-INTENDED_USE = [
-    'relative energies, volumes and E(V) of crystalline Si phases at 0-20 GPa: diamond, lonsdaleite, beta-Sn, Imma, '
-    'simple hexagonal, bc8, st12, oS24 (the validated set)',
-    'random structure searching and relaxations of bulk Si at pressures up to about 20 GPa',
-    'a teacher for cheaper potentials (indirect learning) on the same kinds of structures',
-]
-NOT_FOR = [
-    'surfaces, clusters, point defects, amorphous or liquid Si: the training data are small periodic bulk cells',
-    'pressures far beyond 20 GPa or strongly expanded cells (beyond about +12 % in volume)',
-    'properties beyond the PBE functional of the reference (PBE: a = 5.47 Å for diamond Si against 5.431 Å measured)',
-    'molecular dynamics at high temperature without checking: few thermally disordered structures were fitted',
-]
+#: What the model card says a potential is for, and not for, per element (the evaluation JSON's lists); an element
+#: not listed gets the card's general text (aiida_gaprss/potentials/card.py DEFAULT_INTENDED_USE, DEFAULT_NOT_FOR).
+INTENDED_USE = {
+    'Si': [
+        'relative energies, volumes and E(V) of crystalline Si phases at 0-20 GPa: diamond, lonsdaleite, beta-Sn, '
+        'Imma, simple hexagonal, bc8, st12, oS24 (the validated set)',
+        'random structure searching and relaxations of bulk Si at pressures up to about 20 GPa',
+        'a teacher for cheaper potentials (indirect learning) on the same kinds of structures',
+    ],
+}
+NOT_FOR = {
+    'Si': [
+        'surfaces, clusters, point defects, amorphous or liquid Si: the training data are small periodic bulk cells',
+        'pressures far beyond 20 GPa or strongly expanded cells (beyond about +12 % in volume)',
+        'properties beyond the PBE functional of the reference '
+        '(PBE: a = 5.47 Å for diamond Si against 5.431 Å measured)',
+        'molecular dynamics at high temperature without checking: few thermally disordered structures were fitted',
+    ],
+}
 
 
 def results_name(element: str, tag: str = '', kind: str = 'learning_curve') -> str:
@@ -491,7 +497,14 @@ def evaluation_of(figures: dict, last: dict, scored: list, plot_path, eos_plot_p
             f'{len(seeds)} refits of the final database with other gap_fit seeds (rnd_seed), each scored like '
             "the run's validation; the shipped potential is the run's own fit."
         ),
+        **uses_of(figures.get('element', DEFAULT_ELEMENT)),
     }
+
+
+def uses_of(element: str) -> dict:
+    """``intended_use`` and ``not_for`` of the evaluation JSON for ``element`` (none: the card's general text)."""
+    uses = {'intended_use': INTENDED_USE.get(element), 'not_for': NOT_FOR.get(element)}
+    return {key: list(value) for key, value in uses.items() if value}
 
 
 def _scoring_command(job_folder: pathlib.Path) -> list[str]:

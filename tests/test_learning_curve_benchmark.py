@@ -146,3 +146,16 @@ def test_a_reference_side_with_failed_phases_is_completed_by_its_supplement(benc
     from si_learning_curve import supplements
 
     assert [node.pk for node in supplements(run)] == [good.pk]  # other reference inputs: ignored
+
+
+def test_evaluation_uses_per_element(benchmarks):
+    """The Si potential's 'for / not for' lists are Si's; another element gets none (the card's general text)."""
+    from si_learning_curve import uses_of
+
+    from aiida_gaprss.potentials.card import DEFAULT_INTENDED_USE
+
+    silicon = uses_of('Si')
+    assert set(silicon) == {'intended_use', 'not_for'}
+    assert all('Si' in text for text in silicon['intended_use'][:2])
+    assert uses_of('C') == {}
+    assert '{elements}' in DEFAULT_INTENDED_USE[0]  # what a carbon card says instead, with its element filled in

@@ -59,7 +59,7 @@ def get_gaprss_builder(
         ``python`` (the job Python) and ``gap_fit`` always; ``pw`` for engine 'qe', ``vasp`` for engine 'vasp'.
     engine
         'qe', 'vasp' or 'ase'. For 'ase' the calculator comes from ``overrides['reference']['ase']['calculator']``
-        (default for Si: Stillinger-Weber).
+        (default for Si: Stillinger-Weber; for C: Tersoff's carbon, as in the Si–C system; none for others).
     protocol
         'fast', 'moderate', 'precise' or 'tiny' (tests, benchmarks) (default: the file's default).
     overrides
@@ -113,7 +113,7 @@ def get_gaprss_builder(
     pool = settings['parameters'].get('pool', {})
     user_box = ((overrides.get('parameters') or {}).get('pool') or {}).get('dimer_box')
     if 'dimer_box' in pool and user_box is None:
-        # the protocol's box is for Si; larger elements need a box above twice their longest dimer
+        # the protocol's box (12 Å) holds dimers up to 5.5 Å; every element needs one above twice its longest (5 r)
         from aiida_gaprss.rss.elements import characteristic_radius
         from aiida_gaprss.rss.generation import DIMER_RANGE
 
@@ -128,12 +128,18 @@ def get_gaprss_builder(
     return builder
 
 
+#: Default ASE reference of one element (a calculator spec); other elements take that of the chemical systems
+#: holding them (:data:`aiida_gaprss.workflows.compound_builder.ASE_DEFAULTS`: Tersoff's carbon for C), else none.
+ELEMENT_ASE_DEFAULTS = {'Si': {'type': 'sw_si'}}
+
+
 def _element_ase_default(element: str) -> dict:
-    if element != 'Si':
-        raise ValueError(
-            f'field `overrides.reference.ase.calculator`: no default ASE reference for {element}; give one'
-        )
-    return {'type': 'sw_si'}
+    """The default ASE calculator spec of ``element``: Stillinger-Weber for Si, Tersoff for C; ValueError otherwise."""
+    from aiida_gaprss.workflows.compound_builder import compound_ase_default
+
+    if element in ELEMENT_ASE_DEFAULTS:
+        return dict(ELEMENT_ASE_DEFAULTS[element])
+    return compound_ase_default([element])
 
 
 def _fill_fit_options(builder, codes, settings: dict, gap_fit_threads: int) -> None:

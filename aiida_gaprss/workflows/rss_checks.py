@@ -92,14 +92,16 @@ def system_phases_error(elements) -> str | None:
     one known compound (:data:`aiida_gaprss.rss.phases.COMPOUND_PHASES`, e.g. the SiC polytypes of Si–C): without one
     there is no formation energy to validate.
     """
-    from aiida_gaprss.rss.phases import GROUND_STATES, system_phase_names
+    from aiida_gaprss.rss.composition import formula_counts
+    from aiida_gaprss.rss.phases import COMPOUND_PHASES, GROUND_STATES, system_phase_names
 
     label = '-'.join(elements)
     unknown = [element for element in elements if element not in GROUND_STATES]
     if unknown:
         return f'no known phases for {unknown[0]!r} of the chemical system {label}; known: {sorted(GROUND_STATES)}'
     if all(name.partition('_')[0] in GROUND_STATES for name in system_phase_names(elements)):
-        return f'no known compound phases of the chemical system {label} (known: SiC of Si-C)'
+        known = ', '.join(f'{formula} of {"-".join(formula_counts(formula))}' for formula in COMPOUND_PHASES)
+        return f'no known compound phases of the chemical system {label} (known: {known})'
     return None
 
 

@@ -117,7 +117,7 @@ def labelled(atoms: Atoms) -> Atoms:
         pytest.param(
             {'overrides': {'fit': {'descriptors': {'soap': {'colour': 'red'}}}}}, id='B15-unknown-descriptor-key'
         ),
-        pytest.param({'element': 'C'}, id='B16-ase-reference-missing-for-C'),
+        pytest.param({'element': 'Ti'}, id='B16-ase-reference-missing-for-Ti'),
         pytest.param({'overrides': {'gap_fit_options': {'colour': 'red'}}}, id='B17-unknown-gap-fit-option'),
         pytest.param(
             {'overrides': {'fit': {'config_type_sigma': {'bulk; rm -rf /': [0.001, 0.03, 0.06]}}}},

@@ -88,3 +88,63 @@ def test_validation_without_any_energy_volume_phase():
         del PROTOCOLS['test-graphite-only']
     assert settings['parameters']['eos'] is None
     validate_validation_parameters({'element': 'C', 'phases': settings['phases'], **settings['parameters']})
+
+
+# -- issue 25, item 4: what the loop assumed of Si, checked for the other elements ----------------------------------
+@pytest.fixture
+def ase_codes(fixture_code):
+    return {'python': fixture_code('python'), 'gap_fit': fixture_code('gaprss.gap_fit')}
+
+
+def test_ase_engine_default_reference_per_element(ase_codes):
+    """Si: Stillinger-Weber; C: Tersoff's carbon (as in the Si-C system); an element without one is refused by name."""
+    from ase.build import bulk
+
+    from aiida_gaprss.rss.potentials import calculator_from_spec
+
+    silicon = GapRssWorkChain.get_builder_from_protocol('Si', codes=ase_codes, engine='ase', protocol='tiny')
+    assert silicon.reference.ase.calculator.get_dict() == {'type': 'sw_si'}
+    carbon = GapRssWorkChain.get_builder_from_protocol('C', codes=ase_codes, engine='ase', protocol='tiny')
+    spec = carbon.reference.ase.calculator.get_dict()
+    assert spec == {'type': 'import', 'path': 'aiida_gaprss.rss.potentials:tersoff_si_c'}
+    assert spec_error(carbon) is None
+    diamond = bulk('C', 'diamond', a=3.566)
+    diamond.calc = calculator_from_spec(spec)
+    assert diamond.get_potential_energy() / len(diamond) == pytest.approx(-7.37, abs=0.01)  # Tersoff's diamond C
+    with pytest.raises(
+        ValueError, match=r'field `overrides.reference.ase.calculator`: no default ASE reference for Ti'
+    ):
+        GapRssWorkChain.get_builder_from_protocol('Ti', codes=ase_codes, engine='ase', protocol='tiny')
+
+
+@pytest.mark.parametrize('element', ['Si', 'C', 'B', 'Ti'])
+def test_dimer_box_holds_the_element_dimers(ase_codes, element):
+    """The fast protocol's 12 Å dimer box (chosen for Si) grows with the element: above twice its longest dimer."""
+    from aiida_gaprss.rss.dimers import generate_dimers
+    from aiida_gaprss.rss.elements import characteristic_radius
+    from aiida_gaprss.rss.generation import DIMER_RANGE
+
+    overrides = {'reference': {'ase': {'calculator': {'type': 'sw_si'}}}}
+    builder = GapRssWorkChain.get_builder_from_protocol(
+        element, codes=ase_codes, engine='ase', protocol='fast', overrides=overrides
+    )
+    box = builder.parameters.get_dict()['pool']['dimer_box']
+    longest = 2 * DIMER_RANGE[1] * characteristic_radius(element)
+    assert box >= 12.0 and box >= 2 * longest + 1.0 - 0.05
+    dimers = generate_dimers(element, 4, box=box)  # refuses a box not above twice the longest dimer
+    assert max(atoms.info['bond_length'] for atoms in dimers) == pytest.approx(longest)
+    if element == 'Ti':
+        assert box > 15.0  # 2 x 5 r = 14.7 Å for Ti's 1.47 Å
+
+
+def test_unknown_compound_message_lists_the_compound_table(monkeypatch):
+    """The refusal of a system without known compounds names those of the table (not a fixed 'SiC of Si-C')."""
+    from aiida_gaprss.rss import phases
+    from aiida_gaprss.workflows.rss_checks import system_phases_error
+
+    assert (
+        system_phases_error(['B', 'Ti']) == 'no known compound phases of the chemical system B-Ti (known: SiC of Si-C)'
+    )
+    monkeypatch.setitem(phases.COMPOUND_PHASES, 'TiB2', {})
+    message = system_phases_error(['C', 'Ti'])
+    assert message == 'no known compound phases of the chemical system C-Ti (known: SiC of Si-C, TiB2 of Ti-B)'

@@ -31,7 +31,7 @@ def tiny_builder(codes, **overrides):
         ({'overrides': {'colour': 'red'}}, 'field `overrides.colour`'),
         ({'element': 'Qq'}, 'field `element`'),
         ({'engine': 'qe'}, 'field `codes.pw`'),
-        ({'element': 'C', 'engine': 'ase'}, 'field `overrides.reference.ase.calculator`'),
+        ({'element': 'Ti', 'engine': 'ase'}, 'field `overrides.reference.ase.calculator`'),
     ],
 )
 def test_bad_input_refused_before_submission(codes, kwargs, message):
