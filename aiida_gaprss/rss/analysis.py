@@ -361,4 +361,3 @@ def soap_similarity(
     pa, pr = p[: len(structures)], p[len(structures) :]
     dots = (pa @ pr[0]) if single else np.einsum('ij,ij->i', pa, pr)
     return np.clip(dots, 0.0, 1.0) ** zeta
-
