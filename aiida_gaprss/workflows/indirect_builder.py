@@ -19,7 +19,11 @@ from aiida_gaprss.data.gap_potential import GapPotential
 from aiida_gaprss.data.structure_set import StructureSet
 from aiida_gaprss.protocols import load_indirect_protocol
 from aiida_gaprss.workflows.builders import fill_engine
-from aiida_gaprss.workflows.indirect_checks import check_validation_settings, validate_indirect_parameters
+from aiida_gaprss.workflows.indirect_checks import (
+    check_validation_settings,
+    teacher_elements_error,
+    validate_indirect_parameters,
+)
 
 __all__ = ('OVERRIDE_KEYS', 'get_indirect_builder')
 
@@ -74,8 +78,9 @@ def get_indirect_builder(
     """
     if not isinstance(teacher, GapPotential):
         raise ValueError(f'field `teacher`: expected a GapPotential node, got {type(teacher).__name__}')
-    if len(teacher.elements) != 1:
-        raise ValueError(f'field `teacher`: indirect learning supports one element; the teacher has {teacher.elements}')
+    error = teacher_elements_error(teacher.elements)
+    if error:
+        raise ValueError(error)
     if 'python' not in codes:
         raise ValueError('field `codes.python`: the job Python code is needed')
     overrides = dict(overrides or {})

@@ -22,13 +22,19 @@ __all__ = (
     'RESERVED_TEST_SETS',
     'SELECTION_METHODS',
     'STEPS',
+    'SUPPORTED_ELEMENTS',
     'fit_seeds',
+    'teacher_elements_error',
     'validate_indirect_inputs',
     'validate_indirect_parameters',
     'check_validation_settings',
     'validation_job_parameters',
 )
 
+#: Elements indirect learning is set up for: its MD presets (protocols/md.yaml: the start's volume per atom and
+#: minimum distance, the melt and quench temperatures, the barostat's compressibility) and its physically guided
+#: validation (the similarity to simple-hexagonal Si, the quench against diamond) are Si's.
+SUPPORTED_ELEMENTS = ('Si',)
 #: Sections of ``parameters``.
 SECTIONS = ('seed', 'md', 'dataset', 'student', 'test_sets', 'validation', 'job_options', 'step_options')
 #: Keys of each section.
@@ -167,12 +173,28 @@ def check_validation_settings(parameters: dict, element: str) -> None:
         raise _reprefix(exception, 'parameters.', 'parameters.validation.') from exception
 
 
+def teacher_elements_error(elements) -> str | None:
+    """Why a teacher of ``elements`` cannot teach here (naming the field), or None: one element, and one of
+    :data:`SUPPORTED_ELEMENTS` (another element would silently get Si's MD temperatures and volumes)."""
+    elements = list(elements)
+    if len(elements) != 1:
+        return f'field `teacher`: indirect learning supports one element; the teacher describes {elements}'
+    if elements[0] not in SUPPORTED_ELEMENTS:
+        return (
+            f'field `teacher`: indirect learning is set up for {", ".join(SUPPORTED_ELEMENTS)} only (its MD presets: '
+            'volumes, melting and quench temperatures, barostat compressibility; its validation: the similarity to '
+            f'simple-hexagonal Si); the teacher describes {elements[0]}'
+        )
+    return None
+
+
 def validate_indirect_inputs(value, _):
     """Spec validator of the whole input set: the message naming the field, or None."""
     teacher = value.get('teacher')
     elements = teacher.elements if teacher is not None else ['Si']
-    if len(elements) != 1:
-        return f'field `teacher`: indirect learning supports one element; the teacher describes {elements}'
+    error = teacher_elements_error(elements)
+    if error:
+        return error
     try:
         validate_indirect_parameters(value['parameters'].get_dict(), elements[0])
     except ValueError as exception:

@@ -430,3 +430,20 @@ def test_reference_settings_of_the_teacher_run(teacher, codes):
     assert builder.reference_subset_size.value == 2
     inputs_port = IndirectLearningWorkChain.spec().inputs
     assert inputs_port.validate(inputs_port.pre_process(builder._inputs(prune=True))) is None
+
+
+@pytest.mark.parametrize(
+    ('elements', 'message'),
+    [
+        (['Si'], None),
+        (['C'], 'field `teacher`: indirect learning is set up for Si only'),
+        (['Ti'], 'the teacher describes Ti'),
+        (['Si', 'C'], 'field `teacher`: indirect learning supports one element'),
+    ],
+)
+def test_teacher_of_another_element_is_refused_by_name(elements, message):
+    """A C or Ti teacher would silently get Si's MD temperatures and volumes and an sh-Si similarity: refused."""
+    from aiida_gaprss.workflows.indirect_checks import teacher_elements_error
+
+    error = teacher_elements_error(elements)
+    assert error is None if message is None else message in error
