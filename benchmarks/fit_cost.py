@@ -74,7 +74,8 @@ def fit_once(frames: list, parameters: dict, threads: int) -> dict:
 
     environment = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'OPENBLAS_NUM_THREADS': str(threads)}
     with tempfile.TemporaryDirectory(prefix='gaprss-fit-cost-') as folder:
-        (pathlib.Path(folder) / 'train.xyz').write_text(frames_to_string(frames), encoding='utf-8')
+        with open(pathlib.Path(folder) / 'train.xyz', 'w', encoding='utf-8') as handle:  # the training file
+            handle.write(frames_to_string(frames))
         argv = build_gap_fit_command(parameters, at_file='train.xyz', gp_file='gap.xml')
         own = psutil.Process().memory_info().rss  # this process holds the frames: not gap_fit's memory
         with PeakMemory() as memory:
