@@ -114,8 +114,7 @@ def validate_validation_parameters(parameters: dict, *, known_phases_only: bool 
 def validate_map_parameters(parameters: dict) -> None:
     """Raise ``ValueError`` naming the field for bad ``StructureMap`` parameters (element or elements, soap,
     processes)."""
-    from ase.data import chemical_symbols
-
+    from aiida_gaprss.rss.elements import validate_element
     from aiida_gaprss.rss.structure_map import KPCA_SOAP
 
     unknown = sorted(set(parameters) - MAP_KEYS)
@@ -132,9 +131,11 @@ def validate_map_parameters(parameters: dict) -> None:
             or not all(isinstance(symbol, str) for symbol in elements)
         ):
             raise ValueError(f'field `parameters.elements`: expected two or more distinct symbols, got {elements!r}')
-        unknown = [symbol for symbol in elements if symbol not in chemical_symbols or symbol == 'X']
-        if unknown:
-            raise ValueError(f'field `parameters.elements`: unknown chemical symbol {unknown[0]!r}')
+        for symbol in elements:
+            try:
+                validate_element(symbol)
+            except ValueError as exception:
+                raise ValueError(f'field `parameters.elements`: {str(exception).partition(": ")[2]}') from None
     soap = parameters.get('soap', {}) or {}
     if not isinstance(soap, dict):
         raise ValueError('field `parameters.soap`: expected a dict')
